@@ -1,0 +1,71 @@
+// Types shared by the control plane (src/main) and the data plane (src/workers).
+// Wire and resource shapes live here once and are imported everywhere else.
+
+export const KUBELINK_GROUP = 'kubelink.mandelsoft.org';
+export const KUBELINK_VERSION = 'v1alpha1';
+export const KUBELINK_API_VERSION = `${KUBELINK_GROUP}/${KUBELINK_VERSION}`;
+export const KUBELINK_KIND = 'KubeLink';
+export const KUBELINK_PLURAL = 'kubelinks';
+
+export type LinkState = 'Up' | 'Down' | 'Error' | 'Invalid';
+
+export interface KubeLinkSpec {
+  /** Remote service CIDR, e.g. 100.64.16.0/20. */
+  cidr: string;
+  /** Remote cluster address with mesh prefix, e.g. 192.168.0.12/24. */
+  clusterAddress: string;
+  /** Remote broker FQDN, optionally with :port (default 80). */
+  endpoint: string;
+}
+
+export interface KubeLinkStatus {
+  state?: LinkState;
+  message?: string;
+  gateway?: string;
+}
+
+export interface KubeLinkResource {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; resourceVersion?: string; generation?: number; uid?: string; [k: string]: unknown };
+  spec: KubeLinkSpec;
+  status?: KubeLinkStatus;
+}
+
+/** An IPv4 prefix in integer form: what the hot path and route diffs work with. */
+export interface Ipv4Prefix {
+  /** Network address as an unsigned 32-bit integer (host bits zero). */
+  network: number;
+  /** Prefix length 0..32. */
+  prefixLength: number;
+}
+
+/** A KubeLink after validation: everything parsed, nothing left as a string to re-parse. */
+export interface ValidLink {
+  name: string;
+  /** Remote service CIDR. */
+  serviceCidr: Ipv4Prefix;
+  /** Remote cluster address (the /32 inside the mesh). */
+  clusterAddress: number;
+  /** Mesh prefix length taken from spec.clusterAddress. */
+  meshPrefixLength: number;
+  /** Endpoint host (FQDN or IP) without port; the peer certificate must name it. */
+  endpointHost: string;
+  endpointPort: number;
+  /** The spec as written, for status messages and change detection. */
+  spec: KubeLinkSpec;
+}
+
+/** Result of validating one KubeLink: either a usable link or a reason naming the field. */
+export type LinkValidation =
+  | { ok: true; link: ValidLink }
+  | { ok: false; name: string; field: string; reason: string };
+
+/** Where links come from: a YAML directory (--links) or the Kubernetes API. Both implement this. */
+export interface LinkSource {
+  /** Starts delivering; `onChange` receives the full current set of resources each time it changes. */
+  start(onChange: (resources: KubeLinkResource[]) => void): Promise<void>;
+  stop(): Promise<void>;
+  /** Reports a link's status back (the file source logs it; the Kubernetes source patches /status). */
+  reportStatus(name: string, status: KubeLinkStatus): Promise<void>;
+}
