@@ -1,0 +1,83 @@
+// Messages between the main thread (control plane) and the shard workers, sent over a
+// MessagePort per shard. Control-plane cadence only: never one message per packet.
+import type { Ipv4Prefix } from './types.js';
+
+/** What a shard needs to know about a link to identify and check a peer. */
+export interface ShardLink {
+  linkId: number;
+  name: string;
+  endpointHost: string;
+  endpointPort: number;
+  clusterAddress: number;
+  serviceCidr: Ipv4Prefix;
+}
+
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+export interface ShardTunables {
+  /** Interval between keepalive frames on an idle or busy tunnel. */
+  keepaliveMs: number;
+  /** A tunnel that received nothing for this long is declared dead and closed. */
+  deadAfterMs: number;
+  /** TLS handshake plus hello exchange must finish within this time. */
+  handshakeTimeoutMs: number;
+  /** Bytes of framed packets gathered before one socket write. */
+  writeBatchBytes: number;
+  /** Above this many bytes queued in a TLS socket, packets for it are dropped and counted. */
+  maxQueuedBytes: number;
+  /** Largest frame payload accepted or sent. */
+  maxFramePayload: number;
+}
+
+export const DEFAULT_SHARD_TUNABLES: ShardTunables = {
+  keepaliveMs: 2_000,
+  deadAfterMs: 8_000,
+  handshakeTimeoutMs: 10_000,
+  writeBatchBytes: 64 * 1024,
+  maxQueuedBytes: 4 * 1024 * 1024,
+  maxFramePayload: 65_535,
+};
+
+/** Data passed once when a shard starts (SharedArrayBuffers are shared, not copied). */
+export interface ShardInit {
+  shardIndex: number;
+  port: MessagePort;
+  /** TUN reader -> this shard: packets to send into tunnels, tagged with the link id. */
+  toTunnelRing: SharedArrayBuffer;
+  /** This shard -> TUN writer: packets received from tunnels. */
+  toTunRing: SharedArrayBuffer;
+  /** The TUN writer's doorbell, shared by every shard's toTunRing. */
+  toTunSignal: SharedArrayBuffer;
+  /** This shard's counter block. */
+  counters: SharedArrayBuffer;
+  local: { clusterAddress: number; serviceCidr: Ipv4Prefix | null };
+  tls: TlsMaterial;
+  links: ShardLink[];
+  tunables: ShardTunables;
+  logLevel: string;
+}
+
+export type MainToShard =
+  | { type: 'links'; links: ShardLink[] }
+  | { type: 'tls'; tls: TlsMaterial }
+  /** Dial this link; report with the same connId. */
+  | { type: 'dial'; connId: number; linkId: number; host: string; port: number }
+  /** Adopt an accepted TCP connection: fd is a dup() owned by this shard from now on. */
+  | { type: 'adopt'; connId: number; fd: number; remote: string }
+  /** The main thread chose this connection as its link's tunnel: start forwarding. */
+  | { type: 'activate'; connId: number }
+  | { type: 'close'; connId: number; reason: string }
+  | { type: 'stop' };
+
+export type ShardToMain =
+  /** Handshake and hello done; the peer is the link linkId. Awaits 'activate' or 'close'. */
+  | { type: 'established'; connId: number; linkId: number; dialed: boolean; peerVersion: number }
+  /** The connection ended (or never got established). */
+  | { type: 'closed'; connId: number; linkId: number | null; reason: string; handshakeFailure: boolean }
+  /** Periodic per-connection health from keepalives. */
+  | { type: 'health'; connId: number; linkId: number; rttMs: number | null; lastReceiveAgeMs: number }
+  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; fields: Record<string, unknown> };
