@@ -1,0 +1,152 @@
+// A minimal PKI: a self-signed CA and certificates it issues, each usable as TLS server
+// AND client certificate (a broker dials peers with its own server certificate).
+// Used by the lab and by the broker's self-managed Secret mode.
+//
+// RSA keys come from Node's native crypto.generateKeyPair (OpenSSL, off the event loop);
+// node-forge builds and signs the X.509 structures. forge would fall back to a pure
+// JavaScript key generator (seconds per 2048-bit key) whenever it cannot detect Node's
+// crypto, so we do not leave that choice to it.
+
+import { generateKeyPair, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import forge from 'node-forge';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+/** A CA's certificate and private key, both PEM. */
+export interface CertificateAuthority {
+  certPem: string;
+  keyPem: string;
+}
+
+/** An issued certificate and its private key (PKCS#8), both PEM. */
+export interface IssuedCertificate {
+  certPem: string;
+  keyPem: string;
+}
+
+export interface CaOptions {
+  commonName: string;
+  validDays: number;
+  /** RSA modulus length in bits. Default 2048. */
+  keyBits?: number;
+  /** Clock; injectable for tests. */
+  now?: () => Date;
+}
+
+export interface CertificateOptions {
+  commonName: string;
+  /** DNS subject alternative names; peers match these (or the CN) against endpoint hosts. */
+  dnsNames: string[];
+  validDays: number;
+  /** RSA modulus length in bits. Default 2048. */
+  keyBits?: number;
+  /** Clock; injectable for tests. */
+  now?: () => Date;
+}
+
+const DEFAULT_KEY_BITS = 2048;
+/** notBefore is set this far in the past so a peer with a slightly slow clock accepts it. */
+const CLOCK_SKEW_ALLOWANCE_MS = 5 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+interface KeyPair {
+  keyPem: string;
+  publicKey: forge.pki.rsa.PublicKey;
+  privateKey: forge.pki.rsa.PrivateKey;
+}
+
+async function generateRsaKeyPair(bits: number): Promise<KeyPair> {
+  const { publicKey, privateKey } = await generateKeyPairAsync('rsa', {
+    modulusLength: bits,
+    publicExponent: 0x10001,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return {
+    keyPem: privateKey,
+    publicKey: forge.pki.publicKeyFromPem(publicKey) as forge.pki.rsa.PublicKey,
+    privateKey: forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey,
+  };
+}
+
+/** A positive 128-bit serial number in hex (the high bit cleared keeps DER INTEGER positive). */
+function randomSerialHex(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = bytes[0]! & 0x7f;
+  return bytes.toString('hex');
+}
+
+function validityWindow(now: Date, validDays: number): { notBefore: Date; notAfter: Date } {
+  if (!(validDays > 0)) throw new RangeError(`validDays must be > 0, got ${validDays}`);
+  return {
+    notBefore: new Date(now.getTime() - CLOCK_SKEW_ALLOWANCE_MS),
+    notAfter: new Date(now.getTime() + validDays * DAY_MS),
+  };
+}
+
+function newCertificate(publicKey: forge.pki.rsa.PublicKey, now: Date, validDays: number): forge.pki.Certificate {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = publicKey;
+  cert.serialNumber = randomSerialHex();
+  const { notBefore, notAfter } = validityWindow(now, validDays);
+  cert.validity.notBefore = notBefore;
+  cert.validity.notAfter = notAfter;
+  return cert;
+}
+
+/** Creates a self-signed CA (RSA, SHA-256) that may only sign certificates. */
+export async function createCa(options: CaOptions): Promise<CertificateAuthority> {
+  const now = (options.now ?? (() => new Date()))();
+  const keys = await generateRsaKeyPair(options.keyBits ?? DEFAULT_KEY_BITS);
+  const cert = newCertificate(keys.publicKey, now, options.validDays);
+  const subject = [{ name: 'commonName', value: options.commonName }];
+  cert.setSubject(subject);
+  cert.setIssuer(subject);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  cert.sign(keys.privateKey, forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+}
+
+/**
+ * Issues a leaf certificate signed by `ca`, valid for TLS server and client authentication,
+ * with `commonName` as CN and `dnsNames` as DNS SANs.
+ */
+export async function issueCertificate(ca: CertificateAuthority, options: CertificateOptions): Promise<IssuedCertificate> {
+  let caCert: forge.pki.Certificate;
+  let caKey: forge.pki.rsa.PrivateKey;
+  try {
+    caCert = forge.pki.certificateFromPem(ca.certPem);
+    caKey = forge.pki.privateKeyFromPem(ca.keyPem) as forge.pki.rsa.PrivateKey;
+  } catch (cause) {
+    throw new Error('issueCertificate: CA certificate or key is not valid PEM', { cause });
+  }
+  const now = (options.now ?? (() => new Date()))();
+  const keys = await generateRsaKeyPair(options.keyBits ?? DEFAULT_KEY_BITS);
+  const cert = newCertificate(keys.publicKey, now, options.validDays);
+  cert.setSubject([{ name: 'commonName', value: options.commonName }]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
+    { name: 'subjectAltName', altNames: options.dnsNames.map((value) => ({ type: 2, value })) },
+    { name: 'subjectKeyIdentifier' },
+    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(caKey, forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+}
+
+/** The notAfter date of the first certificate in `pem`. */
+export function certificateExpiry(pem: string): Date {
+  try {
+    return forge.pki.certificateFromPem(pem).validity.notAfter;
+  } catch (cause) {
+    throw new Error('certificateExpiry: not a PEM certificate', { cause });
+  }
+}
