@@ -1,0 +1,194 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CONFIG_DEFAULTS, FlagError, MAX_WORKERS, flagNames, helpText, parseFlags } from '../../src/main/flags.js';
+import { parseIpv4 } from '../../src/shared/cidr.js';
+
+const BROKER = ['--controllers=broker', '--link-address', '192.168.0.11/24', '--service-cidr=100.64.0.0/20', '--certfile', 'c.pem', '--keyfile', 'k.pem', '--cacertfile', 'ca.pem'];
+
+function flagError(argv: string[]): FlagError {
+  try {
+    parseFlags(argv, {});
+  } catch (err) {
+    assert.ok(err instanceof FlagError, `expected FlagError, got ${String(err)}`);
+    assert.ok(!err.message.includes('\n'), `message must be one line: ${err.message}`);
+    return err;
+  }
+  assert.fail(`expected ${argv.join(' ')} to be rejected`);
+}
+
+test('a complete broker command line yields a typed config with defaults filled in', () => {
+  const c = parseFlags(BROKER, {});
+  assert.deepEqual(c.controllers, ['broker']);
+  assert.deepEqual(c.linkAddress, { address: parseIpv4('192.168.0.11'), prefixLength: 24 });
+  assert.deepEqual(c.meshCidr, { network: parseIpv4('192.168.0.0'), prefixLength: 24 });
+  assert.deepEqual(c.serviceCidr, { network: parseIpv4('100.64.0.0'), prefixLength: 20 });
+  assert.equal(c.brokerPort, CONFIG_DEFAULTS.brokerPort);
+  assert.equal(c.serverPortHttp, 8080);
+  assert.equal(c.ifceName, 'kubelink');
+  assert.equal(c.mtu, 1500);
+  assert.equal(c.servedLinks, 'all');
+  assert.equal(c.logLevel, 'info');
+  assert.equal(c.secretManageMode, 'none');
+  assert.equal(c.namespace, 'kube-system');
+  assert.ok(c.workers >= 1 && c.workers <= MAX_WORKERS);
+  assert.equal(c.help, false);
+});
+
+test('--flag value and --flag=value are equivalent', () => {
+  const a = parseFlags([...BROKER, '--mtu', '9000', '--workers', '3', '--served-links', 'a,b'], {});
+  const b = parseFlags([...BROKER, '--mtu=9000', '--workers=3', '--served-links=a,b'], {});
+  assert.deepEqual(a, b);
+  assert.equal(a.mtu, 9000);
+  assert.equal(a.workers, 3);
+  assert.deepEqual(a.servedLinks, ['a', 'b']);
+});
+
+test('all optional flags are parsed into their typed fields', () => {
+  const c = parseFlags([
+    '--controllers=broker,router', '--link-address=192.168.0.12/24', '--service-cidr=100.64.16.0/20',
+    '--node-cidr=10.250.0.0/24', '--pod-cidr=100.96.0.0/11', '--node-ip=10.250.0.2', '--broker-port=9443',
+    '--server-port-http=0', '--ifce-name=kl0', '--secret=tls', '--links=/tmp/x', '--kubeconfig=/k',
+    '--log-level=debug', '--lease-name=l', '--namespace=ns1', '--dns-name=Broker.C2.example.',
+  ], {});
+  assert.deepEqual(c.controllers, ['broker', 'router']);
+  assert.deepEqual(c.nodeCidr, { network: parseIpv4('10.250.0.0'), prefixLength: 24 });
+  assert.deepEqual(c.podCidr, { network: parseIpv4('100.96.0.0'), prefixLength: 11 });
+  assert.equal(c.nodeIp, parseIpv4('10.250.0.2'));
+  assert.equal(c.brokerPort, 9443);
+  assert.equal(c.serverPortHttp, 0);
+  assert.equal(c.ifceName, 'kl0');
+  assert.equal(c.secret, 'tls');
+  assert.equal(c.links, '/tmp/x');
+  assert.equal(c.kubeconfig, '/k');
+  assert.equal(c.logLevel, 'debug');
+  assert.equal(c.leaseName, 'l');
+  assert.equal(c.namespace, 'ns1');
+  assert.equal(c.dnsName, 'broker.c2.example', 'dns-name is normalized: lower case, no root dot');
+});
+
+test('namespace defaults to $POD_NAMESPACE when set', () => {
+  assert.equal(parseFlags(BROKER, { POD_NAMESPACE: 'kubelink' }).namespace, 'kubelink');
+});
+
+test('--help returns help without requiring other flags, and -h is its short form', () => {
+  assert.equal(parseFlags(['--help'], {}).help, true);
+  assert.equal(parseFlags(['-h'], {}).help, true);
+});
+
+test('a network address as --link-address names the flag, the value and the expectation', () => {
+  assert.equal(
+    flagError([...BROKER.slice(0, 1), '--link-address', '192.168.0.0/24', ...BROKER.slice(3)]).message,
+    '--link-address "192.168.0.0/24": is the network address, not a host address (expected a cluster address with mesh prefix, e.g. 192.168.0.11/24)',
+  );
+});
+
+test('unknown flags and positional arguments are rejected in one line', () => {
+  assert.equal(flagError([...BROKER, '--bogus=1']).message, '--bogus: unknown flag (see --help for the list)');
+  assert.match(flagError([...BROKER, 'extra']).message, /"extra": unexpected argument/);
+});
+
+test('a flag without its value is rejected, also when followed by another flag', () => {
+  assert.match(flagError([...BROKER, '--mtu']).message, /^--mtu: value missing/);
+  assert.match(flagError(['--controllers=broker', '--link-address', '--service-cidr=100.64.0.0/20']).message, /^--link-address: value missing/);
+});
+
+test('a repeated flag is rejected rather than silently overridden', () => {
+  assert.match(flagError([...BROKER, '--mtu=1400', '--mtu=1500']).message, /^--mtu "1500": given more than once/);
+});
+
+test('CIDRs that do not parse are rejected with the reason', () => {
+  const base = BROKER.filter((a) => !a.startsWith('--service-cidr'));
+  assert.match(flagError([...base, '--service-cidr=100.64.0.1/20']).message, /^--service-cidr "100.64.0.1\/20": host bits set \(did you mean 100.64.0.0\/20\?\) \(expected a network CIDR/);
+  assert.match(flagError([...base, '--service-cidr=100.64.0.0']).message, /^--service-cidr "100.64.0.0": expected an IPv4 CIDR/);
+  assert.match(flagError([...base, '--service-cidr=300.64.0.0/20']).message, /^--service-cidr "300.64.0.0\/20": /);
+  assert.match(flagError([...BROKER, '--node-cidr=10.0.0.0/33']).message, /^--node-cidr "10.0.0.0\/33": /);
+  assert.match(flagError([...BROKER, '--pod-cidr=fe80::/64']).message, /^--pod-cidr "fe80::\/64": /);
+});
+
+test('--controllers is required and accepts only broker and router', () => {
+  assert.match(flagError(['--link-address=192.168.0.11/24']).message, /^--controllers: missing/);
+  assert.equal(
+    flagError(['--controllers=broker,gateway']).message,
+    '--controllers "broker,gateway": has unknown controller "gateway" (expected a comma list of broker|router)',
+  );
+  assert.match(flagError(['--controllers=broker,']).message, /has an empty entry/);
+});
+
+test('the broker requires --link-address and --service-cidr; the router does not', () => {
+  assert.match(flagError(['--controllers=broker', '--secret=s']).message, /^--link-address: missing, required by the broker/);
+  assert.match(flagError(['--controllers=broker', '--secret=s', '--link-address=192.168.0.11/24']).message, /^--service-cidr: missing/);
+  assert.deepEqual(parseFlags(['--controllers=router'], {}).controllers, ['router']);
+});
+
+test('--certfile and --keyfile must come together, and the broker needs a CA with them', () => {
+  const base = ['--controllers=broker', '--link-address=192.168.0.11/24', '--service-cidr=100.64.0.0/20'];
+  assert.match(flagError([...base, '--certfile=c']).message, /^--keyfile: missing, required together with --certfile/);
+  assert.match(flagError([...base, '--keyfile=k']).message, /^--certfile: missing, required together with --keyfile/);
+  assert.match(flagError([...base, '--certfile=c', '--keyfile=k']).message, /^--cacertfile: missing/);
+  assert.match(flagError([...base, '--cacertfile=ca']).message, /^--certfile: missing, required together with --cacertfile/);
+});
+
+test('a broker needs certificate files or a Secret unless it manages its own Secret', () => {
+  const base = ['--controllers=broker', '--link-address=192.168.0.11/24', '--service-cidr=100.64.0.0/20'];
+  assert.match(flagError(base).message, /^--certfile: missing: the broker needs/);
+  assert.equal(parseFlags([...base, '--secret=tls'], {}).secret, 'tls');
+  const self = parseFlags([...base, '--secret-manage-mode=self', '--dns-name=broker.c1.kubelink.lab'], {});
+  assert.equal(self.secretManageMode, 'self');
+  assert.equal(self.secret, 'kubelink-broker');
+  assert.match(flagError([...base, '--secret-manage-mode=self']).message, /^--dns-name: missing, required by --secret-manage-mode self/);
+  assert.match(flagError([...base, '--secret-manage-mode=auto']).message, /^--secret-manage-mode "auto": is not a known mode \(expected none or self\)/);
+  assert.match(flagError([...BROKER, '--secret=tls']).message, /^--secret "tls": cannot be combined with --certfile/);
+});
+
+test('--workers must be a positive integer up to the cap', () => {
+  assert.match(flagError([...BROKER, '--workers=0']).message, /^--workers "0": is out of range \(expected an integer 1\.\.64\)/);
+  assert.match(flagError([...BROKER, '--workers=65']).message, /out of range/);
+  assert.match(flagError([...BROKER, '--workers=2.5']).message, /^--workers "2.5": is not an integer/);
+  assert.match(flagError([...BROKER, '--workers=-1']).message, /^--workers/);
+  assert.equal(parseFlags([...BROKER, '--workers=64'], {}).workers, 64);
+});
+
+test('ports must be 0..65535 where 0 is allowed, 1..65535 otherwise', () => {
+  assert.match(flagError([...BROKER, '--broker-port=0']).message, /^--broker-port "0": is not a port number \(expected an integer 1\.\.65535\)/);
+  assert.match(flagError([...BROKER, '--broker-port=65536']).message, /^--broker-port "65536"/);
+  assert.match(flagError([...BROKER, '--server-port-http=http']).message, /^--server-port-http "http": is not a port number \(expected an integer 0\.\.65535\)/);
+  assert.equal(parseFlags([...BROKER, '--broker-port=65535'], {}).brokerPort, 65535);
+});
+
+test('--log-level, --mtu, --served-links and --ifce-name are checked', () => {
+  assert.match(flagError([...BROKER, '--log-level=trace']).message, /^--log-level "trace": is not a log level \(expected debug, info, warn or error\)/);
+  assert.match(flagError([...BROKER, '--mtu=575']).message, /^--mtu "575": is out of range \(expected an integer 576\.\.65535\)/);
+  assert.equal(parseFlags([...BROKER, '--mtu=576'], {}).mtu, 576);
+  assert.match(flagError([...BROKER, '--mtu=65536']).message, /^--mtu/);
+  assert.match(flagError([...BROKER, '--served-links=a,,b']).message, /^--served-links "a,,b": has an empty entry/);
+  assert.match(flagError([...BROKER, '--served-links=A_b']).message, /invalid link name "A_b"/);
+  assert.match(flagError([...BROKER, '--ifce-name=much-too-long-name']).message, /^--ifce-name "much-too-long-name": is not a valid interface name/);
+});
+
+test('a mesh network overlapping the service, node or pod network is rejected', () => {
+  assert.match(
+    flagError([...BROKER, '--node-cidr=192.168.0.0/16']).message,
+    /^--link-address "192.168.0.11\/24": mesh network 192.168.0.0\/24 overlaps --node-cidr 192.168.0.0\/16/,
+  );
+});
+
+test('--node-ip outside --node-cidr is rejected', () => {
+  assert.match(flagError([...BROKER, '--node-cidr=10.250.0.0/24', '--node-ip=10.251.0.2']).message, /^--node-ip "10.251.0.2": is outside --node-cidr 10.250.0.0\/24/);
+});
+
+test('--help lists every flag with its description and defaults, generated from the parser table', () => {
+  const help = helpText();
+  for (const name of flagNames()) assert.match(help, new RegExp(`^  --${name}\\b`, 'm'), `help lists --${name}`);
+  assert.match(help, /--broker-port PORT +TLS port the broker listens on for peers \(default: 8088\)/);
+  assert.match(help, /--mtu BYTES .*\(default: 1500\)/);
+  assert.match(help, /--served-links LIST .*\(default: all\)/);
+  assert.match(help, /--workers N .*\(default: available parallelism\)/);
+  // every flag the parser accepts appears in help: feed each one to the parser.
+  for (const name of flagNames()) {
+    try {
+      parseFlags([`--${name}${name === 'help' ? '' : '=x'}`], {});
+    } catch (err) {
+      assert.ok(!/unknown flag/.test((err as Error).message), `--${name} is accepted by the parser`);
+    }
+  }
+});
