@@ -1,0 +1,16 @@
+{
+  "targets": [
+    {
+      "target_name": "kubelink",
+      "sources": [
+        "src/addon.c",
+        "src/js_args.c",
+        "src/tun_open.c",
+        "src/batch_io.c",
+        "src/fd_ops.c"
+      ],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}
