@@ -1,0 +1,97 @@
+// Typed loader for the native addon (native/): TUN devices, batched fd I/O, dup and
+// eventfds. Every function is synchronous and may block (readBatch waits in poll()),
+// so the data path calls them from dedicated worker threads, not the main event loop.
+// The addon is context-aware: each worker_thread may load it.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface OpenTunOptions {
+  /** Open one queue of a multi-queue device (IFF_MULTI_QUEUE); every opener must agree. Default false. */
+  multiQueue?: boolean;
+}
+
+export interface TunHandle {
+  /** Non-blocking, close-on-exec fd of the TUN queue. */
+  fd: number;
+  /** The kernel's name for the device (it fills in `tun%d` patterns and empty names). */
+  name: string;
+}
+
+/**
+ * Errors thrown for failed system calls carry `code` (errno name, e.g. 'EPERM'),
+ * `errno` (negative, as in Node) and `syscall`; argument errors are TypeError
+ * (code 'ERR_INVALID_ARG_TYPE') or RangeError (code 'ERR_OUT_OF_RANGE', 'ENAMETOOLONG').
+ */
+export interface NativeAddon {
+  /** Opens /dev/net/tun as an IPv4/IPv6 TUN without packet-info header (IFF_TUN | IFF_NO_PI). */
+  openTun(name: string, options?: OpenTunOptions): TunHandle;
+  setNonBlocking(fd: number): void;
+  /**
+   * Reads up to `maxPackets` packets from non-blocking `fd`: packet i lands at
+   * `buf[i * slotSize]` (at most slotSize bytes), its length in `lengths[i]`.
+   * When nothing is readable it waits in poll() on fd and `wakeFd` (-1: none) for up to
+   * `timeoutMs` (-1: forever). Returns the count, 0 on timeout, or -1 when woken through
+   * wakeFd (the eventfd is drained; use one wakeFd per reader thread).
+   * `buf` and `lengths` may live in a SharedArrayBuffer.
+   */
+  readBatch(
+    fd: number,
+    buf: Uint8Array,
+    slotSize: number,
+    lengths: Int32Array,
+    maxPackets: number,
+    timeoutMs: number,
+    wakeFd: number,
+  ): number;
+  /**
+   * Writes packets `buf[offsets[i], offsets[i] + lengths[i])` for i < count; returns how
+   * many were written. A full fd is waited for once per call (about 10 ms), then packets
+   * that still do not fit are dropped; packets the kernel rejects (EINVAL, EIO) are skipped.
+   */
+  writeBatch(fd: number, buf: Uint8Array, offsets: Int32Array, lengths: Int32Array, count: number): number;
+  /** A close-on-exec duplicate (F_DUPFD_CLOEXEC): hand a socket to another event loop. */
+  dup(fd: number): number;
+  close(fd: number): void;
+  /** A non-blocking, close-on-exec eventfd for waking a thread blocked in readBatch. */
+  createEventFd(): number;
+  signalEventFd(fd: number): void;
+}
+
+/** Environment variable that overrides where the addon is loaded from. */
+export const NATIVE_PATH_ENV = 'KUBELINK_NATIVE';
+
+/**
+ * Where the addon lives: $KUBELINK_NATIVE, else native/build/Release/kubelink.node in
+ * the repository (this module runs as dist<suffix>/src/shared/native.js, three levels
+ * below the repository root).
+ */
+export function nativeAddonPath(env: NodeJS.ProcessEnv = process.env): string {
+  const override = env[NATIVE_PATH_ENV];
+  if (override !== undefined && override !== '') return override;
+  return fileURLToPath(new URL('../../../native/build/Release/kubelink.node', import.meta.url));
+}
+
+/** Loads the addon from `file` (Node caches it per path and thread). */
+export function loadNativeFrom(file: string): NativeAddon {
+  if (!existsSync(file)) {
+    throw new Error(
+      `the native addon is not built: ${file} does not exist; run \`npm install\` ` +
+        `(or \`npm run install\`) in the repository root, or set ${NATIVE_PATH_ENV}`,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    return require(file) as NativeAddon;
+  } catch (error) {
+    throw new Error(`cannot load the native addon ${file}`, { cause: error });
+  }
+}
+
+let loaded: NativeAddon | undefined;
+
+/** The addon at nativeAddonPath(), loaded once per thread. */
+export function loadNative(): NativeAddon {
+  loaded ??= loadNativeFrom(nativeAddonPath());
+  return loaded;
+}
