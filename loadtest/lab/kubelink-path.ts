@@ -1,0 +1,87 @@
+// The kubelink path: the real broker in every selected cluster's gateway namespace, started
+// with the lab's certificates and full-mesh KubeLink manifests, up once the echo service of
+// every peer answers through the tunnel in both directions.
+
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Lab } from './lab.js';
+import type { LabPath } from './lab-path.js';
+import type { LabProcess } from './lab-process.js';
+import type { BrokerArgsOptions } from './kubelink-files.js';
+import type { LabCluster } from './topology.js';
+
+export interface KubelinkPathOptions {
+  /** --workers of every broker. */
+  workers: number;
+  /** Clusters that get a broker (and links to each other). Default: all. */
+  clusters?: readonly LabCluster[];
+  logLevel?: BrokerArgsOptions['logLevel'];
+  /** Extra broker flags, e.g. ['--mtu', '9000']. */
+  extraArgs?: readonly string[];
+  /** How long the tunnels may take to pass traffic. Default 30 000 ms. */
+  readyTimeoutMs?: number;
+}
+
+export class KubelinkPath implements LabPath {
+  readonly name: string;
+  private readonly clusters: readonly LabCluster[];
+  private readonly dir: string;
+  private brokers: LabProcess[] = [];
+
+  constructor(
+    private readonly lab: Lab,
+    private readonly options: KubelinkPathOptions,
+  ) {
+    this.name = `kubelink-w${options.workers}`;
+    this.clusters = options.clusters ?? lab.clusters;
+    this.dir = path.join(lab.workDir, this.name);
+  }
+
+  /** Broker processes while the path is up (e.g. to read their logs or CPU time). */
+  get processes(): readonly LabProcess[] {
+    return this.brokers;
+  }
+
+  async up(): Promise<void> {
+    const { lab, options } = this;
+    lab.log.info('lab: kubelink path up', { workers: options.workers, clusters: this.clusters.map((c) => c.name) });
+    const certDir = path.join(this.dir, 'pki');
+    await lab.writeCertificates(certDir, { clusters: this.clusters });
+    for (const cluster of this.clusters) {
+      const linksDir = path.join(this.dir, cluster.name, 'links');
+      await rm(linksDir, { recursive: true, force: true });
+      await lab.writeLinks(cluster.index, linksDir);
+      const argv = lab.kubelinkBrokerArgs(cluster.index, {
+        workers: options.workers,
+        linksDir,
+        certDir,
+        logLevel: options.logLevel,
+        extraArgs: options.extraArgs,
+      });
+      this.brokers.push(await lab.spawn(cluster.gateway.ns, argv, { logFile: path.join(this.dir, `${cluster.name}-broker.log`) }));
+    }
+    await this.waitForTraffic();
+  }
+
+  /** Every ordered pair of clusters exchanges one HTTP request through the tunnel. */
+  private async waitForTraffic(): Promise<void> {
+    const timeoutMs = this.options.readyTimeoutMs ?? 30_000;
+    for (const from of this.clusters) {
+      for (const to of this.clusters) {
+        if (from.index === to.index) continue;
+        await this.lab.retry(`kubelink tunnel ${from.name} -> ${to.name}`, { timeoutMs, intervalMs: 300 }, async () => {
+          const dead = this.brokers.find((b) => !b.running());
+          if (dead) throw new Error(`broker in ${dead.ns} exited, see ${dead.logFile}`);
+          const reply = await this.lab.requestEcho(from.pods.client2, to.serviceIp, 2000);
+          if (reply.cluster !== to.name) throw new Error(`answered by ${reply.cluster}`);
+        });
+      }
+    }
+  }
+
+  async down(): Promise<void> {
+    this.lab.log.info('lab: kubelink path down', { workers: this.options.workers });
+    await Promise.all(this.brokers.map((b) => b.stop(5000)));
+    this.brokers = [];
+  }
+}
