@@ -17,6 +17,8 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { KUBELINK_API_VERSION, KUBELINK_KIND } from '../shared/types.js';
 import type { KubeLinkResource, KubeLinkStatus, LinkSource } from '../shared/types.js';
+import { createCoalescedTask } from './coalesced-task.js';
+import type { CoalescedTask } from './coalesced-task.js';
 import { silentLogger } from './log.js';
 import type { Logger } from './log.js';
 
@@ -139,9 +141,7 @@ export class FileLinkSource implements LinkSource {
   private onChange?: (resources: KubeLinkResource[]) => void;
   private watcher?: FSWatcher;
   private rescanTimer?: NodeJS.Timeout;
-  private debounceTimer?: NodeJS.Timeout;
-  private scanning?: Promise<void>;
-  private rescanAgain = false;
+  private scan?: CoalescedTask;
   private stopped = false;
   private lastDelivered?: string;
   private reportedProblems = new Set<string>();
@@ -162,9 +162,11 @@ export class FileLinkSource implements LinkSource {
     }
     this.onChange = onChange;
     this.stopped = false;
-    await this.rescan();
+    const scan = createCoalescedTask(() => this.scanOnce(), this.options.debounceMs, (err) => this.log.error('scanning links failed', { error: err }));
+    this.scan = scan;
+    await scan.run();
     this.startWatcher();
-    this.rescanTimer = setInterval(() => void this.rescan(), this.options.rescanIntervalMs);
+    this.rescanTimer = setInterval(() => void scan.run(), this.options.rescanIntervalMs);
     this.rescanTimer.unref();
   }
 
@@ -173,8 +175,7 @@ export class FileLinkSource implements LinkSource {
     this.watcher?.close();
     this.watcher = undefined;
     clearInterval(this.rescanTimer);
-    clearTimeout(this.debounceTimer);
-    await this.scanning;
+    await this.scan?.stop();
   }
 
   /** Logs a link's status when it differs from the last one reported for that link. */
@@ -201,7 +202,7 @@ export class FileLinkSource implements LinkSource {
         const dir = s.isDirectory() ? this.options.path : path.dirname(this.options.path);
         const only = s.isDirectory() ? undefined : path.basename(this.options.path);
         const watcher = watch(dir, { persistent: false }, (_event, filename) => {
-          if (only === undefined || filename === null || filename === only) this.scheduleRescan();
+          if (only === undefined || filename === null || filename === only) this.scan?.trigger();
         });
         watcher.on('error', (err) => {
           this.log.debug('fs.watch failed; relying on periodic rescan until it can be re-established', { error: err });
@@ -213,29 +214,6 @@ export class FileLinkSource implements LinkSource {
       .catch(() => {
         // path gone: the periodic rescan reports it and retries the watcher
       });
-  }
-
-  private scheduleRescan(): void {
-    if (this.stopped) return;
-    clearTimeout(this.debounceTimer);
-    this.debounceTimer = setTimeout(() => void this.rescan(), this.options.debounceMs);
-  }
-
-  /** Runs one scan at a time; a request during a scan runs one more afterwards. */
-  private rescan(): Promise<void> {
-    if (this.scanning) {
-      this.rescanAgain = true;
-      return this.scanning;
-    }
-    this.scanning = (async () => {
-      do {
-        this.rescanAgain = false;
-        await this.scanOnce();
-      } while (this.rescanAgain && !this.stopped);
-    })().finally(() => {
-      this.scanning = undefined;
-    });
-    return this.scanning;
   }
 
   private async listFiles(): Promise<string[]> {
