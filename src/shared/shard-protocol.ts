@@ -1,5 +1,6 @@
 // Messages between the main thread (control plane) and the shard workers, sent over a
 // MessagePort per shard. Control-plane cadence only: never one message per packet.
+import type { MessagePort } from 'node:worker_threads';
 import type { Ipv4Prefix } from './types.js';
 
 /** What a shard needs to know about a link to identify and check a peer. */
@@ -52,9 +53,10 @@ export interface ShardInit {
   toTunRing: SharedArrayBuffer;
   /** The TUN writer's doorbell, shared by every shard's toTunRing. */
   toTunSignal: SharedArrayBuffer;
-  /** This shard's counter block. */
+  /** All data-plane counter blocks (CounterBlocks) and the index of this shard's block. */
   counters: SharedArrayBuffer;
-  local: { clusterAddress: number; serviceCidr: Ipv4Prefix | null };
+  counterBlock: number;
+  local: { clusterAddress: number; serviceCidr: Ipv4Prefix };
   tls: TlsMaterial;
   links: ShardLink[];
   tunables: ShardTunables;
@@ -79,5 +81,4 @@ export type ShardToMain =
   /** The connection ended (or never got established). */
   | { type: 'closed'; connId: number; linkId: number | null; reason: string; handshakeFailure: boolean }
   /** Periodic per-connection health from keepalives. */
-  | { type: 'health'; connId: number; linkId: number; rttMs: number | null; lastReceiveAgeMs: number }
-  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; fields: Record<string, unknown> };
+  | { type: 'health'; connId: number; linkId: number; rttMs: number | null; lastReceiveAgeMs: number };

@@ -1,0 +1,123 @@
+// Prometheus metrics of the broker (prom-client). Data-plane counters are not pushed: the
+// threads bump plain slots in SharedArrayBuffer blocks, and this module reads and sums
+// them when /metrics is scraped. Link metrics come from the tunnel manager's snapshot.
+import client from 'prom-client';
+import { COUNTER_DESCRIPTORS, Counter, type CounterBlocks } from '../shared/counters.js';
+import type { LinkSnapshot } from './tunnel-manager.js';
+import type { LinkState } from '../shared/types.js';
+
+export interface MetricsSource {
+  counterBlocks: CounterBlocks;
+  /** Names of the counter blocks in block order (e.g. tun-reader, tun-writer, shard-0, ...). */
+  blockNames: string[];
+  /** Packets dropped because a ring was full: the rings count these in their own headers. */
+  ringDrops: () => number;
+}
+
+const LINK_STATES: readonly LinkState[] = ['Up', 'Down', 'Error', 'Invalid'];
+
+export class BrokerMetrics {
+  readonly registry = new client.Registry();
+
+  constructor(source: MetricsSource, links: () => LinkSnapshot[], handshakeFailures: () => number, invalidLinks: () => number) {
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'kubelink_process_' });
+
+    // One prom-client metric per distinct name in the counter table; reason-labelled
+    // families (drops, malformed frames) share one metric.
+    const byMetric = new Map<string, typeof COUNTER_DESCRIPTORS[number][]>();
+    for (const d of COUNTER_DESCRIPTORS) byMetric.set(d.metric, [...(byMetric.get(d.metric) ?? []), d]);
+    for (const [name, descriptors] of byMetric) {
+      const labelled = descriptors.some((d) => d.reason !== undefined);
+      new client.Counter({
+        name,
+        help: descriptors[0]!.help,
+        labelNames: labelled ? ['reason'] : [],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const d of descriptors) {
+            const value = d.reason === 'ring-full' ? source.ringDrops() : source.counterBlocks.total(d.index);
+            if (labelled) this.inc({ reason: d.reason! }, value);
+            else this.inc(value);
+          }
+        },
+      });
+    }
+
+    new client.Counter({
+      name: 'kubelink_shard_packets_total',
+      help: 'IP packets carried by each shard worker and direction (tx: to peers, rx: from peers)',
+      labelNames: ['shard', 'direction'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        source.blockNames.forEach((block, index) => {
+          if (!block.startsWith('shard-')) return;
+          this.inc({ shard: block.slice(6), direction: 'tx' }, source.counterBlocks.value(index, Counter.tunnelTxPackets));
+          this.inc({ shard: block.slice(6), direction: 'rx' }, source.counterBlocks.value(index, Counter.tunnelRxPackets));
+        });
+      },
+    });
+
+    new client.Gauge({
+      name: 'kubelink_links',
+      help: 'KubeLinks by state',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const snapshot = links();
+        for (const state of LINK_STATES) {
+          const count = state === 'Invalid' ? invalidLinks() : snapshot.filter((l) => l.state === state).length;
+          this.set({ state }, count);
+        }
+      },
+    });
+
+    new client.Gauge({
+      name: 'kubelink_link_up',
+      help: '1 while the link has a tunnel carrying keepalives, else 0',
+      labelNames: ['link'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const l of links()) this.set({ link: l.name }, l.state === 'Up' ? 1 : 0);
+      },
+    });
+
+    new client.Gauge({
+      name: 'kubelink_tunnel_rtt_seconds',
+      help: 'Round-trip time of the last keepalive on the link tunnel',
+      labelNames: ['link'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const l of links()) if (l.rttMs !== null) this.set({ link: l.name }, l.rttMs / 1000);
+      },
+    });
+
+    new client.Counter({
+      name: 'kubelink_tunnel_reconnects_total',
+      help: 'Times a link tunnel went down after having been up',
+      labelNames: ['link'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const l of links()) this.inc({ link: l.name }, l.reconnects);
+      },
+    });
+
+    new client.Counter({
+      name: 'kubelink_handshake_failures_total',
+      help: 'Peer connections that failed TLS, identification or hello',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(handshakeFailures());
+      },
+    });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

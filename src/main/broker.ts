@@ -1,0 +1,193 @@
+// The broker controller: wires the link source, the certificates, the gateway networking
+// (TUN, SNAT, routes), the data path threads, the shard workers and the peer listener.
+// Each of those is its own module; this one only connects them and owns their lifecycle.
+import type { Config } from './flags.js';
+import type { Logger } from './log.js';
+import { Datapath, shardCounterBlock } from './datapath.js';
+import { ShardSupervisor } from './shard-supervisor.js';
+import { TunnelManager, type LinkStatusReport } from './tunnel-manager.js';
+import { PeerListener } from './peer-listener.js';
+import { HttpServer } from './http-server.js';
+import { validateLinks, validationMessage } from './link-validation.js';
+import { GatewayNetwork } from './gateway-network.js';
+import { BrokerMetrics } from './broker-metrics.js';
+import { loadNative } from '../shared/native.js';
+import { DEFAULT_SHARD_TUNABLES, type TlsMaterial } from '../shared/shard-protocol.js';
+import { formatIpv4 } from '../shared/cidr.js';
+import type { KubeLinkResource, LinkSource, ValidLink } from '../shared/types.js';
+import { createLinkSource, createTlsSource, type TlsSource } from './sources.js';
+
+export interface BrokerTimings {
+  /** How often packets waiting for a down link are checked (dial on demand). */
+  demandCheckMs: number;
+  /** How often SNAT and routes are re-checked (someone may have deleted them). */
+  reconcileMs: number;
+}
+
+export const DEFAULT_BROKER_TIMINGS: BrokerTimings = { demandCheckMs: 250, reconcileMs: 10_000 };
+
+export class Broker {
+  private datapath: Datapath | undefined;
+  private shards: ShardSupervisor | undefined;
+  private tunnels: TunnelManager | undefined;
+  private listener: PeerListener | undefined;
+  private http: HttpServer | undefined;
+  private gateway: GatewayNetwork | undefined;
+  private linkSource: LinkSource | undefined;
+  private tlsSource: TlsSource | undefined;
+  private metrics: BrokerMetrics | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private nodeIp: string | undefined;
+  private servedLinks: ValidLink[] = [];
+  private invalidLinks = 0;
+  private readonly timings: BrokerTimings;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    timings: Partial<BrokerTimings> = {},
+  ) {
+    this.timings = { ...DEFAULT_BROKER_TIMINGS, ...timings };
+  }
+
+  async start(): Promise<void> {
+    const config = this.config;
+    const linkAddress = config.linkAddress;
+    const serviceCidr = config.serviceCidr;
+    if (!linkAddress || !serviceCidr) throw new Error('the broker needs --link-address and --service-cidr');
+    this.tlsSource = await createTlsSource(config, this.log);
+    const tls = await this.tlsSource.start((material) => this.onTls(material));
+
+    const datapath = new Datapath({ ifname: config.ifceName, shards: config.workers, mtu: config.mtu }, this.log.child({ component: 'datapath' }));
+    this.datapath = datapath;
+    const ifname = datapath.openTun();
+    this.gateway = new GatewayNetwork(ifname, linkAddress, config.mtu, this.log.child({ component: 'gateway' }));
+    await this.gateway.setUp();
+    const nodeIp = config.nodeIp ?? (config.nodeCidr ? await this.gateway.nodeAddressIn(config.nodeCidr) : undefined);
+    this.nodeIp = nodeIp !== undefined ? formatIpv4(nodeIp) : undefined;
+    if (config.nodeCidr && nodeIp === undefined) this.log.warn('no local address inside --node-cidr; status.gateway stays empty');
+
+    const shards = new ShardSupervisor(
+      config.workers,
+      (shard) => ({
+        shardIndex: shard,
+        toTunnelRing: datapath.toTunnelRings[shard]!,
+        toTunRing: datapath.toTunRings[shard]!,
+        toTunSignal: datapath.toTunSignal,
+        counters: datapath.counters,
+        counterBlock: shardCounterBlock(shard),
+        local: { clusterAddress: linkAddress.address, serviceCidr },
+        tls: this.tlsSource!.current(),
+        links: this.tunnels?.shardLinks() ?? [],
+        tunables: DEFAULT_SHARD_TUNABLES,
+        logLevel: config.logLevel,
+      }),
+      {
+        message: (shard, msg) => this.tunnels?.onShardMessage(shard, msg),
+        shardLost: (shard) => this.tunnels?.onShardLost(shard),
+      },
+      this.log.child({ component: 'shards' }),
+    );
+    this.shards = shards;
+    this.tunnels = new TunnelManager(
+      { localClusterAddress: linkAddress.address, maxLinks: datapath.options.maxLinks, staleAfterMs: DEFAULT_SHARD_TUNABLES.deadAfterMs },
+      shards,
+      datapath,
+      (report) => this.onLinkStatus(report),
+      this.log.child({ component: 'tunnels' }),
+    );
+    this.metrics = new BrokerMetrics(
+      { counterBlocks: datapath.counterBlocks, blockNames: datapath.blockNames(), ringDrops: () => datapath.ringDrops() },
+      () => this.tunnels?.snapshot() ?? [],
+      () => this.tunnels?.handshakeFailures ?? 0,
+      () => this.invalidLinks,
+    );
+    await datapath.startThreads();
+    shards.start();
+    void tls;
+
+    const native = loadNative();
+    this.listener = new PeerListener(native, (fd, remote) => this.tunnels?.adopt(fd, remote), this.log.child({ component: 'listener' }));
+    const port = await this.listener.listen(config.brokerPort);
+    this.log.info('listening for peers', { port, ifname, clusterAddress: formatIpv4(linkAddress.address), gateway: this.nodeIp, workers: config.workers });
+
+    if (config.serverPortHttp > 0) {
+      this.http = new HttpServer(
+        {
+          healthz: () => (datapath.healthy ? { ok: true, detail: 'ok' } : { ok: false, detail: 'a TUN thread died' }),
+          readyz: () => ({ ok: true, detail: 'ok' }),
+          metrics: () => this.metrics!.render(),
+        },
+        this.log,
+      );
+      await this.http.listen(config.serverPortHttp);
+    }
+
+    this.linkSource = await createLinkSource(config, this.log);
+    await this.linkSource.start((resources) => this.onResources(resources));
+
+    this.timers.push(setInterval(() => this.tunnels?.onDemand(datapath.takeDemand()), this.timings.demandCheckMs));
+    this.timers.push(setInterval(() => void this.reconcileNetwork(), this.timings.reconcileMs));
+  }
+
+  private onResources(resources: KubeLinkResource[]): void {
+    const config = this.config;
+    const results = validateLinks(resources, {
+      linkAddress: config.linkAddress!,
+      serviceCidr: config.serviceCidr,
+      podCidr: config.podCidr,
+      nodeCidr: config.nodeCidr,
+    });
+    const served: ValidLink[] = [];
+    this.invalidLinks = results.filter((r) => !r.ok).length;
+    for (const result of results) {
+      if (!result.ok) {
+        this.log.warn('invalid KubeLink', { link: result.name, field: result.field, reason: result.reason });
+        void this.report(result.name, 'Invalid', validationMessage(result));
+        continue;
+      }
+      if (config.servedLinks !== 'all' && !config.servedLinks.includes(result.link.name)) continue;
+      served.push(result.link);
+    }
+    this.servedLinks = served;
+    this.tunnels!.setLinks(served);
+    void this.reconcileNetwork();
+  }
+
+  private async reconcileNetwork(): Promise<void> {
+    try {
+      await this.gateway?.reconcile(this.servedLinks.map((l) => l.serviceCidr));
+    } catch (err) {
+      this.log.error('gateway networking reconcile failed', { err });
+    }
+  }
+
+  private onTls(material: TlsMaterial): void {
+    this.shards?.broadcast({ type: 'tls', tls: material });
+  }
+
+  private onLinkStatus(report: LinkStatusReport): void {
+    void this.report(report.name, report.state, report.message);
+  }
+
+  private async report(name: string, state: LinkStatusReport['state'], message: string): Promise<void> {
+    try {
+      await this.linkSource?.reportStatus(name, { state, message, gateway: this.nodeIp });
+    } catch (err) {
+      this.log.warn('status report failed', { link: name, err });
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.tunnels?.stop();
+    await this.linkSource?.stop();
+    await this.tlsSource?.stop();
+    await this.listener?.close();
+    await this.shards?.stop();
+    await this.datapath?.stop();
+    await this.gateway?.tearDown();
+    await this.http?.close();
+  }
+}

@@ -1,0 +1,46 @@
+// Start-up data for the two dedicated TUN threads (src/workers/tun-reader.ts and
+// tun-writer.ts). They are plain worker_threads, not piscina shards: each runs one
+// blocking loop for the life of the broker.
+
+/** Words of the control SharedArrayBuffer both TUN threads watch. */
+export const TUN_CONTROL_STOP = 0;
+export const TUN_CONTROL_WORDS = 1;
+
+export interface TunReaderInit {
+  tunFd: number;
+  /** eventfd the main thread signals to wake the reader out of poll() (for stop). */
+  wakeFd: number;
+  control: SharedArrayBuffer;
+  routeTable: SharedArrayBuffer;
+  /** One ring per shard: TUN reader -> shard. */
+  toTunnelRings: SharedArrayBuffer[];
+  /** All data-plane counter blocks (CounterBlocks) and the index of this thread's block. */
+  counters: SharedArrayBuffer;
+  counterBlock: number;
+  /**
+   * Int32 per link id: set to 1 by the reader when a packet wants a link that has no
+   * tunnel, so the main thread dials it now instead of waiting out the backoff.
+   */
+  demand: SharedArrayBuffer;
+  /** Bytes reserved per packet in a read batch (MTU plus headroom). */
+  slotSize: number;
+  /** Packets per readBatch call. */
+  batchPackets: number;
+  /** Poll timeout: how long an idle reader sleeps before re-checking the stop word. */
+  idleWaitMs: number;
+}
+
+export interface TunWriterInit {
+  tunFd: number;
+  control: SharedArrayBuffer;
+  /** One ring per shard: shard -> TUN writer. */
+  toTunRings: SharedArrayBuffer[];
+  /** Doorbell shared by all toTunRings: bumped and notified on empty -> non-empty. */
+  signal: SharedArrayBuffer;
+  counters: SharedArrayBuffer;
+  counterBlock: number;
+  /** Most packets written per writeBatch call. */
+  batchPackets: number;
+  slotSize: number;
+  idleWaitMs: number;
+}

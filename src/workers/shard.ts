@@ -1,0 +1,263 @@
+// A shard: one long-lived piscina task per worker thread that owns a set of TLS tunnels.
+//
+// Pipeline, outbound: toTunnel ring (filled by the TUN reader) -> link id -> the link's
+// active connection -> frame batch -> one TLS write per batch.
+// Pipeline, inbound: TLS data -> deframe -> checks -> toTun ring (drained by the TUN writer).
+//
+// The task only resolves when the main thread says 'stop'; while it runs, the worker's
+// event loop serves the sockets (piscina with atomics 'disabled', see ARCHITECTURE.md).
+import net from 'node:net';
+import tls from 'node:tls';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { SpscRing, type RecordHandler } from '../shared/spsc-ring.js';
+import { ALPN_PROTOCOL } from '../shared/wire.js';
+import type { MainToShard, ShardInit, ShardLink, ShardToMain, TlsMaterial } from '../shared/shard-protocol.js';
+import { createLogger, isLogLevel, type Logger } from '../main/log.js';
+import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
+import { findLinkForPeer } from '../main/cert-identity.js';
+import { CounterBlocks, Counter } from '../shared/counters.js';
+
+/** Records taken from the ring per pass before the event loop gets a turn. */
+const MAX_RECORDS_PER_PASS = 1024;
+/** Upper bound on one wait for the ring, so a stop or a missed edge is noticed anyway. */
+const RING_WAIT_MS = 1000;
+
+class Shard implements ConnectionOwner, RecordHandler {
+  private readonly log: Logger;
+  private readonly toTunnel: SpscRing;
+  private readonly toTun: SpscRing;
+  /** This shard's counter block (this thread is its only writer). */
+  private readonly counters: Float64Array;
+  private readonly connections = new Map<number, TunnelConnection>();
+  /** Active connection per link id: the lookup the outbound path does per packet. */
+  private readonly activeByLink: (TunnelConnection | undefined)[] = [];
+  /** Connections with frames gathered in this pass, flushed once at its end. */
+  private readonly dirty = new Set<TunnelConnection>();
+  private links = new Map<string, ShardLink>();
+  /** Accepted sockets in their TLS handshake, by remote address:port. */
+  private readonly pendingAccepts = new Map<string, { connId: number; remote: string; error: string | undefined }>();
+  private tlsMaterial: TlsMaterial;
+  private readonly acceptor: tls.Server;
+  private running = true;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private resolveStopped!: () => void;
+  readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
+
+  constructor(private readonly init: ShardInit) {
+    this.log = createLogger({ level: isLogLevel(init.logLevel) ? init.logLevel : 'info' }, { component: 'shard', shard: init.shardIndex });
+    this.toTunnel = new SpscRing(init.toTunnelRing);
+    this.toTun = new SpscRing(init.toTunRing, { signal: new Int32Array(init.toTunSignal), signalIndex: 0 });
+    this.counters = new CounterBlocks(init.counters).block(init.counterBlock);
+    this.tlsMaterial = init.tls;
+    this.setLinks(init.links);
+    // Accepted sockets are handed to a tls.Server that never listens: it gives accepted
+    // connections the same verification (requestCert + rejectUnauthorized) as a listening one.
+    this.acceptor = tls.createServer({
+      ...init.tls,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+      ALPNProtocols: [ALPN_PROTOCOL],
+      handshakeTimeout: init.tunables.handshakeTimeoutMs,
+    });
+    this.acceptor.on('secureConnection', (socket: tls.TLSSocket) => this.onAccepted(socket));
+    this.acceptor.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => this.onAcceptError(err, socket));
+    init.port.on('message', (msg: MainToShard) => this.onMessage(msg));
+  }
+
+  start(): void {
+    this.keepaliveTimer = setInterval(() => this.tick(), this.init.tunables.keepaliveMs);
+    void this.pump();
+  }
+
+  // --- outbound: ring -> tunnels ---
+
+  private async pump(): Promise<void> {
+    while (this.running) {
+      const signal = this.toTunnel.signalValue();
+      const taken = this.toTunnel.read(this, MAX_RECORDS_PER_PASS);
+      for (const conn of this.dirty) conn.flush();
+      this.dirty.clear();
+      if (taken === 0) await this.toTunnel.waitAsync(signal, RING_WAIT_MS);
+      else await yieldToEventLoop(); // let socket I/O run between passes
+    }
+  }
+
+  /** RecordHandler: one packet from the TUN, tagged with its link id. */
+  onRecord(data: Uint8Array, offset: number, length: number, linkId: number): void {
+    const conn = this.activeByLink[linkId];
+    if (conn === undefined) {
+      this.counters[Counter.noTunnelDrops]++;
+      return;
+    }
+    if (!conn.enqueue(data, offset, length)) {
+      this.counters[Counter.tunnelBackpressureDrops]++;
+      return;
+    }
+    this.counters[Counter.tunnelTxPackets]++;
+    this.counters[Counter.tunnelTxBytes] += length;
+    this.dirty.add(conn);
+  }
+
+  // --- connections ---
+
+  identifyPeer(names: string[]): ShardLink | string {
+    const match = findLinkForPeer(names, this.links.values());
+    return match.ok ? match.link : match.reason;
+  }
+
+  established(conn: TunnelConnection): void {
+    this.post({ type: 'established', connId: conn.connId, linkId: conn.link!.linkId, dialed: conn.dialed, peerVersion: conn.peerVersion });
+  }
+
+  closed(conn: TunnelConnection, reason: string, handshakeFailure: boolean): void {
+    this.connections.delete(conn.connId);
+    this.dirty.delete(conn);
+    if (conn.link && this.activeByLink[conn.link.linkId] === conn) this.activeByLink[conn.link.linkId] = undefined;
+    this.post({ type: 'closed', connId: conn.connId, linkId: conn.link?.linkId ?? null, reason, handshakeFailure });
+  }
+
+  private dial(connId: number, linkId: number, host: string, port: number): void {
+    const socket = tls.connect({
+      ...this.tlsMaterial,
+      host,
+      port,
+      servername: net.isIP(host) ? undefined : host,
+      minVersion: 'TLSv1.2',
+      ALPNProtocols: [ALPN_PROTOCOL],
+      rejectUnauthorized: true,
+    });
+    const conn = this.track(connId, true, socket);
+    socket.once('secureConnect', () => {
+      conn.onSecure();
+      if (conn.link && conn.link.linkId !== linkId) conn.close(`dialed link ${linkId} but the peer certificate names link ${conn.link.name}`, true);
+    });
+  }
+
+  private adopt(connId: number, fd: number, remote: string): void {
+    let raw: net.Socket;
+    try {
+      raw = new net.Socket({ fd, readable: true, writable: true });
+    } catch (err) {
+      this.post({ type: 'closed', connId, linkId: null, reason: `cannot adopt socket from ${remote}: ${(err as Error).message}`, handshakeFailure: true });
+      return;
+    }
+    const key = `${raw.remoteAddress}:${raw.remotePort}`;
+    this.pendingAccepts.set(key, { connId, remote, error: undefined });
+    raw.once('close', () => {
+      const pending = this.pendingAccepts.get(key);
+      if (!pending) return;
+      this.pendingAccepts.delete(key);
+      this.post({ type: 'closed', connId, linkId: null, reason: pending.error ?? 'closed during TLS handshake', handshakeFailure: true });
+    });
+    // The acceptor wraps the socket in a TLSSocket with the server's verification settings.
+    this.acceptor.emit('connection', raw);
+  }
+
+  /** An accepted socket finished its TLS handshake (client certificate verified by the CA). */
+  private onAccepted(socket: tls.TLSSocket): void {
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    const pending = this.pendingAccepts.get(key);
+    if (!pending) {
+      socket.destroy();
+      return;
+    }
+    this.pendingAccepts.delete(key);
+    this.track(pending.connId, false, socket).onSecure();
+  }
+
+  private onAcceptError(err: Error, socket: tls.TLSSocket): void {
+    const pending = this.pendingAccepts.get(`${socket.remoteAddress}:${socket.remotePort}`);
+    if (pending) pending.error = `TLS handshake with ${pending.remote} failed: ${err.message}`;
+    socket.destroy();
+  }
+
+  private track(connId: number, dialed: boolean, socket: tls.TLSSocket): TunnelConnection {
+    const conn = new TunnelConnection(connId, dialed, socket, this, this.init.local, this.toTun, this.counters, this.init.tunables, Date.now);
+    this.connections.set(connId, conn);
+    return conn;
+  }
+
+  private tick(): void {
+    for (const conn of this.connections.values()) {
+      conn.tick();
+      if (conn.state === 'active' && conn.link) {
+        this.post({ type: 'health', connId: conn.connId, linkId: conn.link.linkId, rttMs: conn.rttMs, lastReceiveAgeMs: Date.now() - conn.lastReceiveAt });
+      }
+    }
+  }
+
+  // --- control messages ---
+
+  private onMessage(msg: MainToShard): void {
+    switch (msg.type) {
+      case 'links':
+        this.setLinks(msg.links);
+        break;
+      case 'tls':
+        this.setTls(msg.tls);
+        break;
+      case 'dial':
+        this.dial(msg.connId, msg.linkId, msg.host, msg.port);
+        break;
+      case 'adopt':
+        this.adopt(msg.connId, msg.fd, msg.remote);
+        break;
+      case 'activate': {
+        const conn = this.connections.get(msg.connId);
+        if (conn?.link && conn.state === 'established') {
+          conn.activate();
+          this.activeByLink[conn.link.linkId] = conn;
+        }
+        break;
+      }
+      case 'close':
+        this.connections.get(msg.connId)?.close(msg.reason, false);
+        break;
+      case 'stop':
+        this.stop();
+        break;
+    }
+  }
+
+  private setLinks(links: ShardLink[]): void {
+    this.links = new Map(links.map((l) => [l.name, l]));
+    const byId = new Map(links.map((l) => [l.linkId, l]));
+    for (const conn of this.connections.values()) {
+      if (!conn.link) continue;
+      const current = byId.get(conn.link.linkId);
+      if (!current || current.endpointHost !== conn.link.endpointHost || current.clusterAddress !== conn.link.clusterAddress) {
+        conn.close(current ? `link ${conn.link.name} changed its endpoint or address` : `link ${conn.link.name} was removed`, false);
+      } else {
+        conn.link = current; // e.g. a changed cidr: checks use the new one at once
+      }
+    }
+  }
+
+  /** New material applies to new handshakes; established tunnels keep running. */
+  private setTls(material: TlsMaterial): void {
+    this.tlsMaterial = material;
+    this.acceptor.setSecureContext(material);
+    this.log.info('TLS material reloaded; new connections use it');
+  }
+
+  private stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    clearInterval(this.keepaliveTimer);
+    for (const conn of [...this.connections.values()]) conn.close('shard stopping', false);
+    this.init.port.close();
+    this.resolveStopped();
+  }
+
+  private post(msg: ShardToMain): void {
+    this.init.port.postMessage(msg);
+  }
+}
+
+export default async function runShard(init: ShardInit): Promise<{ shardIndex: number }> {
+  const shard = new Shard(init);
+  shard.start();
+  await shard.stopped;
+  return { shardIndex: init.shardIndex };
+}

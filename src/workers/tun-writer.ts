@@ -1,0 +1,56 @@
+// The TUN writer thread: for each shard's ring, take the waiting packets without copying
+// (readHeld), write them to the TUN in one batch straight from the ring, release the ring.
+// When a whole pass found nothing, sleep on the doorbell shared by all rings; its value is
+// loaded before the pass, so a packet published during the pass is never missed.
+import { workerData } from 'node:worker_threads';
+import { loadNative } from '../shared/native.js';
+import { SpscRing, type RecordHandler } from '../shared/spsc-ring.js';
+import { Counter, CounterBlocks } from '../shared/counters.js';
+import { TUN_CONTROL_STOP, type TunWriterInit } from '../shared/tun-threads.js';
+
+const init = workerData as TunWriterInit;
+const native = loadNative();
+const control = new Int32Array(init.control);
+const signal = new Int32Array(init.signal);
+const rings = init.toTunRings.map((sab) => new SpscRing(sab, { signal, signalIndex: 0 }));
+const counters = new CounterBlocks(init.counters).block(init.counterBlock);
+const offsets = new Int32Array(init.batchPackets);
+const lengths = new Int32Array(init.batchPackets);
+let held = 0;
+let heldData: Uint8Array | null = null;
+
+const collect: RecordHandler = {
+  onRecord(data: Uint8Array, offset: number, length: number): void {
+    heldData = data;
+    offsets[held] = offset;
+    lengths[held] = length;
+    held++;
+  },
+};
+
+/** Writes one batch from a ring and releases it; returns how many records it took. */
+function drain(ring: SpscRing): number {
+  held = 0;
+  const taken = ring.readHeld(collect, init.batchPackets);
+  if (taken > 0 && heldData !== null) {
+    const written = native.writeBatch(init.tunFd, heldData, offsets, lengths, taken);
+    counters[Counter.tunTxPackets] += written;
+    counters[Counter.tunWriteErrors] += taken - written;
+    for (let i = 0; i < taken; i++) counters[Counter.tunTxBytes] += lengths[i]!;
+  }
+  ring.release();
+  return taken;
+}
+
+while (Atomics.load(control, TUN_CONTROL_STOP) === 0) {
+  const doorbell = Atomics.load(signal, 0);
+  let taken = 0;
+  for (const ring of rings) {
+    let n: number;
+    do {
+      n = drain(ring);
+      taken += n;
+    } while (n === init.batchPackets);
+  }
+  if (taken === 0) Atomics.wait(signal, 0, doorbell, init.idleWaitMs);
+}
