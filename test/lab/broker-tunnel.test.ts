@@ -1,0 +1,146 @@
+// The broker on the two-cluster lab: real kubelink processes in gateway namespaces, links
+// from YAML files, certificates from a lab CA. Needs root, TUN and network namespaces.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Lab } from '../../loadtest/lab/lab.js';
+import type { LabProcess } from '../../loadtest/lab/lab-process.js';
+import type { LabCluster } from '../../loadtest/lab/topology.js';
+import { brokerCertificateFiles } from '../../loadtest/lab/kubelink-files.js';
+import { runIperf } from '../../loadtest/lab/iperf.js';
+import { createCa, issueCertificate } from '../../src/main/pki.js';
+import type { FakePeerReport } from './fixtures/fake-peer.js';
+
+const FAKE_PEER = fileURLToPath(new URL('./fixtures/fake-peer.js', import.meta.url));
+
+describe('broker on a two-cluster lab', () => {
+  const lab = new Lab({ clusters: 2 });
+  const certDir = path.join(lab.workDir, 'pki');
+  const brokers = new Map<number, LabProcess>();
+
+  async function startBroker(cluster: LabCluster): Promise<LabProcess> {
+    const linksDir = path.join(lab.workDir, cluster.name, 'links');
+    const argv = lab.kubelinkBrokerArgs(cluster.index, { workers: 2, linksDir, certDir, logLevel: 'debug' });
+    const proc = await lab.spawn(cluster.gateway.ns, argv, { logFile: path.join(lab.workDir, `${cluster.name}-broker-${Date.now()}.log`) });
+    brokers.set(cluster.index, proc);
+    return proc;
+  }
+
+  async function waitBothWays(): Promise<void> {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    await lab.waitForEcho(c1.pods.client2, c2.serviceIp, c2.name, { timeoutMs: 30_000 });
+    await lab.waitForEcho(c2.pods.client2, c1.serviceIp, c1.name, { timeoutMs: 30_000 });
+  }
+
+  async function metric(cluster: LabCluster, name: string, reason?: string): Promise<number> {
+    const text = await lab.httpGet(cluster.gateway.ns, 'http://127.0.0.1:8080/metrics');
+    const series = reason ? `${name}{reason="${reason}"}` : name;
+    const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+    return line ? Number(line.slice(series.length + 1)) : 0;
+  }
+
+  async function fakePeer(from: LabCluster, to: LabCluster, certs: { certFile: string; keyFile: string; caFile: string }, packets: string[] = []): Promise<FakePeerReport> {
+    const argv = [lab.nodeBinary, FAKE_PEER, '--host', to.endpointHost, '--port', String(to.brokerPort), '--servername', to.endpointHost,
+      '--cert', certs.certFile, '--key', certs.keyFile, '--ca', certs.caFile, '--cluster-address', from.clusterAddress.split('/')[0]!, '--wait-ms', '2000',
+      ...packets.flatMap((p) => ['--packet', p])];
+    const { stdout } = await lab.exec(from.gateway.ns, argv);
+    return JSON.parse(stdout.trim().split('\n').pop()!) as FakePeerReport;
+  }
+
+  before(async () => {
+    await lab.create();
+    await lab.writeCertificates(certDir);
+    for (const cluster of lab.clusters) {
+      await lab.writeLinks(cluster.index, path.join(lab.workDir, cluster.name, 'links'));
+      await startBroker(cluster);
+    }
+    await waitBothWays();
+  });
+
+  after(async () => {
+    await Promise.all([...brokers.values()].map((b) => b.stop(5000)));
+    await lab.destroy();
+  });
+
+  test('a pod in cluster 1 gets the answer of the echo service IP of cluster 2, and the reverse', async () => {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    const there = await lab.requestEcho(c1.pods.client1, c2.serviceIp);
+    assert.equal(there.cluster, c2.name);
+    // The request arrives SNATed to cluster 1's address in the mesh.
+    assert.equal(there.client.replace(/^::ffff:/, ''), c1.clusterAddress.split('/')[0]);
+    const back = await lab.requestEcho(c2.pods.client1, c1.serviceIp);
+    assert.equal(back.cluster, c1.name);
+  });
+
+  test('an iperf3 TCP run of 10 s completes through the tunnel', async () => {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    const result = await runIperf(lab, c1.pods.client2, c2.serviceIp, { durationSec: 10 });
+    assert.ok(result.bitsPerSecond > 0, `iperf3 moved no data: ${JSON.stringify(result)}`);
+  });
+
+  test('a broker certificate signed by another CA is refused and counted', async () => {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    const dir = path.join(lab.workDir, 'other-ca');
+    await mkdir(dir, { recursive: true });
+    const otherCa = await createCa({ commonName: 'not the lab CA', validDays: 1 });
+    const forged = await issueCertificate(otherCa, { commonName: c2.endpointHost, dnsNames: [c2.endpointHost], validDays: 1 });
+    const files = { certFile: path.join(dir, 'tls.crt'), keyFile: path.join(dir, 'tls.key'), caFile: brokerCertificateFiles(certDir, c2).caFile };
+    await writeFile(files.certFile, forged.certPem);
+    await writeFile(files.keyFile, forged.keyPem);
+    const before = await metric(c1, 'kubelink_handshake_failures_total');
+    const report = await fakePeer(c2, c1, files);
+    assert.equal(report.helloReceived, false, 'the broker must not say hello to a peer it cannot verify');
+    assert.equal(report.closedByPeer, true);
+    await lab.retry('handshake failure counted', { timeoutMs: 5000 }, async () => {
+      assert.ok((await metric(c1, 'kubelink_handshake_failures_total')) > before);
+    });
+  });
+
+  test('a certificate of the right CA whose names match no link is refused with the reason logged', async () => {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    const ca = { certPem: await readFile(path.join(certDir, 'ca.crt'), 'utf8'), keyPem: await readFile(path.join(certDir, 'ca.key'), 'utf8') };
+    const rogue = await issueCertificate(ca, { commonName: 'rogue.kubelink.lab', dnsNames: ['rogue.kubelink.lab'], validDays: 1 });
+    const dir = path.join(lab.workDir, 'rogue');
+    await mkdir(dir, { recursive: true });
+    const files = { certFile: path.join(dir, 'tls.crt'), keyFile: path.join(dir, 'tls.key'), caFile: path.join(certDir, 'ca.crt') };
+    await writeFile(files.certFile, rogue.certPem);
+    await writeFile(files.keyFile, rogue.keyPem);
+    const report = await fakePeer(c2, c1, files);
+    assert.equal(report.tlsOk, true, 'TLS itself succeeds: the CA signed it');
+    assert.equal(report.helloReceived, false);
+    assert.equal(report.closedByPeer, true);
+    await lab.retry('refusal logged', { timeoutMs: 5000 }, async () => {
+      const log = await readFile(brokers.get(1)!.logFile, 'utf8');
+      assert.match(log, /peer connection refused.*rogue\.kubelink\.lab.*match the endpoint host of no link/);
+    });
+  });
+
+  test('spoofed packets from a peer are dropped and counted; the connection and the broker live on; a restarted peer broker restores traffic', async () => {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    const broker1 = brokers.get(1)!;
+    // Take cluster 2's broker away and impersonate it with its own certificate.
+    await brokers.get(2)!.stop(5000);
+    const spoofedBefore = await metric(c1, 'kubelink_dropped_packets_total', 'spoofed-source');
+    const foreignBefore = await metric(c1, 'kubelink_dropped_packets_total', 'foreign-destination');
+    const c1Service = c1.serviceIp;
+    const report = await fakePeer(c2, c1, brokerCertificateFiles(certDir, c2), [
+      `10.99.0.1>${c1Service}`, // source neither c2's cluster address nor in c2's service CIDR
+      `${c2.clusterAddress.split('/')[0]}>10.250.0.3`, // destination outside c1's service CIDR
+    ]);
+    assert.equal(report.helloReceived, true, `fake peer was not accepted: ${JSON.stringify(report)}`);
+    assert.equal(report.framesSent, 2);
+    assert.equal(report.closedByPeer, false, 'a bad packet must not cost the connection');
+    await lab.retry('drops counted', { timeoutMs: 5000 }, async () => {
+      assert.equal(await metric(c1, 'kubelink_dropped_packets_total', 'spoofed-source'), spoofedBefore + 1);
+      assert.equal(await metric(c1, 'kubelink_dropped_packets_total', 'foreign-destination'), foreignBefore + 1);
+    });
+    assert.ok(broker1.running(), 'broker 1 still runs');
+
+    await startBroker(c2);
+    await waitBothWays();
+    assert.ok(broker1.running(), 'broker 1 was not restarted');
+    assert.equal(brokers.get(1), broker1);
+  });
+});
