@@ -1,0 +1,164 @@
+// The tunnel's wire protocol (inside TLS, ALPN `kubelink/1`):
+//
+//   frame   = u16 big-endian payload length, payload (1..65535 bytes)
+//   payload = IP packet   when the first nibble is 4 or 6 (the seed's format)
+//           | control     when the first byte is 0x01..0x3F (the control type)
+//
+//   HELLO          0x01 | u8 version | u32 capabilities | u32 cluster address | u32 max frame payload
+//   KEEPALIVE      0x02 | u32 seq | f64 sent time (ms)
+//   KEEPALIVE_ACK  0x03 | u32 seq | f64 sent time (ms), echoed from the keepalive
+//
+// All integers big-endian. Decoders ignore trailing bytes, so a later version may append
+// fields to a control frame and an older peer still understands the prefix it knows.
+// Control frames are rare, so their decoders may allocate result objects; the encoders
+// write into a caller-provided buffer.
+import type { ParseResult } from './cidr.js';
+
+export const ALPN_PROTOCOL = 'kubelink/1';
+export const PROTOCOL_VERSION = 1;
+export const FRAME_HEADER_BYTES = 2;
+export const MAX_FRAME_PAYLOAD = 0xffff;
+
+export const CONTROL_TYPE_MIN = 0x01;
+export const CONTROL_TYPE_MAX = 0x3f;
+export const ControlType = { hello: 0x01, keepalive: 0x02, keepaliveAck: 0x03 } as const;
+export type ControlTypeName = keyof typeof ControlType;
+
+/** Capability bits announced in HELLO. None defined yet; allocate bits here (e.g. a
+ *  larger frame format for offloaded super-packets), and use one only when both peers
+ *  announce it. */
+export const Capability = {} as const;
+export const NO_CAPABILITIES = 0;
+
+export const HELLO_BYTES = 14;
+export const KEEPALIVE_BYTES = 13;
+
+export interface Hello {
+  version: number;
+  /** Bitset of `Capability` values. */
+  capabilities: number;
+  /** Sender's cluster address (unsigned 32-bit). */
+  clusterAddress: number;
+  /** Largest frame payload the sender accepts. */
+  maxFramePayload: number;
+}
+
+export interface Keepalive {
+  /** Sequence number (u32), echoed in the ack. */
+  seq: number;
+  /** Sender's clock when sent, in ms (e.g. performance.now()); echoed for the round-trip time. */
+  sentTimeMs: number;
+}
+
+export type ControlFrame =
+  | ({ type: 'hello' } & Hello)
+  | ({ type: 'keepalive' } & Keepalive)
+  | ({ type: 'keepaliveAck' } & Keepalive);
+
+export function isKnownControlType(firstByte: number): boolean {
+  return firstByte >= ControlType.hello && firstByte <= ControlType.keepaliveAck;
+}
+
+/** Writes the 2-byte length of a frame whose payload follows at offset + 2. */
+export function writeFrameHeader(buf: Uint8Array, offset: number, payloadLength: number): void {
+  buf[offset] = payloadLength >>> 8;
+  buf[offset + 1] = payloadLength & 0xff;
+}
+
+export function readFrameLength(buf: Uint8Array, offset: number): number {
+  return (buf[offset]! << 8) | buf[offset + 1]!;
+}
+
+function writeU32(buf: Uint8Array, offset: number, value: number): void {
+  buf[offset] = value >>> 24;
+  buf[offset + 1] = (value >>> 16) & 0xff;
+  buf[offset + 2] = (value >>> 8) & 0xff;
+  buf[offset + 3] = value & 0xff;
+}
+
+function readU32(buf: Uint8Array, offset: number): number {
+  return ((buf[offset]! << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!) >>> 0;
+}
+
+// One scratch view per thread converts f64 <-> big-endian bytes without a DataView per call.
+const f64Scratch = new DataView(new ArrayBuffer(8));
+
+function writeF64(buf: Uint8Array, offset: number, value: number): void {
+  f64Scratch.setFloat64(0, value, false);
+  for (let i = 0; i < 8; i++) buf[offset + i] = f64Scratch.getUint8(i);
+}
+
+function readF64(buf: Uint8Array, offset: number): number {
+  for (let i = 0; i < 8; i++) f64Scratch.setUint8(i, buf[offset + i]!);
+  return f64Scratch.getFloat64(0, false);
+}
+
+function checkRoom(buf: Uint8Array, offset: number, bytes: number): void {
+  if (offset < 0 || offset + bytes > buf.length) {
+    throw new RangeError(`control frame needs ${bytes} bytes at offset ${offset}, buffer has ${buf.length}`);
+  }
+}
+
+/** Writes a HELLO payload; returns its length (HELLO_BYTES). */
+export function encodeHello(buf: Uint8Array, offset: number, hello: Hello): number {
+  checkRoom(buf, offset, HELLO_BYTES);
+  buf[offset] = ControlType.hello;
+  buf[offset + 1] = hello.version & 0xff;
+  writeU32(buf, offset + 2, hello.capabilities);
+  writeU32(buf, offset + 6, hello.clusterAddress);
+  writeU32(buf, offset + 10, hello.maxFramePayload);
+  return HELLO_BYTES;
+}
+
+function encodeKeepaliveOf(type: number, buf: Uint8Array, offset: number, keepalive: Keepalive): number {
+  checkRoom(buf, offset, KEEPALIVE_BYTES);
+  buf[offset] = type;
+  writeU32(buf, offset + 1, keepalive.seq);
+  writeF64(buf, offset + 5, keepalive.sentTimeMs);
+  return KEEPALIVE_BYTES;
+}
+
+/** Writes a KEEPALIVE payload; returns its length (KEEPALIVE_BYTES). */
+export function encodeKeepalive(buf: Uint8Array, offset: number, keepalive: Keepalive): number {
+  return encodeKeepaliveOf(ControlType.keepalive, buf, offset, keepalive);
+}
+
+/** Writes a KEEPALIVE_ACK payload echoing a keepalive; returns its length. */
+export function encodeKeepaliveAck(buf: Uint8Array, offset: number, keepalive: Keepalive): number {
+  return encodeKeepaliveOf(ControlType.keepaliveAck, buf, offset, keepalive);
+}
+
+/** Decodes a control payload (as handed to FrameDecoder's onControl). */
+export function decodeControl(buf: Uint8Array, offset: number, length: number): ParseResult<ControlFrame> {
+  if (length < 1) return { ok: false, reason: 'empty control frame' };
+  const type = buf[offset]!;
+  switch (type) {
+    case ControlType.hello: {
+      if (length < HELLO_BYTES) return { ok: false, reason: `hello needs ${HELLO_BYTES} bytes, got ${length}` };
+      return {
+        ok: true,
+        value: {
+          type: 'hello',
+          version: buf[offset + 1]!,
+          capabilities: readU32(buf, offset + 2),
+          clusterAddress: readU32(buf, offset + 6),
+          maxFramePayload: readU32(buf, offset + 10),
+        },
+      };
+    }
+    case ControlType.keepalive:
+    case ControlType.keepaliveAck: {
+      if (length < KEEPALIVE_BYTES) return { ok: false, reason: `keepalive needs ${KEEPALIVE_BYTES} bytes, got ${length}` };
+      return {
+        ok: true,
+        value: {
+          type: type === ControlType.keepalive ? 'keepalive' : 'keepaliveAck',
+          seq: readU32(buf, offset + 1),
+          sentTimeMs: readF64(buf, offset + 5),
+        },
+      };
+    }
+    default:
+      return { ok: false, reason: `unknown control type 0x${type.toString(16).padStart(2, '0')}` };
+  }
+}

@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ALPN_PROTOCOL, ControlType, HELLO_BYTES, KEEPALIVE_BYTES, MAX_FRAME_PAYLOAD, PROTOCOL_VERSION,
+  decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck, isKnownControlType, readFrameLength, writeFrameHeader,
+} from '../../src/shared/wire.js';
+
+test('protocol constants name kubelink/1 and 16-bit frames', () => {
+  assert.equal(ALPN_PROTOCOL, 'kubelink/1');
+  assert.equal(PROTOCOL_VERSION, 1);
+  assert.equal(MAX_FRAME_PAYLOAD, 65535);
+});
+
+test('frame headers are 2-byte big-endian lengths', () => {
+  const buf = new Uint8Array(4);
+  writeFrameHeader(buf, 1, 0x1234);
+  assert.deepEqual([...buf], [0, 0x12, 0x34, 0]);
+  assert.equal(readFrameLength(buf, 1), 0x1234);
+  writeFrameHeader(buf, 0, 65535);
+  assert.equal(readFrameLength(buf, 0), 65535);
+});
+
+test('hello round-trips at an offset, big-endian, with addresses above 2^31', () => {
+  const buf = new Uint8Array(3 + HELLO_BYTES);
+  const hello = { version: PROTOCOL_VERSION, capabilities: 0x80000001, clusterAddress: 0xc0a8000b, maxFramePayload: 65535 };
+  assert.equal(encodeHello(buf, 3, hello), HELLO_BYTES);
+  assert.deepEqual([...buf.subarray(3, 3 + 6)], [ControlType.hello, 1, 0x80, 0, 0, 1]);
+  assert.deepEqual(decodeControl(buf, 3, HELLO_BYTES), { ok: true, value: { type: 'hello', ...hello } });
+});
+
+test('decoders ignore trailing bytes, so later versions can extend a control frame', () => {
+  const buf = new Uint8Array(HELLO_BYTES + 10).fill(0xee);
+  encodeHello(buf, 0, { version: 2, capabilities: 0, clusterAddress: 1, maxFramePayload: 1500 });
+  const decoded = decodeControl(buf, 0, buf.length);
+  assert.ok(decoded.ok);
+  assert.equal(decoded.value.type, 'hello');
+});
+
+test('keepalive and its ack carry the sequence number and the send time for the round-trip time', () => {
+  const buf = new Uint8Array(2 * KEEPALIVE_BYTES);
+  const keepalive = { seq: 0xfffffffe, sentTimeMs: 123456.789 };
+  assert.equal(encodeKeepalive(buf, 0, keepalive), KEEPALIVE_BYTES);
+  assert.equal(encodeKeepaliveAck(buf, KEEPALIVE_BYTES, keepalive), KEEPALIVE_BYTES);
+  assert.deepEqual(decodeControl(buf, 0, KEEPALIVE_BYTES), { ok: true, value: { type: 'keepalive', ...keepalive } });
+  assert.deepEqual(decodeControl(buf, KEEPALIVE_BYTES, KEEPALIVE_BYTES), { ok: true, value: { type: 'keepaliveAck', ...keepalive } });
+});
+
+test('short and unknown control frames decode to a reason', () => {
+  const buf = new Uint8Array(HELLO_BYTES);
+  encodeHello(buf, 0, { version: 1, capabilities: 0, clusterAddress: 0, maxFramePayload: 1 });
+  const short = decodeControl(buf, 0, HELLO_BYTES - 1);
+  assert.equal(short.ok, false);
+  assert.match(!short.ok ? short.reason : '', /hello needs 14 bytes/);
+  const unknown = decodeControl(Uint8Array.of(0x3f, 0, 0), 0, 3);
+  assert.deepEqual(unknown, { ok: false, reason: 'unknown control type 0x3f' });
+  assert.equal(decodeControl(buf, 0, 0).ok, false);
+});
+
+test('only the defined control types are known; IP first bytes are not control', () => {
+  assert.deepEqual([0x00, 0x01, 0x02, 0x03, 0x04, 0x3f, 0x45, 0x60].map(isKnownControlType), [false, true, true, true, false, false, false, false]);
+});
+
+test('encoding into a buffer that is too small throws instead of writing past it', () => {
+  assert.throws(() => encodeHello(new Uint8Array(HELLO_BYTES), 1, { version: 1, capabilities: 0, clusterAddress: 0, maxFramePayload: 1 }), RangeError);
+  assert.throws(() => encodeKeepalive(new Uint8Array(5), 0, { seq: 1, sentTimeMs: 1 }), RangeError);
+});
