@@ -4,17 +4,9 @@ import { wantedRouterRoutes } from '../../src/main/router-routes.js';
 import type { RouteSpec } from '../../src/main/gateway-net.js';
 import { formatIpv4, formatPrefix } from '../../src/shared/cidr.js';
 import type { KubeLinkResource, KubeLinkStatus } from '../../src/shared/types.js';
+import { kubeLink } from '../helpers/kubelink-fixtures.js';
 import { ip4, prefix } from '../helpers/ipv4-literals.js';
 
-function link(name: string, cidr: string, clusterAddress: string, status?: KubeLinkStatus): KubeLinkResource {
-  return {
-    apiVersion: 'kubelink.mandelsoft.org/v1alpha1',
-    kind: 'KubeLink',
-    metadata: { name },
-    spec: { cidr, clusterAddress, endpoint: `${name}.example.com:8088` },
-    ...(status ? { status } : {}),
-  };
-}
 /** Routes as text, e.g. "100.64.16.0/20 via 10.250.0.2", order-independent. */
 function text(routes: RouteSpec[]): string[] {
   return routes.map((r) => `${formatPrefix(r.destination)} via ${formatIpv4(r.via!)}`).sort();
@@ -26,7 +18,7 @@ const up = (gateway = GW): KubeLinkStatus => ({ state: 'Up', gateway });
 
 test('a node that is not the gateway routes each service CIDR and the mesh CIDR via the gateway', () => {
   const plan = wantedRouterRoutes(
-    [link('c2', '100.64.16.0/20', '192.168.0.12/24', up()), link('c3', '100.64.32.0/20', '192.168.0.13/24', { state: 'Down', gateway: GW })],
+    [kubeLink('c2', '100.64.16.0/20', '192.168.0.12/24', up()), kubeLink('c3', '100.64.32.0/20', '192.168.0.13/24', { state: 'Down', gateway: GW })],
     NODE,
   );
   assert.deepEqual(text(plan.routes), ['100.64.16.0/20 via 10.250.0.2', '100.64.32.0/20 via 10.250.0.2', '192.168.0.0/24 via 10.250.0.2']);
@@ -36,7 +28,7 @@ test('a node that is not the gateway routes each service CIDR and the mesh CIDR 
 });
 
 test('the gateway node itself wants no route', () => {
-  const plan = wantedRouterRoutes([link('c2', '100.64.16.0/20', '192.168.0.12/24', up('10.250.0.3'))], NODE);
+  const plan = wantedRouterRoutes([kubeLink('c2', '100.64.16.0/20', '192.168.0.12/24', up('10.250.0.3'))], NODE);
   assert.deepEqual(plan.routes, []);
   assert.equal(plan.isGateway, true);
   assert.deepEqual(plan.skipped, [], 'links served here are not reported as skipped');
@@ -45,11 +37,11 @@ test('the gateway node itself wants no route', () => {
 test('links without status.gateway, marked Invalid or with unparsable fields get no route and say why', () => {
   const plan = wantedRouterRoutes(
     [
-      link('no-status', '100.64.16.0/20', '192.168.0.12/24'),
-      link('invalid', '100.64.32.0/20', '192.168.0.13/24', { state: 'Invalid', message: 'spec.endpoint is missing', gateway: GW }),
-      link('bad-gw', '100.64.48.0/20', '192.168.0.14/24', { gateway: 'node-1' }),
-      link('bad-cidr', '100.64.64.1/20', '192.168.0.15/24', up()),
-      link('ok', '100.64.80.0/20', '192.168.0.16/24', up()),
+      kubeLink('no-status', '100.64.16.0/20', '192.168.0.12/24'),
+      kubeLink('invalid', '100.64.32.0/20', '192.168.0.13/24', { state: 'Invalid', message: 'spec.endpoint is missing', gateway: GW }),
+      kubeLink('bad-gw', '100.64.48.0/20', '192.168.0.14/24', { gateway: 'node-1' }),
+      kubeLink('bad-cidr', '100.64.64.1/20', '192.168.0.15/24', up()),
+      kubeLink('ok', '100.64.80.0/20', '192.168.0.16/24', up()),
     ],
     NODE,
   );
@@ -63,7 +55,7 @@ test('links without status.gateway, marked Invalid or with unparsable fields get
 });
 
 test('no usable link means no route at all, not even the mesh CIDR', () => {
-  assert.deepEqual(wantedRouterRoutes([link('c2', '100.64.16.0/20', '192.168.0.12/24')], NODE).routes, []);
+  assert.deepEqual(wantedRouterRoutes([kubeLink('c2', '100.64.16.0/20', '192.168.0.12/24')], NODE).routes, []);
   assert.deepEqual(wantedRouterRoutes([], NODE).routes, []);
 });
 
@@ -71,11 +63,11 @@ test('a link overlapping the node, pod or local service network, or routed via a
   const networks = { nodeCidr: prefix('10.250.0.0/24'), podCidr: prefix('100.96.0.0/11'), serviceCidr: prefix('100.64.0.0/20') };
   const plan = wantedRouterRoutes(
     [
-      link('pods', '100.96.0.0/16', '192.168.0.12/24', up()),
-      link('local', '100.64.0.0/24', '192.168.0.13/24', up()),
-      link('nodes', '10.250.0.128/25', '192.168.0.14/24', up()),
-      link('far-gw', '100.64.48.0/20', '192.168.0.15/24', up('10.1.0.2')),
-      link('ok', '100.64.16.0/20', '192.168.0.16/24', up()),
+      kubeLink('pods', '100.96.0.0/16', '192.168.0.12/24', up()),
+      kubeLink('local', '100.64.0.0/24', '192.168.0.13/24', up()),
+      kubeLink('nodes', '10.250.0.128/25', '192.168.0.14/24', up()),
+      kubeLink('far-gw', '100.64.48.0/20', '192.168.0.15/24', up('10.1.0.2')),
+      kubeLink('ok', '100.64.16.0/20', '192.168.0.16/24', up()),
     ],
     NODE,
     networks,
@@ -90,9 +82,9 @@ test('a link overlapping the node, pod or local service network, or routed via a
 
 test('the mesh CIDR comes from --link-address when given, else from the network most links agree on', () => {
   const links = [
-    link('a', '100.64.16.0/20', '192.168.0.12/24', up()),
-    link('b', '100.64.32.0/20', '192.168.0.13/24', up()),
-    link('stray', '100.64.48.0/20', '172.31.0.14/24', up()),
+    kubeLink('a', '100.64.16.0/20', '192.168.0.12/24', up()),
+    kubeLink('b', '100.64.32.0/20', '192.168.0.13/24', up()),
+    kubeLink('stray', '100.64.48.0/20', '172.31.0.14/24', up()),
   ];
   const derived = wantedRouterRoutes(links, NODE);
   assert.deepEqual(derived.meshCidr, prefix('192.168.0.0/24'));
@@ -106,9 +98,9 @@ test('the mesh CIDR comes from --link-address when given, else from the network 
 test('conflicting links are resolved in name order: the later one is skipped', () => {
   const plan = wantedRouterRoutes(
     [
-      link('b', '100.64.16.0/24', '192.168.0.13/24', up('10.250.0.9')),
-      link('a', '100.64.16.0/20', '192.168.0.12/24', up()),
-      link('c', '100.64.32.0/20', '192.168.0.12/24', up()),
+      kubeLink('b', '100.64.16.0/24', '192.168.0.13/24', up('10.250.0.9')),
+      kubeLink('a', '100.64.16.0/20', '192.168.0.12/24', up()),
+      kubeLink('c', '100.64.32.0/20', '192.168.0.12/24', up()),
     ],
     NODE,
   );
@@ -123,9 +115,9 @@ test('conflicting links are resolved in name order: the later one is skipped', (
 
 test('links served by brokers on different nodes: mesh CIDR via the busiest gateway, /32 cluster addresses via the others', () => {
   const links = [
-    link('a', '100.64.16.0/20', '192.168.0.12/24', up('10.250.0.5')),
-    link('b', '100.64.32.0/20', '192.168.0.13/24', up('10.250.0.2')),
-    link('c', '100.64.48.0/20', '192.168.0.14/24', up('10.250.0.2')),
+    kubeLink('a', '100.64.16.0/20', '192.168.0.12/24', up('10.250.0.5')),
+    kubeLink('b', '100.64.32.0/20', '192.168.0.13/24', up('10.250.0.2')),
+    kubeLink('c', '100.64.48.0/20', '192.168.0.14/24', up('10.250.0.2')),
   ];
   assert.deepEqual(text(wantedRouterRoutes(links, NODE).routes), [
     '100.64.16.0/20 via 10.250.0.5',
@@ -136,14 +128,14 @@ test('links served by brokers on different nodes: mesh CIDR via the busiest gate
   ]);
 
   // On the node serving a and b the TUN holds the mesh CIDR: only c's routes are wanted.
-  const onGateway = wantedRouterRoutes(links.slice(0, 2).concat(link('c', '100.64.48.0/20', '192.168.0.14/24', up('10.250.0.7'))), ip4('10.250.0.5'));
+  const onGateway = wantedRouterRoutes(links.slice(0, 2).concat(kubeLink('c', '100.64.48.0/20', '192.168.0.14/24', up('10.250.0.7'))), ip4('10.250.0.5'));
   assert.equal(onGateway.isGateway, true);
   assert.deepEqual(text(onGateway.routes), ['100.64.32.0/20 via 10.250.0.2', '100.64.48.0/20 via 10.250.0.7', '192.168.0.13/32 via 10.250.0.2', '192.168.0.14/32 via 10.250.0.7']);
 });
 
 test('a tie between gateways picks the lowest address, whatever the input order', () => {
-  const a = link('a', '100.64.16.0/20', '192.168.0.12/24', up('10.250.0.7'));
-  const b = link('b', '100.64.32.0/20', '192.168.0.13/24', up('10.250.0.4'));
+  const a = kubeLink('a', '100.64.16.0/20', '192.168.0.12/24', up('10.250.0.7'));
+  const b = kubeLink('b', '100.64.32.0/20', '192.168.0.13/24', up('10.250.0.4'));
   const mesh = (links: KubeLinkResource[]) => text(wantedRouterRoutes(links, NODE).routes).filter((r) => r.startsWith('192.168.0.0/24'));
   assert.deepEqual(mesh([a, b]), ['192.168.0.0/24 via 10.250.0.4']);
   assert.deepEqual(mesh([b, a]), ['192.168.0.0/24 via 10.250.0.4']);
