@@ -20,11 +20,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { createLogger, isLogLevel, type LogLevel } from '../src/main/log.js';
-import { runIperf } from '../loadtest/lab/iperf.js';
+import { runIperf, type IperfOptions } from '../loadtest/lab/iperf.js';
 import { Lab } from '../loadtest/lab/lab.js';
 import type { LabPath } from '../loadtest/lab/lab-path.js';
 import type { KubelinkPath } from '../loadtest/lab/kubelink-path.js';
-import type { PodName } from '../loadtest/lab/topology.js';
+import type { LabPod, PodName } from '../loadtest/lab/topology.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -185,6 +185,31 @@ async function logTail(file: string, lines: number): Promise<string> {
   }
 }
 
+const RESULTS_HEADER = `# Benchmark results
+
+Appended by \`node dist/bench/tunnel-bench.js\` (see its --help); newest last. Numbers from
+a shared 2-vCPU VM vary from run to run; compare paths within one entry, not across entries.
+`;
+
+/** Attempts per run: a run that fails (e.g. iperf3's control connection reset) is retried. */
+const ATTEMPTS_PER_RUN = 3;
+
+/** One iperf3 run in Gbit/s, retried with a fresh iperf3 server when it fails. */
+async function measureRun(lab: Lab, from: LabPod, target: string, iperf: IperfOptions, label: string): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const r = await runIperf(lab, from, target, iperf);
+      const gbps = r.bitsPerSecond / 1e9;
+      process.stderr.write(`tunnel-bench: ${label}: ${gbps.toFixed(2)} Gbit/s, ${r.retransmits} retransmits\n`);
+      return gbps;
+    } catch (error) {
+      process.stderr.write(`tunnel-bench: ${label}: attempt ${attempt} failed: ${describeError(error)}\n`);
+      if (attempt >= ATTEMPTS_PER_RUN) throw error;
+      await lab.restartIperfServer(2);
+    }
+  }
+}
+
 /** Brings `name` up, measures every stream count, brings it down; failures become table entries. */
 async function measurePath(lab: Lab, name: string, options: BenchOptions): Promise<Measurement[]> {
   const benchPath = createPath(lab, name);
@@ -209,9 +234,8 @@ async function measurePath(lab: Lab, name: string, options: BenchOptions): Promi
       const cell: Measurement = { path: name, streams, runsGbps: [] };
       try {
         for (let run = 1; run <= options.runs; run++) {
-          const r = await runIperf(lab, from, target, { durationSec: options.durationSec, streams });
-          cell.runsGbps.push(r.bitsPerSecond / 1e9);
-          process.stderr.write(`tunnel-bench: ${name}: ${streams} stream(s), run ${run}: ${(r.bitsPerSecond / 1e9).toFixed(2)} Gbit/s, ${r.retransmits} retransmits\n`);
+          const gbps = await measureRun(lab, from, target, { durationSec: options.durationSec, streams }, `${name}: ${streams} stream(s), run ${run}`);
+          cell.runsGbps.push(gbps);
         }
         cell.medianGbps = median(cell.runsGbps);
       } catch (error) {
@@ -292,6 +316,7 @@ async function main(): Promise<void> {
   const report = formatReport(measurements, options, await describeMachine(), new Date(), command);
   process.stdout.write('\n' + report);
   if (options.resultsFile) {
+    if (!existsSync(options.resultsFile)) await appendFile(options.resultsFile, RESULTS_HEADER);
     await appendFile(options.resultsFile, '\n' + report);
     process.stderr.write(`tunnel-bench: appended to ${options.resultsFile}\n`);
   }

@@ -104,6 +104,8 @@ export class Lab {
   private readonly ownsWorkDir: boolean;
   private readonly options: Required<Pick<LabOptions, 'staticRoutes' | 'rpFilter' | 'startEchoServices'>>;
   private readonly processes = new Set<LabProcess>();
+  /** `iperf3 -s` of each cluster's echo pod, by cluster index. */
+  private readonly iperfServers = new Map<number, LabProcess>();
   private spawnCount = 0;
   private state: 'new' | 'creating' | 'up' | 'destroyed' = 'new';
 
@@ -150,13 +152,12 @@ export class Lab {
    */
   async create(): Promise<void> {
     if (this.state !== 'new') throw new Error(`lab ${this.prefix}: create() called in state ${this.state}`);
-    this.state = 'creating';
     await assertPrerequisites();
     const clashing = (await listNamespaces()).filter((ns) => namespaceBelongsTo(this.prefix, ns));
     if (clashing.length > 0) {
-      this.state = 'new';
       throw new Error(`lab ${this.prefix}: namespaces with this prefix exist already (${clashing.join(', ')}); run Lab.destroyByPrefix('${this.prefix}') first`);
     }
+    this.state = 'creating';
     const started = Date.now();
     this.log.info('lab: creating', { clusters: this.topology.clusters.length, workDir: this.workDir });
     try {
@@ -189,11 +190,27 @@ export class Lab {
       this.topology.clusters.map(async (c) => {
         const echo = c.pods.echo;
         await this.spawn(echo.ns, [this.nodeBinary, ECHO_SERVER_SCRIPT, '--cluster', c.name, '--port', String(c.echoHttpPort)]);
-        await this.spawn(echo.ns, ['iperf3', '-s', '-p', String(c.iperfPort)]);
         await this.waitForListening(echo.ns, c.echoHttpPort);
-        await this.waitForListening(echo.ns, c.iperfPort);
+        await this.startIperfServer(c);
       }),
     );
+  }
+
+  private async startIperfServer(cluster: LabCluster): Promise<void> {
+    const echo = cluster.pods.echo;
+    this.iperfServers.set(cluster.index, await this.spawn(echo.ns, ['iperf3', '-s', '-p', String(cluster.iperfPort)]));
+    await this.waitForListening(echo.ns, cluster.iperfPort);
+  }
+
+  /**
+   * Replaces cluster `index`'s `iperf3 -s`. An iperf3 server whose client vanished mid-test
+   * answers "busy" until its receive timeout (120 s); a fresh one is faster.
+   */
+  async restartIperfServer(index: number): Promise<void> {
+    const cluster = this.cluster(index);
+    this.log.debug('lab: restarting iperf3 server', { cluster: cluster.name });
+    await this.iperfServers.get(index)?.stop(2000);
+    await this.startIperfServer(cluster);
   }
 
   /** Runs `argv` to completion inside `ns`; rejects with the command's stderr on failure. */
@@ -206,6 +223,7 @@ export class Lab {
    * `destroy`/`destroyByPrefix` stop it even after a crash of this process.
    */
   async spawn(ns: string, argv: readonly string[], options: SpawnOptions = {}): Promise<LabProcess> {
+    if (this.state !== 'creating' && this.state !== 'up') throw new Error(`lab ${this.prefix}: spawn() needs a created lab (state ${this.state})`);
     const program = path.basename(argv[0] ?? 'process');
     const logFile = options.logFile ?? path.join(this.logDir, `${ns}.${program}.${++this.spawnCount}.log`);
     await mkdir(path.dirname(logFile), { recursive: true });

@@ -12,16 +12,25 @@ const REQUIRED_TOOLS: ReadonlyArray<{ argv: string[]; package: string }> = [
   { argv: ['ss', '--version'], package: 'iproute2' },
 ];
 
+/** What the checks look at; injectable so tests can play a machine that lacks something. */
+export interface PrerequisiteProbe {
+  /** Effective uid. Default process.getuid(). */
+  uid?: number;
+  /** Default /dev/net/tun. */
+  tunDevice?: string;
+}
+
 /** Returns one human-readable line per missing prerequisite; empty when all is there. */
-export async function findMissingPrerequisites(): Promise<string[]> {
+export async function findMissingPrerequisites(probe: PrerequisiteProbe = {}): Promise<string[]> {
   const missing: string[] = [];
-  const uid = process.getuid?.();
+  const uid = probe.uid ?? process.getuid?.();
+  const tunDevice = probe.tunDevice ?? '/dev/net/tun';
   if (uid !== 0) missing.push(`root privileges (running as uid ${uid ?? 'unknown'}; network namespaces need CAP_SYS_ADMIN and CAP_NET_ADMIN)`);
   try {
-    const tun = await stat('/dev/net/tun');
-    if (!tun.isCharacterDevice()) missing.push('/dev/net/tun (exists but is not a character device)');
+    const tun = await stat(tunDevice);
+    if (!tun.isCharacterDevice()) missing.push(`${tunDevice} (exists but is not a character device)`);
   } catch {
-    missing.push('/dev/net/tun (create it with: mkdir -p /dev/net && mknod /dev/net/tun c 10 200)');
+    missing.push(`${tunDevice} (the TUN device; create it with: mkdir -p /dev/net && mknod /dev/net/tun c 10 200)`);
   }
   try {
     await runCommand(['ip', 'netns', 'list']);
@@ -39,7 +48,7 @@ export async function findMissingPrerequisites(): Promise<string[]> {
 }
 
 /** Throws an Error naming everything that is missing. */
-export async function assertPrerequisites(): Promise<void> {
-  const missing = await findMissingPrerequisites();
+export async function assertPrerequisites(probe: PrerequisiteProbe = {}): Promise<void> {
+  const missing = await findMissingPrerequisites(probe);
   if (missing.length > 0) throw new Error(`kubelink lab cannot run; missing: ${missing.join('; ')}`);
 }

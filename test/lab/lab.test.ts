@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { Lab } from '../../loadtest/lab/lab.js';
 import { listNamespaces } from '../../loadtest/lab/cleanup.js';
+import { assertPrerequisites, findMissingPrerequisites } from '../../loadtest/lab/preconditions.js';
 import { hostsFile } from '../../loadtest/lab/network-builder.js';
 import { stateDirOf } from '../../loadtest/lab/state-dir.js';
 import { allNamespaces, describeTopology } from '../../loadtest/lab/topology.js';
@@ -215,16 +216,19 @@ test('destroyByPrefix removes a lab whose creating process was killed', async ()
   }
 });
 
-test('creating a lab without root says that root is what is missing', async () => {
-  const script = `
-    import { Lab } from ${JSON.stringify(LAB_MODULE_URL)};
-    try {
-      await new Lab({ clusters: 2 }).create();
-      process.stdout.write('created');
-    } catch (error) {
-      process.stdout.write(String(error.message));
-    }
-  `;
-  const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, cwd: '/' });
-  assert.match(stdout, /missing: root privileges/);
+test('without root and without a TUN device the lab refuses to start and names both', async () => {
+  await assert.rejects(
+    assertPrerequisites({ uid: 1000, tunDevice: '/nonexistent/net/tun' }),
+    (error: Error) => {
+      assert.match(error.message, /^kubelink lab cannot run; missing: /);
+      assert.match(error.message, /root privileges \(running as uid 1000/);
+      assert.match(error.message, /\/nonexistent\/net\/tun \(the TUN device/);
+      assert.doesNotMatch(error.message, /ip netns|iptables|iperf3/, 'only what is really missing is named');
+      return true;
+    },
+  );
+});
+
+test('on this machine (root, TUN, ip netns) nothing is missing', async () => {
+  assert.deepEqual(await findMissingPrerequisites(), []);
 });
