@@ -2,7 +2,7 @@
 // process that was killed. Everything is found again from the outside (`ip netns list`,
 // /etc/netns, the state dir's records), never from a live Lab object.
 
-import { readdir, rm, rmdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import type { Logger } from '../../src/main/log.js';
 import { runCommand } from './command.js';
 import { terminateProcesses } from './lab-process.js';
@@ -65,8 +65,7 @@ export async function destroyLabByPrefix(prefix: string, log: Logger, options: {
     log.debug('lab: remove /etc/netns dir', { name });
     await rm(`${NETNS_ETC_DIR}/${name}`, { recursive: true, force: true });
   }
-  // Leave /etc/netns itself unless it is empty (other tools may use it).
-  await rmdir(NETNS_ETC_DIR).catch(() => {});
+  // /etc/netns itself stays: another lab may be creating its entries right now.
   if (record?.ownsWorkDir && !options.keepWorkDir) {
     log.debug('lab: remove work dir', { workDir: record.workDir });
     await rm(record.workDir, { recursive: true, force: true });

@@ -12,6 +12,7 @@ import {
   NODE_INTERFACE,
   POD_INTERFACE,
   allNamespaces,
+  nodeOf,
   podsOn,
   type LabCluster,
   type LabNode,
@@ -34,7 +35,7 @@ export const SERVICE_CHAIN = 'KUBELINK-LAB-SERVICES';
 /** Base directory of `ip netns exec`'s per-namespace /etc overrides. */
 export const NETNS_ETC_DIR = '/etc/netns';
 
-export async function createNamespaces(topology: LabTopology, log: Logger): Promise<void> {
+async function createNamespaces(topology: LabTopology, log: Logger): Promise<void> {
   for (const ns of allNamespaces(topology)) {
     log.debug('lab: create namespace', { ns });
     await runCommand(['ip', 'netns', 'add', ns]);
@@ -147,7 +148,7 @@ async function buildCluster(topology: LabTopology, cluster: LabCluster, options:
     nodeScript(cluster, cluster.node2, gw, options.staticRoutes ? staticRouteLines(topology, cluster) : []),
   );
   for (const pod of Object.values(cluster.pods)) {
-    const node = pod.node === 'gateway' ? gw : cluster.node2;
+    const node = nodeOf(cluster, pod);
     log.debug('lab: pod', { cluster: cluster.name, pod: pod.name, ns: pod.ns, ip: pod.ip });
     await runIpBatch(pod.ns, podScript(pod.ip, node.podGatewayIp));
   }

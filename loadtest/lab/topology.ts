@@ -211,8 +211,3 @@ export function nodeOf(cluster: LabCluster, pod: LabPod): LabNode {
 export function podsOn(cluster: LabCluster, node: NodeRole): LabPod[] {
   return Object.values(cluster.pods).filter((p) => p.node === node);
 }
-
-/** Strips the prefix length: `192.168.0.11/24` -> `192.168.0.11`. */
-export function addressOf(cidrOrInterface: string): string {
-  return cidrOrInterface.split('/')[0]!;
-}
