@@ -56,7 +56,7 @@ export class Router {
   /** What was logged last, so a steady state is not logged every period. */
   private lastSkipped = '';
   private lastFailed = '';
-  private lastNodeIpProblem = '';
+  private lastNodeIpProblem: string | undefined;
 
   constructor(
     private readonly config: Config,
