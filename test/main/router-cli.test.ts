@@ -9,8 +9,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
 import { ROUTER_ROUTE_PROTOCOL } from '../../src/main/gateway-net.js';
 import { parseLinkManifests } from '../../src/main/links-file-source.js';
+import { kubeLink } from '../helpers/kubelink-fixtures.js';
 import { createNodeNamespace, waitFor, type NodeNamespace } from '../helpers/node-namespace.js';
 
 const CLI = fileURLToPath(new URL('../../src/main/cli.js', import.meta.url));
@@ -18,21 +20,9 @@ const HTTP_PORT = 18080; // inside our own namespace: no clash with anything on 
 /** The router's default reconcile period is 10 s; a deleted route must be back well within this. */
 const REPAIR_LIMIT_MS = 30_000;
 
+/** A KubeLink as YAML, with the status a broker on `gateway` would have written. */
 function manifest(name: string, cidr: string, clusterAddress: string, gateway: string): string {
-  return [
-    'apiVersion: kubelink.mandelsoft.org/v1alpha1',
-    'kind: KubeLink',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    `  cidr: ${cidr}`,
-    `  clusterAddress: ${clusterAddress}`,
-    `  endpoint: kubelink.${name}.example.com:8088`,
-    'status:',
-    '  state: Up',
-    `  gateway: ${gateway}`,
-    '',
-  ].join('\n');
+  return stringify(kubeLink(name, cidr, clusterAddress, { state: 'Up', gateway }));
 }
 
 // The router needs status.gateway; a file source that drops status gives it nothing to route.
