@@ -142,8 +142,8 @@ export class SpscRing {
    * counts a drop when the ring has no room; never blocks.
    */
   write(src: Uint8Array, offset: number, length: number, tag: number): boolean {
-    if (!(length >= 0 && length <= MAX_RECORD_BYTES && tag >= 0 && tag <= MAX_RECORD_TAG)) {
-      throw new RangeError(`record length ${length} (max ${MAX_RECORD_BYTES}) or tag ${tag} (max ${MAX_RECORD_TAG}) out of range`);
+    if (!(length >= 0 && length <= MAX_RECORD_BYTES && offset >= 0 && offset + length <= src.length && tag >= 0 && tag <= MAX_RECORD_TAG)) {
+      throw new RangeError(`record at ${offset}+${length} of ${src.length} bytes (max ${MAX_RECORD_BYTES}) or tag ${tag} (max ${MAX_RECORD_TAG}) out of range`);
     }
     const skew = (src.byteOffset + offset) & 7;
     const size = (RECORD_HEADER_BYTES + skew + length + 7) & ~7;

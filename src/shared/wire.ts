@@ -24,10 +24,9 @@ export const CONTROL_TYPE_MAX = 0x3f;
 export const ControlType = { hello: 0x01, keepalive: 0x02, keepaliveAck: 0x03 } as const;
 export type ControlTypeName = keyof typeof ControlType;
 
-/** Capability bits announced in HELLO. None defined yet; allocate bits here (e.g. a
- *  larger frame format for offloaded super-packets), and use one only when both peers
- *  announce it. */
-export const Capability = {} as const;
+/** Capability bits announced in HELLO (a bitset). None are defined yet; allocate them
+ *  here as named constants (e.g. a larger frame format for offloaded super-packets) and
+ *  use one only when both peers announce it. */
 export const NO_CAPABILITIES = 0;
 
 export const HELLO_BYTES = 14;
@@ -35,7 +34,7 @@ export const KEEPALIVE_BYTES = 13;
 
 export interface Hello {
   version: number;
-  /** Bitset of `Capability` values. */
+  /** Capability bitset (see NO_CAPABILITIES). */
   capabilities: number;
   /** Sender's cluster address (unsigned 32-bit). */
   clusterAddress: number;

@@ -60,7 +60,7 @@ test('three million records of varying length cross from a producer thread in or
     while (!checker.done) {
       const seen = consumer.signalValue();
       if (consumer.read(checker, 256) === 0 && consumer.waitSync(seen, LIVENESS_BOUND_MS) === 'timed-out') {
-        assert.fail(`consumer slept ${LIVENESS_BOUND_MS} ms at record ${checker.next} of ${job.records}`);
+        assert.fail(`consumer slept ${LIVENESS_BOUND_MS} ms at record ${checker.next} of ${job.records}: a lost wake-up, or the producer died`);
       }
     }
     assert.equal(checker.error, undefined);

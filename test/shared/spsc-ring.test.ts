@@ -264,4 +264,5 @@ test('invalid capacities, lengths and tags are rejected', () => {
   assert.throws(() => producer.write(new Uint8Array(70000), 0, MAX_RECORD_BYTES + 1, 0), RangeError);
   assert.throws(() => producer.write(new Uint8Array(4), 0, 4, 0xffff), RangeError);
   assert.throws(() => producer.write(new Uint8Array(4), 0, 4, -1), RangeError);
+  assert.throws(() => producer.write(new Uint8Array(4), 2, 4, 0), RangeError, 'beyond the source');
 });
