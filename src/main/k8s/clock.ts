@@ -22,3 +22,15 @@ export const systemClock: Clock = {
 export function sleep(clock: Clock, delayMs: number): Promise<void> {
   return new Promise((resolve) => clock.setTimeout(resolve, delayMs));
 }
+
+/**
+ * Settles like `promise`, or rejects with Error(`message`) after `timeoutMs` on `clock`.
+ * The client library's calls cannot be cancelled: a late answer is simply ignored.
+ */
+export function withTimeout<T>(clock: Clock, promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
+  let timer: TimerHandle | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = clock.setTimeout(() => reject(new Error(message)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clock.clearTimeout(timer));
+}

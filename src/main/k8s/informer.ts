@@ -26,7 +26,7 @@ import { Backoff } from '../backoff.js';
 import { silentLogger } from '../log.js';
 import type { Logger } from '../log.js';
 import { apiErrorMessage, isGone } from './api-error.js';
-import { systemClock } from './clock.js';
+import { systemClock, withTimeout } from './clock.js';
 import type { Clock, TimerHandle } from './clock.js';
 
 /** What the informer needs of an object: name, namespace and resourceVersion. */
@@ -299,12 +299,8 @@ export class ResilientInformer<T extends InformedObject> {
 
   private listWithTimeout(): Promise<ListResult<T>> {
     const { listTimeoutMs } = this.tunables;
-    let timer: TimerHandle | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = this.clock.setTimeout(() => reject(new Error(`list did not answer within ${listTimeoutMs} ms`)), listTimeoutMs);
-    });
     const selectors: Selectors = { labelSelector: this.options.labelSelector, fieldSelector: this.options.fieldSelector };
-    return Promise.race([this.options.list(selectors), timeout]).finally(() => this.clock.clearTimeout(timer));
+    return withTimeout(this.clock, this.options.list(selectors), listTimeoutMs, `list did not answer within ${listTimeoutMs} ms`);
   }
 
   private fail(cycle: number, err: unknown): void {
