@@ -10,6 +10,7 @@ import { negotiate, type Representation } from './content-negotiation.js';
 import { coreVersionsDocument, groupDocumentFor, groupListDocument, resourceListDocument, versionDocument } from './discovery.js';
 import { parseListFilter } from './list-filter.js';
 import { patchKindOf } from './patch.js';
+import { decodeProtobufObject, isProtobuf } from './protobuf-body.js';
 import { openApiGroupVersionDocument, openApiRootDocument } from './openapi.js';
 import { parseApiPath, type ApiPath } from './request-path.js';
 import type { ResourceRegistry } from './resource-registry.js';
@@ -34,6 +35,10 @@ export interface ApiHandlerDeps {
 type ResourceRoute = Extract<ApiPath, { kind: 'resource' }>;
 
 function readBody(req: IncomingMessage): Promise<string> {
+  return readRawBody(req).then((b) => b.toString('utf8'));
+}
+
+function readRawBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -46,9 +51,16 @@ function readBody(req: IncomingMessage): Promise<string> {
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/** An object body: JSON, or protobuf for the kinds kubectl's generator commands send that way. */
+async function readObjectBody(req: IncomingMessage): Promise<JsonValue> {
+  const raw = await readRawBody(req);
+  if (isProtobuf(req.headers['content-type'])) return decodeProtobufObject(raw);
+  return parseJsonBody(raw.toString('utf8'));
 }
 
 function parseJsonBody(text: string): JsonValue {
@@ -163,7 +175,7 @@ export function createApiHandler(deps: ApiHandlerDeps): (req: IncomingMessage, r
       }
       if (method === 'POST') {
         if (subresource) throw methodNotAllowed('the server does not allow this method on the requested resource');
-        const result = operations.create(type, route.namespace, parseJsonBody(await readBody(req)), writeOptions(query));
+        const result = operations.create(type, route.namespace, await readObjectBody(req), writeOptions(query));
         sendJson(res, result.code, result.object, result.warnings);
         return;
       }
@@ -182,7 +194,7 @@ export function createApiHandler(deps: ApiHandlerDeps): (req: IncomingMessage, r
         sendJson(res, 200, renderOne(type, repr, includeObject, operations.get(target)));
         return;
       case 'PUT': {
-        const result = operations.update(target, parseJsonBody(await readBody(req)), writeOptions(query), subresource);
+        const result = operations.update(target, await readObjectBody(req), writeOptions(query), subresource);
         sendJson(res, result.code, result.object, result.warnings);
         return;
       }

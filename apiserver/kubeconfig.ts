@@ -16,8 +16,11 @@ export interface KubeconfigSpec {
 }
 
 export function kubeconfigYaml(spec: KubeconfigSpec): string {
-  const cluster: Record<string, string> = { server: spec.server };
+  const cluster: Record<string, string | boolean> = { server: spec.server };
   if (spec.caPem) cluster['certificate-authority-data'] = Buffer.from(spec.caPem).toString('base64');
+  // @kubernetes/client-node refuses plain http:// unless the cluster skips TLS verification;
+  // kubectl ignores the flag for http.
+  else if (spec.server.startsWith('http:')) cluster['insecure-skip-tls-verify'] = true;
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
