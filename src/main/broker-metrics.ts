@@ -19,7 +19,7 @@ const LINK_STATES: readonly LinkState[] = ['Up', 'Down', 'Error', 'Invalid'];
 export class BrokerMetrics {
   readonly registry = new client.Registry();
 
-  constructor(source: MetricsSource, links: () => LinkSnapshot[], handshakeFailures: () => number, invalidLinks: () => number) {
+  constructor(source: MetricsSource, links: () => LinkSnapshot[], handshakeFailures: () => number, invalidLinks: () => number, connections: () => number) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'kubelink_process_' });
 
     // One prom-client metric per distinct name in the counter table; reason-labelled
@@ -103,6 +103,15 @@ export class BrokerMetrics {
       collect() {
         this.reset();
         for (const l of links()) this.inc({ link: l.name }, l.reconnects);
+      },
+    });
+
+    new client.Gauge({
+      name: 'kubelink_tunnel_connections',
+      help: 'Open peer connections (in handshake, established or carrying a link)',
+      registers: [this.registry],
+      collect() {
+        this.set(connections());
       },
     });
 

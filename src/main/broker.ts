@@ -101,6 +101,7 @@ export class Broker {
       () => this.tunnels?.snapshot() ?? [],
       () => this.tunnels?.handshakeFailures ?? 0,
       () => this.invalidLinks,
+      () => this.tunnels?.connectionCount() ?? 0,
     );
     await datapath.startThreads();
     shards.start();

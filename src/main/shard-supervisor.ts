@@ -28,9 +28,11 @@ export class ShardSupervisor {
     private readonly initFor: (shard: number) => ShardInitTemplate,
     private readonly events: ShardSupervisorEvents,
     private readonly log: Logger,
+    /** The shard worker module; replaceable for tests of the supervision itself. */
+    workerFile: URL = new URL('../workers/shard.js', import.meta.url),
   ) {
     this.pool = new Piscina({
-      filename: new URL('../workers/shard.js', import.meta.url).href,
+      filename: workerFile.href,
       minThreads: shardCount,
       maxThreads: shardCount,
       idleTimeout: Infinity,

@@ -3,8 +3,7 @@
 // adopts accepted connections, decides between simultaneous connections, and tells the
 // data path which shard carries each link. Link state (Up/Down/Error) comes from here.
 import type { Logger } from './log.js';
-import type { ShardSupervisor } from './shard-supervisor.js';
-import type { ShardLink, ShardToMain } from '../shared/shard-protocol.js';
+import type { MainToShard, ShardLink, ShardToMain } from '../shared/shard-protocol.js';
 import type { LinkState, ValidLink } from '../shared/types.js';
 import { linkRouteEntries, type RouteEntry } from '../shared/route-table.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
@@ -16,6 +15,14 @@ export interface TunnelManagerOptions {
   backoff?: Partial<BackoffOptions>;
   /** A link whose tunnel saw no frame for this long is reported Down even if not yet closed. */
   staleAfterMs: number;
+}
+
+/** What the manager needs from the shards (implemented by ShardSupervisor; faked in tests). */
+export interface ShardChannel {
+  send(shard: number, msg: MainToShard): void;
+  broadcast(msg: MainToShard): void;
+  assign(): number;
+  release(shard: number): void;
 }
 
 /** What the manager needs from the data path (implemented by Datapath; faked in tests). */
@@ -72,7 +79,7 @@ export class TunnelManager {
 
   constructor(
     private readonly options: TunnelManagerOptions,
-    private readonly shards: ShardSupervisor,
+    private readonly shards: ShardChannel,
     private readonly datapath: TunnelDatapath,
     private readonly onStatus: (report: LinkStatusReport) => void,
     private readonly log: Logger,
@@ -181,6 +188,11 @@ export class TunnelManager {
     for (const conn of [...this.connections.values()]) {
       if (conn.shard === shard) this.onClosed(conn.connId, 'shard worker died', false);
     }
+  }
+
+  /** Open connections (handshaking, established or carrying a link). */
+  connectionCount(): number {
+    return this.connections.size;
   }
 
   snapshot(): LinkSnapshot[] {

@@ -1,0 +1,136 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TunnelManager, type LinkStatusReport, type ShardChannel, type TunnelDatapath } from '../../src/main/tunnel-manager.js';
+import { silentLogger } from '../../src/main/log.js';
+import type { MainToShard } from '../../src/shared/shard-protocol.js';
+import type { ValidLink } from '../../src/shared/types.js';
+
+const LOCAL = 0xc0a8000b; // 192.168.0.11
+const PEER = 0xc0a8000c; // 192.168.0.12
+
+function link(name: string, clusterAddress = PEER): ValidLink {
+  return {
+    name,
+    serviceCidr: { network: 0x64401000, prefixLength: 20 },
+    clusterAddress,
+    meshPrefixLength: 24,
+    endpointHost: `${name}.example`,
+    endpointPort: 8088,
+    spec: { cidr: '100.64.16.0/20', clusterAddress: '192.168.0.12/24', endpoint: `${name}.example:8088` },
+  };
+}
+
+function harness() {
+  const sent: { shard: number; msg: MainToShard }[] = [];
+  const linkShard = new Map<number, number>();
+  const statuses: LinkStatusReport[] = [];
+  let next = 0;
+  const shards: ShardChannel = {
+    send: (shard, msg) => sent.push({ shard, msg }),
+    broadcast: (msg) => sent.push({ shard: -1, msg }),
+    assign: () => next++ % 2,
+    release: () => undefined,
+  };
+  const datapath: TunnelDatapath = {
+    publishRoutes: () => undefined,
+    setLinkShard: (linkId, shard) => linkShard.set(linkId, shard),
+  };
+  const manager = new TunnelManager(
+    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff: { initialMs: 10, maxMs: 20, random: () => 0 } },
+    shards,
+    datapath,
+    (r) => statuses.push(r),
+    silentLogger,
+  );
+  const ofType = <T extends MainToShard['type']>(type: T) => sent.filter((s) => s.msg.type === type) as { shard: number; msg: Extract<MainToShard, { type: T }> }[];
+  return { manager, sent, linkShard, statuses, ofType };
+}
+
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('a new link is dialed at once and reported Up when its tunnel is established', async () => {
+  const h = harness();
+  h.manager.setLinks([link('b')]);
+  await tick(5);
+  const [dial] = h.ofType('dial');
+  assert.ok(dial, 'dialed');
+  assert.equal(dial.msg.host, 'b.example');
+  h.manager.onShardMessage(dial.shard, { type: 'established', connId: dial.msg.connId, linkId: dial.msg.linkId, dialed: true, peerVersion: 1 });
+  assert.equal(h.ofType('activate').length, 1);
+  assert.equal(h.linkShard.get(dial.msg.linkId), dial.shard);
+  assert.equal(h.statuses.at(-1)?.state, 'Up');
+  h.manager.stop();
+});
+
+test('a tunnel that closes takes the link Down, unpublishes its shard and is dialed again after backoff', async () => {
+  const h = harness();
+  h.manager.setLinks([link('b')]);
+  await tick(5);
+  const [dial] = h.ofType('dial');
+  h.manager.onShardMessage(dial!.shard, { type: 'established', connId: dial!.msg.connId, linkId: dial!.msg.linkId, dialed: true, peerVersion: 1 });
+  h.manager.onShardMessage(dial!.shard, { type: 'closed', connId: dial!.msg.connId, linkId: dial!.msg.linkId, reason: 'peer went away', handshakeFailure: false });
+  assert.equal(h.statuses.at(-1)?.state, 'Down');
+  assert.equal(h.statuses.at(-1)?.message, 'peer went away');
+  assert.equal(h.linkShard.get(dial!.msg.linkId), -1);
+  await tick(40);
+  assert.equal(h.ofType('dial').length, 2, 'redialed after the backoff');
+  assert.equal(h.manager.snapshot()[0]?.reconnects, 1);
+  h.manager.stop();
+});
+
+test('a handshake failure reports Error with the reason', async () => {
+  const h = harness();
+  h.manager.setLinks([link('b')]);
+  await tick(5);
+  const [dial] = h.ofType('dial');
+  h.manager.onShardMessage(dial!.shard, { type: 'closed', connId: dial!.msg.connId, linkId: null, reason: 'certificate has expired', handshakeFailure: true });
+  assert.deepEqual(h.statuses.at(-1), { name: 'b', state: 'Error', message: 'certificate has expired' });
+  assert.equal(h.manager.handshakeFailures, 1);
+  h.manager.stop();
+});
+
+test('when the shard carrying a link dies the link goes Down and is dialed again', async () => {
+  const h = harness();
+  h.manager.setLinks([link('b')]);
+  await tick(5);
+  const [dial] = h.ofType('dial');
+  h.manager.onShardMessage(dial!.shard, { type: 'established', connId: dial!.msg.connId, linkId: dial!.msg.linkId, dialed: true, peerVersion: 1 });
+  h.manager.onShardLost(dial!.shard);
+  assert.equal(h.statuses.at(-1)?.state, 'Down');
+  await tick(40);
+  assert.equal(h.ofType('dial').length, 2);
+  h.manager.stop();
+});
+
+test('removing a link closes its connection and unpublishes it', async () => {
+  const h = harness();
+  h.manager.setLinks([link('b')]);
+  await tick(5);
+  const [dial] = h.ofType('dial');
+  h.manager.onShardMessage(dial!.shard, { type: 'established', connId: dial!.msg.connId, linkId: dial!.msg.linkId, dialed: true, peerVersion: 1 });
+  h.manager.setLinks([]);
+  assert.equal(h.ofType('close').length, 1);
+  assert.equal(h.linkShard.get(dial!.msg.linkId), -1);
+  assert.deepEqual(h.manager.snapshot(), []);
+  h.manager.stop();
+});
+
+test('packets waiting for a down link dial it without waiting out the backoff', async () => {
+  const h = harness();
+  h.manager.setLinks([link('b')]);
+  await tick(5);
+  const [dial] = h.ofType('dial');
+  h.manager.onShardMessage(dial!.shard, { type: 'closed', connId: dial!.msg.connId, linkId: null, reason: 'refused', handshakeFailure: false });
+  h.manager.onDemand([dial!.msg.linkId]);
+  assert.equal(h.ofType('dial').length, 2);
+  h.manager.stop();
+});
+
+test('an accepted connection of a link that is no longer served is closed', () => {
+  const h = harness();
+  h.manager.adopt(42, '10.0.0.1:5000');
+  const [adopt] = h.ofType('adopt');
+  h.manager.onShardMessage(adopt!.shard, { type: 'established', connId: adopt!.msg.connId, linkId: 7, dialed: false, peerVersion: 1 });
+  assert.equal(h.ofType('close').length, 1);
+  h.manager.stop();
+});
