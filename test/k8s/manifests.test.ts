@@ -1,0 +1,217 @@
+// Static checks of the manifests in k8s/: every field of a built-in kind exists in the
+// Kubernetes API (checked against @kubernetes/client-node's generated models, which the
+// test API server does not do), the broker's and router's arguments parse with kubelink's
+// own flag parser once the example clusters' values are filled in, and the pieces refer
+// to each other correctly (ConfigMap keys, ports, probes, service accounts, selectors).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { parseFlags } from '../../src/main/flags.js';
+import { parseIpv4, parsePrefix, prefixContains } from '../../src/shared/cidr.js';
+import { KUBELINK_API_VERSION, KUBELINK_KIND } from '../../src/shared/types.js';
+
+// The repository root, seen from dist-<name>/test/k8s/ (compiled tests).
+const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+const K8S = path.join(ROOT, 'k8s');
+const CLUSTERS = ['cluster1', 'cluster2'] as const;
+
+type Obj = Record<string, any>;
+interface Doc {
+  file: string;
+  obj: Obj;
+}
+
+function loadDir(dir: string): Doc[] {
+  const docs: Doc[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const file = path.join(dir, name);
+    if (!/\.ya?ml$/.test(name) || !statSync(file).isFile()) continue;
+    for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
+      assert.deepEqual(doc.errors, [], `${file} parses`);
+      const obj = doc.toJS() as Obj | null;
+      if (obj) docs.push({ file: path.relative(ROOT, file), obj });
+    }
+  }
+  return docs;
+}
+
+const base = loadDir(K8S).filter((d) => d.obj.kind !== 'CustomResourceDefinition');
+const examples = Object.fromEntries(CLUSTERS.map((c) => [c, loadDir(path.join(K8S, 'examples', c))])) as Record<(typeof CLUSTERS)[number], Doc[]>;
+const optional = CLUSTERS.flatMap((c) => loadDir(path.join(K8S, 'examples', c, 'optional')));
+
+const MODEL_OF_KIND: Record<string, string> = {
+  Namespace: 'V1Namespace',
+  ServiceAccount: 'V1ServiceAccount',
+  ConfigMap: 'V1ConfigMap',
+  Service: 'V1Service',
+  Deployment: 'V1Deployment',
+  DaemonSet: 'V1DaemonSet',
+  ClusterRole: 'V1ClusterRole',
+  ClusterRoleBinding: 'V1ClusterRoleBinding',
+  Role: 'V1Role',
+  RoleBinding: 'V1RoleBinding',
+};
+
+type AttributeMap = Array<{ baseName: string; type: string }>;
+function attributesOf(model: string): AttributeMap | undefined {
+  const cls = (k8s as unknown as Record<string, { getAttributeTypeMap?: () => AttributeMap }>)[model];
+  return cls?.getAttributeTypeMap?.();
+}
+
+/** Problems of `value` against the client-node model type `type` (unknown fields, wrong shapes). */
+function checkAgainstModel(value: unknown, type: string, where: string): string[] {
+  if (type.startsWith('Array<')) {
+    if (!Array.isArray(value)) return [`${where}: expected a list`];
+    return value.flatMap((v, i) => checkAgainstModel(v, type.slice(6, -1), `${where}[${i}]`));
+  }
+  if (type.startsWith('{ [key: string]: ')) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return [`${where}: expected a map`];
+    const valueType = type.slice('{ [key: string]: '.length, -'; }'.length);
+    return Object.entries(value).flatMap(([k, v]) => checkAgainstModel(v, valueType, `${where}.${k}`));
+  }
+  switch (type) {
+    case 'string':
+      return typeof value === 'string' ? [] : [`${where}: expected a string, got ${JSON.stringify(value)}`];
+    case 'number':
+      return typeof value === 'number' ? [] : [`${where}: expected a number, got ${JSON.stringify(value)}`];
+    case 'boolean':
+      return typeof value === 'boolean' ? [] : [`${where}: expected a boolean, got ${JSON.stringify(value)}`];
+    case 'IntOrString':
+      return typeof value === 'string' || typeof value === 'number' ? [] : [`${where}: expected an int or string`];
+    case 'Date':
+    case 'any':
+    case 'object':
+      return [];
+  }
+  const attributes = attributesOf(type);
+  if (!attributes) return [`${where}: no model ${type} to check against`];
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [`${where}: expected an object (${type})`];
+  const problems: string[] = [];
+  for (const [key, v] of Object.entries(value)) {
+    const attribute = attributes.find((a) => a.baseName === key);
+    if (!attribute) problems.push(`${where}.${key}: unknown field of ${type}`);
+    else problems.push(...checkAgainstModel(v, attribute.type, `${where}.${key}`));
+  }
+  return problems;
+}
+
+function find(docs: Doc[], kind: string, name: string): Obj {
+  const found = docs.find((d) => d.obj.kind === kind && d.obj.metadata?.name === name);
+  assert.ok(found, `${kind} ${name} exists`);
+  return found.obj;
+}
+
+const broker = find(base, 'Deployment', 'kubelink-broker');
+const router = find(base, 'DaemonSet', 'kubelink-router');
+
+/** The container's args with $(VAR) filled in from its env (ConfigMap keys and downward API stand-ins). */
+function resolvedArgs(workload: Obj, config: Obj): string[] {
+  const container = workload.spec.template.spec.containers[0];
+  const env = new Map<string, string>();
+  const downward: Record<string, string> = { 'status.hostIP': '10.250.0.2', 'metadata.namespace': workload.metadata.namespace, 'metadata.name': 'pod-0' };
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) env.set(e.name, e.value);
+    const ref = e.valueFrom?.configMapKeyRef;
+    if (ref) {
+      assert.equal(ref.name, config.metadata.name, `${e.name} comes from the cluster's ConfigMap`);
+      assert.ok(ref.key in config.data, `ConfigMap ${config.metadata.name} has key ${ref.key} (for ${e.name})`);
+      env.set(e.name, config.data[ref.key]);
+    }
+    const field = e.valueFrom?.fieldRef?.fieldPath;
+    if (field) env.set(e.name, downward[field] ?? assert.fail(`unexpected fieldRef ${field}`));
+  }
+  return (container.args as string[]).map((arg) =>
+    arg.replace(/\$\(([A-Z_][A-Z0-9_]*)\)/g, (_m, name: string) => env.get(name) ?? assert.fail(`${arg}: $(${name}) has no env entry`)),
+  );
+}
+
+function argValue(args: string[], flag: string): string | undefined {
+  const prefix = `--${flag}=`;
+  return args.find((a) => a.startsWith(prefix))?.slice(prefix.length);
+}
+
+test('every built-in object in k8s/ and the examples uses only fields the Kubernetes API knows', () => {
+  const all = [...base, ...examples.cluster1, ...examples.cluster2];
+  const problems = all.flatMap(({ file, obj }) => {
+    if (obj.kind === KUBELINK_KIND) return [];
+    const model = MODEL_OF_KIND[obj.kind];
+    if (!model) return [`${file}: kind ${obj.kind} is not one the test API server serves (move it to an optional/ directory)`];
+    return checkAgainstModel(obj, model, `${file} ${obj.kind}/${obj.metadata?.name}`);
+  });
+  assert.deepEqual(problems, []);
+});
+
+test('the checker itself catches a misspelt field', () => {
+  const bad = structuredClone(router);
+  bad.spec.template.spec.hostNetwrk = true;
+  assert.match(checkAgainstModel(bad, 'V1DaemonSet', 'ds').join('\n'), /hostNetwrk: unknown field of V1PodSpec/);
+});
+
+for (const cluster of CLUSTERS) {
+  test(`broker and router arguments parse with kubelink's flags for ${cluster}`, () => {
+    const config = find(examples[cluster], 'ConfigMap', 'kubelink-config');
+    const brokerConfig = parseFlags(resolvedArgs(broker, config), {});
+    assert.deepEqual(brokerConfig.controllers, ['broker']);
+    assert.equal(`${brokerConfig.linkAddress!.prefixLength}`, config.data.linkAddress.split('/')[1]);
+    const routerConfig = parseFlags(resolvedArgs(router, config), {});
+    assert.deepEqual(routerConfig.controllers, ['router']);
+    assert.notEqual(brokerConfig.serverPortHttp, routerConfig.serverPortHttp, 'both use hostNetwork: their HTTP ports must differ');
+  });
+
+  test(`${cluster}'s KubeLink points at the other cluster's networks and broker Service`, () => {
+    const other = cluster === 'cluster1' ? 'cluster2' : 'cluster1';
+    const link = find(examples[cluster], KUBELINK_KIND, other);
+    assert.equal(link.apiVersion, KUBELINK_API_VERSION);
+    const otherConfig = find(examples[other], 'ConfigMap', 'kubelink-config');
+    assert.equal(link.spec.cidr, otherConfig.data.serviceCidr);
+    assert.equal(link.spec.clusterAddress, otherConfig.data.linkAddress);
+    const otherService = find(examples[other], 'Service', 'kubelink-broker');
+    assert.equal(link.spec.endpoint, otherService.metadata.annotations['dns.gardener.cloud/dnsnames']);
+    assert.equal(otherService.spec.ports[0].port, 80, 'an endpoint without port means port 80');
+  });
+
+  test(`${cluster}'s echo service has a ClusterIP inside its own service network`, () => {
+    const config = find(examples[cluster], 'ConfigMap', 'kubelink-config');
+    const echo = find(examples[cluster], 'Service', 'echo');
+    const network = parsePrefix(config.data.serviceCidr);
+    const ip = parseIpv4(echo.spec.clusterIP);
+    assert.ok(network.ok && ip !== undefined && prefixContains(network.value, ip), `${echo.spec.clusterIP} inside ${config.data.serviceCidr}`);
+  });
+}
+
+test('probes, ports, service accounts and selectors fit together', () => {
+  for (const workload of [broker, router]) {
+    const pod = workload.spec.template.spec;
+    const container = pod.containers[0];
+    const http = Number(argValue(container.args, 'server-port-http'));
+    assert.equal(container.livenessProbe.httpGet.path, '/healthz');
+    assert.equal(container.livenessProbe.httpGet.port, http);
+    assert.equal(container.readinessProbe.httpGet.path, '/readyz');
+    assert.equal(container.readinessProbe.httpGet.port, http);
+    assert.ok(container.ports.some((p: Obj) => p.containerPort === http));
+    assert.equal(pod.hostNetwork, true);
+    find(base, 'ServiceAccount', pod.serviceAccountName);
+    for (const [k, v] of Object.entries(workload.spec.selector.matchLabels)) assert.equal(workload.spec.template.metadata.labels[k], v);
+  }
+  const tunnelPort = broker.spec.template.spec.containers[0].ports.find((p: Obj) => p.name === 'tunnel');
+  assert.equal(String(tunnelPort.containerPort), argValue(broker.spec.template.spec.containers[0].args, 'broker-port'));
+  for (const cluster of CLUSTERS) {
+    const service = find(examples[cluster], 'Service', 'kubelink-broker');
+    assert.equal(service.spec.ports[0].targetPort, 'tunnel');
+    for (const [k, v] of Object.entries(service.spec.selector)) assert.equal(broker.spec.template.metadata.labels[k], v);
+  }
+  assert.ok(router.spec.template.spec.tolerations.some((t: Obj) => t.operator === 'Exists' && t.key === undefined), 'the router runs on tainted nodes too');
+});
+
+test('the optional directories hold only kinds the test API server does not serve', () => {
+  assert.ok(optional.length > 0);
+  for (const { file, obj } of optional) {
+    assert.equal(MODEL_OF_KIND[obj.kind], undefined, `${file}: ${obj.kind} belongs in the applied directories`);
+    assert.equal(obj.apiVersion, 'cert.gardener.cloud/v1alpha1');
+    assert.equal(obj.spec.secretName, argValue(broker.spec.template.spec.containers[0].args, 'secret'));
+  }
+});
