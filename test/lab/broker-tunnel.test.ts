@@ -2,7 +2,8 @@
 // from YAML files, certificates from a lab CA. Needs root, TUN and network namespaces.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab } from '../../loadtest/lab/lab.js';
@@ -34,11 +35,26 @@ describe('broker on a two-cluster lab', () => {
     await lab.waitForEcho(c2.pods.client2, c1.serviceIp, c1.name, { timeoutMs: 30_000 });
   }
 
-  async function metric(cluster: LabCluster, name: string, reason?: string): Promise<number> {
+  async function metric(cluster: LabCluster, name: string, reason?: string, label = 'reason'): Promise<number> {
     const text = await lab.httpGet(cluster.gateway.ns, 'http://127.0.0.1:8080/metrics');
-    const series = reason ? `${name}{reason="${reason}"}` : name;
+    const series = reason ? `${name}{${label}="${reason}"}` : name;
     const line = text.split('\n').find((l) => l.startsWith(series + ' '));
     return line ? Number(line.slice(series.length + 1)) : 0;
+  }
+
+  async function labCa(): Promise<{ certPem: string; keyPem: string }> {
+    return { certPem: await readFile(path.join(certDir, 'ca.crt'), 'utf8'), keyPem: await readFile(path.join(certDir, 'ca.key'), 'utf8') };
+  }
+
+  /** A certificate of the lab CA for a name no link has: TLS succeeds, identification fails. */
+  async function rogueFiles(): Promise<{ certFile: string; keyFile: string; caFile: string }> {
+    const rogue = await issueCertificate(await labCa(), { commonName: 'rogue.kubelink.lab', dnsNames: ['rogue.kubelink.lab'], validDays: 1 });
+    const dir = path.join(lab.workDir, 'rogue');
+    await mkdir(dir, { recursive: true });
+    const files = { certFile: path.join(dir, 'tls.crt'), keyFile: path.join(dir, 'tls.key'), caFile: path.join(certDir, 'ca.crt') };
+    await writeFile(files.certFile, rogue.certPem);
+    await writeFile(files.keyFile, rogue.keyPem);
+    return files;
   }
 
   async function fakePeer(from: LabCluster, to: LabCluster, certs: { certFile: string; keyFile: string; caFile: string }, packets: string[] = []): Promise<FakePeerReport> {
@@ -100,14 +116,7 @@ describe('broker on a two-cluster lab', () => {
 
   test('a certificate of the right CA whose names match no link is refused with the reason logged', async () => {
     const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
-    const ca = { certPem: await readFile(path.join(certDir, 'ca.crt'), 'utf8'), keyPem: await readFile(path.join(certDir, 'ca.key'), 'utf8') };
-    const rogue = await issueCertificate(ca, { commonName: 'rogue.kubelink.lab', dnsNames: ['rogue.kubelink.lab'], validDays: 1 });
-    const dir = path.join(lab.workDir, 'rogue');
-    await mkdir(dir, { recursive: true });
-    const files = { certFile: path.join(dir, 'tls.crt'), keyFile: path.join(dir, 'tls.key'), caFile: path.join(certDir, 'ca.crt') };
-    await writeFile(files.certFile, rogue.certPem);
-    await writeFile(files.keyFile, rogue.keyPem);
-    const report = await fakePeer(c2, c1, files);
+    const report = await fakePeer(c2, c1, await rogueFiles());
     assert.equal(report.tlsOk, true, 'TLS itself succeeds: the CA signed it');
     assert.equal(report.helloReceived, false);
     assert.equal(report.closedByPeer, true);
@@ -115,6 +124,65 @@ describe('broker on a two-cluster lab', () => {
       const log = await readFile(brokers.get(1)!.logFile, 'utf8');
       assert.match(log, /peer connection refused.*rogue\.kubelink\.lab.*match the endpoint host of no link/);
     });
+  });
+
+  test('simultaneous dials end with one tunnel per side', async () => {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    await lab.retry('one connection each', { timeoutMs: 10_000 }, async () => {
+      assert.equal(await metric(c1, 'kubelink_tunnel_connections'), 1);
+      assert.equal(await metric(c2, 'kubelink_tunnel_connections'), 1);
+    });
+  });
+
+  test('rotated certificate files are used for new connections without dropping the tunnel', async () => {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    const files = brokerCertificateFiles(certDir, c1);
+    const reconnectsBefore = await metric(c1, 'kubelink_tunnel_reconnects_total', c2.name, 'link');
+    const renewed = await issueCertificate(await labCa(), { commonName: c1.endpointHost, dnsNames: [c1.endpointHost], validDays: 2 });
+    // Replace key and certificate the way cert-manager and kubelet do: new files renamed in.
+    await writeFile(files.keyFile + '.new', renewed.keyPem);
+    await writeFile(files.certFile + '.new', renewed.certPem);
+    await rename(files.keyFile + '.new', files.keyFile);
+    await rename(files.certFile + '.new', files.certFile);
+    const expected = new X509Certificate(renewed.certPem).fingerprint256;
+    await lab.retry('new connections see the renewed certificate', { timeoutMs: 15_000, intervalMs: 500 }, async () => {
+      const report = await fakePeer(c2, c1, await rogueFiles());
+      assert.equal(report.serverFingerprint, expected);
+    });
+    assert.equal(await metric(c1, 'kubelink_tunnel_reconnects_total', c2.name, 'link'), reconnectsBefore, 'the tunnel was not re-established');
+    assert.equal((await lab.requestEcho(c1.pods.client1, c2.serviceIp)).cluster, c2.name);
+  });
+
+  test('deleting a link from the links directory closes its tunnel and removes its route; adding it back restores both', async () => {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    const linksDir = path.join(lab.workDir, c1.name, 'links');
+    const routes = async () => (await lab.exec(c1.gateway.ns, ['ip', 'route', 'show', 'proto', '211'])).stdout.split('\n');
+    const hasRoute = async () => (await routes()).some((line) => line.startsWith(`${c2.serviceCidr} dev kubelink`));
+    assert.ok(await hasRoute());
+    await rm(linksDir, { recursive: true });
+    await mkdir(linksDir);
+    await lab.retry('tunnel and route gone', { timeoutMs: 15_000, intervalMs: 300 }, async () => {
+      assert.equal(await metric(c1, 'kubelink_tunnel_connections'), 0);
+      assert.equal(await hasRoute(), false);
+    });
+    await lab.writeLinks(c1.index, linksDir);
+    await waitBothWays();
+    assert.ok(await hasRoute());
+  });
+
+  test('a peer that stops answering is detected by keepalives and the link recovers when it is back', async () => {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    const broker2 = brokers.get(2)!;
+    broker2.kill('SIGSTOP');
+    try {
+      await lab.retry('link reported down', { timeoutMs: 20_000, intervalMs: 500 }, async () => {
+        assert.equal(await metric(c1, 'kubelink_link_up', c2.name, 'link'), 0);
+      });
+    } finally {
+      broker2.kill('SIGCONT');
+    }
+    await waitBothWays();
+    assert.equal(await metric(c1, 'kubelink_link_up', c2.name, 'link'), 1);
   });
 
   test('spoofed packets from a peer are dropped and counted; the connection and the broker live on; a restarted peer broker restores traffic', async () => {
