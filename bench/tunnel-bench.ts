@@ -305,6 +305,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const measurements: Measurement[] = [];
+  // Other work on the machine skews every path; the report shows how busy it was.
+  const loadBefore = os.loadavg()[0]!;
   try {
     process.stderr.write(`tunnel-bench: lab ${lab.prefix}: creating\n`);
     await lab.create();
@@ -313,7 +315,8 @@ async function main(): Promise<void> {
     await lab.destroy();
   }
   const command = `node dist/bench/tunnel-bench.js ${process.argv.slice(2).join(' ')}`.trim();
-  const report = formatReport(measurements, options, await describeMachine(), new Date(), command);
+  const load = `1-min load average ${loadBefore.toFixed(2)} before, ${os.loadavg()[0]!.toFixed(2)} after the run`;
+  const report = formatReport(measurements, options, `${await describeMachine()}; ${load}`, new Date(), command);
   process.stdout.write('\n' + report);
   if (options.resultsFile) {
     if (!existsSync(options.resultsFile)) await appendFile(options.resultsFile, RESULTS_HEADER);
