@@ -82,7 +82,18 @@ function checkKubeLink(obj: Record<string, unknown>, file: string, document: str
     kind: KUBELINK_KIND,
     metadata: { ...metadata, name },
     spec: { cidr: spec.cidr as string, clusterAddress: spec.clusterAddress as string, endpoint: spec.endpoint as string },
+    // A status written in the file is passed on: the router reads status.gateway from it
+    // when links come from files (no API server to hold the broker's status).
+    ...(isObject(obj.status) ? { status: pickStatus(obj.status) } : {}),
   };
+}
+
+function pickStatus(status: Record<string, unknown>): KubeLinkStatus {
+  const out: KubeLinkStatus = {};
+  if (typeof status.gateway === 'string') out.gateway = status.gateway;
+  if (typeof status.message === 'string') out.message = status.message;
+  if (status.state === 'Up' || status.state === 'Down' || status.state === 'Error' || status.state === 'Invalid') out.state = status.state;
+  return out;
 }
 
 /** Parses the text of one YAML file into KubeLinks and problems (pure). */

@@ -223,3 +223,21 @@ test('start fails with the path named when it does not exist', async () => {
   const source = new FileLinkSource({ path: '/nonexistent/kubelink-links' });
   await assert.rejects(source.start(() => {}), /--links \/nonexistent\/kubelink-links: cannot be read/);
 });
+
+test('parseLinkManifests passes a written status through (the router reads status.gateway from files) and drops unknown status values', () => {
+  const text = [
+    'apiVersion: kubelink.mandelsoft.org/v1alpha1',
+    'kind: KubeLink',
+    'metadata: {name: b}',
+    'spec: {cidr: 100.64.16.0/20, clusterAddress: 192.168.0.12/24, endpoint: b.example}',
+    'status: {gateway: 10.250.0.2, state: Up, message: ok, extra: 1}',
+    '---',
+    'apiVersion: kubelink.mandelsoft.org/v1alpha1',
+    'kind: KubeLink',
+    'metadata: {name: c}',
+    'spec: {cidr: 100.64.32.0/20, clusterAddress: 192.168.0.13/24, endpoint: c.example}',
+    'status: {state: Sideways}',
+  ].join('\n');
+  const parsed = parseLinkManifests(text, 'f.yaml');
+  assert.deepEqual(parsed.resources.map((r) => r.status), [{ gateway: '10.250.0.2', state: 'Up', message: 'ok' }, {}]);
+});
