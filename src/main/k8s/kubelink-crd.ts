@@ -1,0 +1,118 @@
+// The KubeLink CustomResourceDefinition, defined once. The broker installs it at start
+// (ensure-crd.ts) and k8s/kubelink-crd.yaml is generated from it
+// (`node dist/src/main/k8s/write-kubelink-crd.js`); a test fails when the file is stale.
+//
+// The patterns reject what can be rejected from the text alone, in a dialect that both
+// Go's RE2 (the real API server) and JavaScript accept. Semantic checks (host bits of the
+// CIDR, the cluster address inside the mesh, overlaps, duplicates) stay in
+// link-validation: they depend on the broker's flags and on the other links, and their
+// verdict goes to status.state Invalid with a message.
+import { stringify } from 'yaml';
+import { KUBELINK_GROUP, KUBELINK_KIND, KUBELINK_PLURAL, KUBELINK_VERSION } from '../../shared/types.js';
+import type { LinkState } from '../../shared/types.js';
+
+export const KUBELINK_CRD_NAME = `${KUBELINK_PLURAL}.${KUBELINK_GROUP}`;
+
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const IPV4 = `${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}`;
+const PREFIX_LENGTH = '([0-9]|[12][0-9]|3[0-2])';
+const DNS_LABEL = '[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?';
+const PORT = '([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
+
+/** An IPv4 address with a prefix length, e.g. 100.64.16.0/20 or 192.168.0.12/24. */
+export const IPV4_WITH_PREFIX_PATTERN = `^${IPV4}/${PREFIX_LENGTH}$`;
+/** A DNS name (or dotted IPv4, which has the same shape), optional root dot, optional :port. */
+export const ENDPOINT_PATTERN = `^${DNS_LABEL}(\\.${DNS_LABEL})*\\.?(:${PORT})?$`;
+export const IPV4_PATTERN = `^${IPV4}$`;
+
+export const LINK_STATES: readonly LinkState[] = ['Up', 'Down', 'Error', 'Invalid'];
+
+/** The CRD as plain JSON (not the generated client's model classes, which rename `enum`). */
+export const KUBELINK_CRD = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: {
+    name: KUBELINK_CRD_NAME,
+    labels: { 'app.kubernetes.io/name': 'kubelink', 'app.kubernetes.io/component': 'crd' },
+  },
+  spec: {
+    group: KUBELINK_GROUP,
+    scope: 'Cluster',
+    names: {
+      kind: KUBELINK_KIND,
+      listKind: `${KUBELINK_KIND}List`,
+      plural: KUBELINK_PLURAL,
+      singular: 'kubelink',
+      shortNames: ['klink'],
+    },
+    versions: [
+      {
+        name: KUBELINK_VERSION,
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        additionalPrinterColumns: [
+          { name: 'CIDR', type: 'string', jsonPath: '.spec.cidr', description: 'Service CIDR of the remote cluster' },
+          { name: 'Address', type: 'string', jsonPath: '.spec.clusterAddress', description: 'Address of the remote cluster in the mesh' },
+          { name: 'Endpoint', type: 'string', jsonPath: '.spec.endpoint', description: "Remote broker's host[:port]" },
+          { name: 'Gateway', type: 'string', jsonPath: '.status.gateway', description: 'Node of the local broker' },
+          { name: 'State', type: 'string', jsonPath: '.status.state', description: 'Up, Down, Error or Invalid' },
+          { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1, description: 'Why the link is in its state' },
+          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+        ],
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            description: 'A link to a remote cluster: its service network is routed through a TLS tunnel to its broker.',
+            required: ['spec'],
+            properties: {
+              apiVersion: { type: 'string' },
+              kind: { type: 'string' },
+              metadata: { type: 'object' },
+              spec: {
+                type: 'object',
+                required: ['cidr', 'clusterAddress', 'endpoint'],
+                properties: {
+                  cidr: {
+                    type: 'string',
+                    description: 'Service (ClusterIP) network of the remote cluster, e.g. 100.64.16.0/20',
+                    pattern: IPV4_WITH_PREFIX_PATTERN,
+                  },
+                  clusterAddress: {
+                    type: 'string',
+                    description: 'Address of the remote cluster in the mesh with the mesh prefix length, e.g. 192.168.0.12/24',
+                    pattern: IPV4_WITH_PREFIX_PATTERN,
+                  },
+                  endpoint: {
+                    type: 'string',
+                    description: "Host name (or IPv4 address) of the remote broker, optionally with :port (default 80)",
+                    maxLength: 259,
+                    pattern: ENDPOINT_PATTERN,
+                  },
+                },
+              },
+              status: {
+                type: 'object',
+                properties: {
+                  state: { type: 'string', enum: [...LINK_STATES] },
+                  message: { type: 'string' },
+                  gateway: { type: 'string', description: 'IP of the node the local broker runs on', pattern: IPV4_PATTERN },
+                },
+              },
+            },
+          },
+        },
+      },
+    ],
+  },
+} as const;
+
+/** The text of k8s/kubelink-crd.yaml. */
+export function kubelinkCrdYaml(): string {
+  const header = [
+    '# The KubeLink CustomResourceDefinition. GENERATED from src/main/k8s/kubelink-crd.ts:',
+    '# edit that file and run `node dist/src/main/k8s/write-kubelink-crd.js`.',
+    '# The broker creates or updates this CRD itself at start.',
+  ].join('\n');
+  return `${header}\n${stringify(KUBELINK_CRD, { lineWidth: 0 })}`;
+}

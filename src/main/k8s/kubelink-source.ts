@@ -1,0 +1,174 @@
+// KubeLinks from the Kubernetes API: a LinkSource (see shared/types.ts) for the broker and
+// the router. Cluster-scoped KubeLinks are read through the resilient informer; the
+// broker's verdicts go back as merge patches on /status, one write in flight per link
+// (the latest wins), skipped when the status already says so, and a core/v1 Event for
+// every state change.
+import os from 'node:os';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { KUBELINK_GROUP, KUBELINK_PLURAL, KUBELINK_VERSION } from '../../shared/types.js';
+import type { KubeLinkResource, KubeLinkStatus, LinkSource } from '../../shared/types.js';
+import type { Logger } from '../log.js';
+import { apiError, apiErrorMessage, isNotFound } from './api-error.js';
+import { systemClock } from './clock.js';
+import type { Clock } from './clock.js';
+import { ResilientInformer } from './informer.js';
+import type { InformerTunables, ListResult, WatchStarter } from './informer.js';
+import { LatestWinsQueue } from './latest-wins-queue.js';
+import { sameStatus, stateChangeEvent, statusMergePatch } from './kubelink-status.js';
+
+export { ensureCrd } from './ensure-crd.js';
+
+export const KUBELINKS_PATH = `/apis/${KUBELINK_GROUP}/${KUBELINK_VERSION}/${KUBELINK_PLURAL}`;
+
+export interface KubernetesLinkSourceOptions {
+  /** Namespace the state-change Events go to (the broker's --namespace). */
+  eventNamespace: string;
+  /** Event source component. */
+  component: string;
+  /** Event source host. */
+  host: string;
+  /** start() fails when the first list has not succeeded within this time. */
+  initialSyncTimeoutMs: number;
+  /** stop() waits this long at most for status writes in flight. */
+  stopTimeoutMs: number;
+  informer: Partial<InformerTunables>;
+  clock: Clock;
+  /** The watch implementation; default the library's Watch on the same KubeConfig. */
+  watch?: WatchStarter;
+}
+
+export const KUBERNETES_LINK_SOURCE_DEFAULTS: KubernetesLinkSourceOptions = {
+  eventNamespace: process.env.POD_NAMESPACE || 'kube-system',
+  component: 'kubelink-broker',
+  host: os.hostname(),
+  initialSyncTimeoutMs: 60_000,
+  stopTimeoutMs: 5_000,
+  informer: {},
+  clock: systemClock,
+};
+
+/** Our last write per link, so a write the informer has not seen yet is not repeated. */
+interface WrittenStatus {
+  status: KubeLinkStatus;
+  /** The cached object's resourceVersion when we wrote: while the cache still has it, our write is newer. */
+  cachedResourceVersion: string | undefined;
+}
+
+export class KubernetesLinkSource implements LinkSource {
+  private readonly options: KubernetesLinkSourceOptions;
+  private readonly log: Logger;
+  private readonly custom: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+  private informer: ResilientInformer<KubeLinkResource> | undefined;
+  private readonly written = new Map<string, WrittenStatus>();
+  private readonly writes = new LatestWinsQueue<string, KubeLinkStatus>((name, status) => this.writeStatus(name, status));
+  private eventCounter = 0;
+
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    log: Logger,
+    options: Partial<KubernetesLinkSourceOptions> = {},
+  ) {
+    this.options = { ...KUBERNETES_LINK_SOURCE_DEFAULTS, ...options };
+    this.log = log.child({ component: 'kubelink-source' });
+    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  /** Lists the KubeLinks (delivered to onChange before this resolves), then watches them. */
+  async start(onChange: (resources: KubeLinkResource[]) => void): Promise<void> {
+    if (this.informer) throw new Error('KubernetesLinkSource already started');
+    this.informer = new ResilientInformer<KubeLinkResource>({
+      ...this.options.informer,
+      resource: KUBELINK_PLURAL,
+      path: KUBELINKS_PATH,
+      list: async (selectors) =>
+        (await this.custom.listClusterCustomObject({ group: KUBELINK_GROUP, version: KUBELINK_VERSION, plural: KUBELINK_PLURAL, ...selectors })) as ListResult<KubeLinkResource>,
+      watch: this.options.watch ?? new Watch(this.kubeConfig),
+      onChange: (items) => onChange(items),
+      onEvent: (event) => {
+        if (event.type === 'deleted') this.written.delete(event.object.metadata.name);
+      },
+      clock: this.options.clock,
+      log: this.log,
+    });
+    this.informer.start();
+    try {
+      await this.informer.waitForSync(this.options.initialSyncTimeoutMs);
+    } catch (err) {
+      await this.stop();
+      throw new Error(`KubeLinks cannot be listed (is the CRD ${KUBELINK_PLURAL}.${KUBELINK_GROUP} installed?)`, { cause: err });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.informer?.stop();
+    this.informer = undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.stopTimeoutMs);
+    });
+    await Promise.race([this.writes.idle(), timeout]);
+    clearTimeout(timer);
+  }
+
+  /** The cached KubeLinks. */
+  resources(): KubeLinkResource[] {
+    return this.informer?.items() ?? [];
+  }
+
+  /**
+   * Makes the link's status `status` (state, message, gateway; absent fields are removed).
+   * Writes for one link are serialized and coalesced; resolves when the status is written,
+   * superseded, or found already set. A link that no longer exists is ignored.
+   */
+  reportStatus(name: string, status: KubeLinkStatus): Promise<void> {
+    return this.writes.submit(name, { ...status });
+  }
+
+  private async writeStatus(name: string, wanted: KubeLinkStatus): Promise<void> {
+    const cached = this.informer?.get(name);
+    if (!cached) {
+      this.log.debug('status for an unknown KubeLink dropped', { link: name, state: wanted.state });
+      return;
+    }
+    const written = this.written.get(name);
+    const effective = written && written.cachedResourceVersion === cached.metadata.resourceVersion ? written.status : cached.status;
+    if (sameStatus(effective, wanted)) return;
+    try {
+      await this.custom.patchClusterCustomObjectStatus(
+        { group: KUBELINK_GROUP, version: KUBELINK_VERSION, plural: KUBELINK_PLURAL, name, body: statusMergePatch(wanted) },
+        // The generated client would send application/json-patch+json, which cannot add
+        // fields to a status that does not exist yet.
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    } catch (err) {
+      if (isNotFound(err)) {
+        this.log.debug('KubeLink deleted before its status was written', { link: name });
+        return;
+      }
+      throw apiError(`patching status of KubeLink ${name}`, err);
+    }
+    this.written.set(name, { status: wanted, cachedResourceVersion: cached.metadata.resourceVersion });
+    this.log.debug('status written', { link: name, state: wanted.state, message: wanted.message });
+    if (effective?.state !== wanted.state) await this.recordStateChange(cached, effective?.state, wanted);
+  }
+
+  private async recordStateChange(link: KubeLinkResource, previous: KubeLinkStatus['state'], wanted: KubeLinkStatus): Promise<void> {
+    const namespace = this.options.eventNamespace;
+    const body = stateChangeEvent(link, previous, wanted, {
+      namespace,
+      component: this.options.component,
+      host: this.options.host,
+      now: new Date(this.options.clock.now()),
+      uniqueSuffix: (this.eventCounter++ % 0x10000).toString(16).padStart(4, '0'),
+    });
+    try {
+      await this.core.createNamespacedEvent({ namespace, body });
+    } catch (err) {
+      // Events are for humans; a failure must not fail the status write.
+      this.log.warn('recording an Event failed', { link: link.metadata.name, error: apiErrorMessage(err) });
+    }
+  }
+}
