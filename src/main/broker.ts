@@ -16,6 +16,7 @@ import { DEFAULT_SHARD_TUNABLES, type TlsMaterial } from '../shared/shard-protoc
 import { formatIpv4 } from '../shared/cidr.js';
 import type { KubeLinkResource, LinkSource, ValidLink } from '../shared/types.js';
 import { createLinkSource, createTlsSource, type TlsSource } from './sources.js';
+import type { LeaderElector } from './k8s/leader-election.js';
 
 export interface BrokerTimings {
   /** How often packets waiting for a down link are checked (dial on demand). */
@@ -39,6 +40,9 @@ export class Broker {
   private timers: NodeJS.Timeout[] = [];
   private nodeIp: string | undefined;
   private servedLinks: ValidLink[] = [];
+  private elector: LeaderElector | undefined;
+  private dataPlaneUp = false;
+  private stopping = false;
   private invalidLinks = 0;
   private readonly timings: BrokerTimings;
 
@@ -50,13 +54,68 @@ export class Broker {
     this.timings = { ...DEFAULT_BROKER_TIMINGS, ...timings };
   }
 
+  /**
+   * Starts the health endpoint, then the data plane: at once when links come from files,
+   * or when this replica wins the Lease when they come from Kubernetes (only the leader
+   * owns the TUN and the tunnels; a standby only answers /healthz).
+   */
   async start(): Promise<void> {
+    const config = this.config;
+    if (config.serverPortHttp > 0) {
+      this.http = new HttpServer(
+        {
+          healthz: () => (this.datapath && !this.datapath.healthy ? { ok: false, detail: 'a TUN thread died' } : { ok: true, detail: 'ok' }),
+          readyz: () => (this.dataPlaneUp ? { ok: true, detail: 'leading; data plane up' } : { ok: false, detail: this.elector ? 'standby: not the leader' : 'starting' }),
+          metrics: async () => (this.metrics ? this.metrics.render() : { contentType: 'text/plain', body: '' }),
+        },
+        this.log,
+      );
+      await this.http.listen(config.serverPortHttp);
+    }
+    if (config.links) {
+      await this.startDataPlane();
+      return;
+    }
+    const { loadKubeConfig } = await import('./k8s/kube-config.js');
+    const { ensureCrd } = await import('./k8s/ensure-crd.js');
+    const { LeaderElector, kubernetesLeaseStore } = await import('./k8s/leader-election.js');
+    const kubeConfig = loadKubeConfig(config.kubeconfig);
+    try {
+      this.log.info('KubeLink CRD', { result: await ensureCrd(kubeConfig, this.log) });
+    } catch (err) {
+      // Without create rights the CRD must have been installed by an administrator; the
+      // link source fails clearly below if it is really missing.
+      this.log.warn('could not create or update the KubeLink CRD; using the installed one', { err });
+    }
+    this.elector = new LeaderElector(kubernetesLeaseStore(kubeConfig, config.namespace, config.leaseName), {
+      log: this.log,
+      onStartedLeading: () => {
+        this.startDataPlane().catch((err: unknown) => this.fail('data plane failed to start', err));
+      },
+      onStoppedLeading: () => {
+        if (this.stopping) return;
+        // Another replica may own the tunnels now; a clean restart comes back as standby.
+        this.fail('lost the leader lease', undefined);
+      },
+    });
+    this.elector.start();
+    this.log.info('waiting for the leader lease', { lease: `${config.namespace}/${config.leaseName}`, identity: this.elector.identity });
+  }
+
+  /** Stops everything and ends the process: the Deployment restarts it as a standby. */
+  private fail(msg: string, err: unknown): void {
+    this.log.error(msg + '; exiting', { err });
+    void this.stop().finally(() => process.exit(1));
+  }
+
+  private async startDataPlane(): Promise<void> {
     const config = this.config;
     const linkAddress = config.linkAddress;
     const serviceCidr = config.serviceCidr;
     if (!linkAddress || !serviceCidr) throw new Error('the broker needs --link-address and --service-cidr');
+
     this.tlsSource = await createTlsSource(config, this.log);
-    const tls = await this.tlsSource.start((material) => this.onTls(material));
+    await this.tlsSource.start((material) => this.onTls(material));
 
     const datapath = new Datapath({ ifname: config.ifceName, shards: config.workers, mtu: config.mtu }, this.log.child({ component: 'datapath' }));
     this.datapath = datapath;
@@ -105,30 +164,17 @@ export class Broker {
     );
     await datapath.startThreads();
     shards.start();
-    void tls;
 
-    const native = loadNative();
-    this.listener = new PeerListener(native, (fd, remote) => this.tunnels?.adopt(fd, remote), this.log.child({ component: 'listener' }));
+    this.listener = new PeerListener(loadNative(), (fd, remote) => this.tunnels?.adopt(fd, remote), this.log.child({ component: 'listener' }));
     const port = await this.listener.listen(config.brokerPort);
     this.log.info('listening for peers', { port, ifname, clusterAddress: formatIpv4(linkAddress.address), gateway: this.nodeIp, workers: config.workers });
-
-    if (config.serverPortHttp > 0) {
-      this.http = new HttpServer(
-        {
-          healthz: () => (datapath.healthy ? { ok: true, detail: 'ok' } : { ok: false, detail: 'a TUN thread died' }),
-          readyz: () => ({ ok: true, detail: 'ok' }),
-          metrics: () => this.metrics!.render(),
-        },
-        this.log,
-      );
-      await this.http.listen(config.serverPortHttp);
-    }
 
     this.linkSource = await createLinkSource(config, this.log);
     await this.linkSource.start((resources) => this.onResources(resources));
 
     this.timers.push(setInterval(() => this.tunnels?.onDemand(datapath.takeDemand()), this.timings.demandCheckMs));
     this.timers.push(setInterval(() => void this.reconcileNetwork(), this.timings.reconcileMs));
+    this.dataPlaneUp = true;
   }
 
   private onResources(resources: KubeLinkResource[]): void {
@@ -180,6 +226,9 @@ export class Broker {
   }
 
   async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.dataPlaneUp = false;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.tunnels?.stop();
@@ -189,6 +238,8 @@ export class Broker {
     await this.shards?.stop();
     await this.datapath?.stop();
     await this.gateway?.tearDown();
+    // Released last: a standby takes over only once this replica's TUN and rules are gone.
+    await this.elector?.stop();
     await this.http?.close();
   }
 }

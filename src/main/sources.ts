@@ -21,7 +21,7 @@ export async function createLinkSource(config: Config, log: Logger): Promise<Lin
   if (config.links) return new FileLinkSource({ path: config.links, logger: log });
   const { KubernetesLinkSource } = await import('./k8s/kubelink-source.js');
   const { loadKubeConfig } = await import('./k8s/kube-config.js');
-  return new KubernetesLinkSource(loadKubeConfig(config.kubeconfig), log);
+  return new KubernetesLinkSource(loadKubeConfig(config.kubeconfig), log, { eventNamespace: config.namespace });
 }
 
 export async function createTlsSource(config: Config, log: Logger): Promise<TlsSource> {
