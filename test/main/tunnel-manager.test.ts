@@ -48,14 +48,19 @@ function harness() {
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('a new link is dialed at once and reported Up when its tunnel is established', async () => {
-  const h = harness();
+/** Serves link b, lets the manager dial it and, unless told otherwise, establishes that connection. */
+async function servedLink(h: ReturnType<typeof harness>, establish = true) {
   h.manager.setLinks([link('b')]);
   await tick(5);
-  const [dial] = h.ofType('dial');
-  assert.ok(dial, 'dialed');
+  const dial = h.ofType('dial')[0]!;
+  if (establish) h.manager.onShardMessage(dial.shard, { type: 'established', connId: dial.msg.connId, linkId: dial.msg.linkId, dialed: true, peerVersion: 1 });
+  return dial;
+}
+
+test('a new link is dialed at once and reported Up when its tunnel is established', async () => {
+  const h = harness();
+  const dial = await servedLink(h);
   assert.equal(dial.msg.host, 'b.example');
-  h.manager.onShardMessage(dial.shard, { type: 'established', connId: dial.msg.connId, linkId: dial.msg.linkId, dialed: true, peerVersion: 1 });
   assert.equal(h.ofType('activate').length, 1);
   assert.equal(h.linkShard.get(dial.msg.linkId), dial.shard);
   assert.equal(h.statuses.at(-1)?.state, 'Up');
@@ -64,14 +69,11 @@ test('a new link is dialed at once and reported Up when its tunnel is establishe
 
 test('a tunnel that closes takes the link Down, unpublishes its shard and is dialed again after backoff', async () => {
   const h = harness();
-  h.manager.setLinks([link('b')]);
-  await tick(5);
-  const [dial] = h.ofType('dial');
-  h.manager.onShardMessage(dial!.shard, { type: 'established', connId: dial!.msg.connId, linkId: dial!.msg.linkId, dialed: true, peerVersion: 1 });
-  h.manager.onShardMessage(dial!.shard, { type: 'closed', connId: dial!.msg.connId, linkId: dial!.msg.linkId, reason: 'peer went away', handshakeFailure: false });
+  const dial = await servedLink(h);
+  h.manager.onShardMessage(dial.shard, { type: 'closed', connId: dial.msg.connId, linkId: dial.msg.linkId, reason: 'peer went away', handshakeFailure: false });
   assert.equal(h.statuses.at(-1)?.state, 'Down');
   assert.equal(h.statuses.at(-1)?.message, 'peer went away');
-  assert.equal(h.linkShard.get(dial!.msg.linkId), -1);
+  assert.equal(h.linkShard.get(dial.msg.linkId), -1);
   await tick(40);
   assert.equal(h.ofType('dial').length, 2, 'redialed after the backoff');
   assert.equal(h.manager.snapshot()[0]?.reconnects, 1);
@@ -80,10 +82,8 @@ test('a tunnel that closes takes the link Down, unpublishes its shard and is dia
 
 test('a handshake failure reports Error with the reason', async () => {
   const h = harness();
-  h.manager.setLinks([link('b')]);
-  await tick(5);
-  const [dial] = h.ofType('dial');
-  h.manager.onShardMessage(dial!.shard, { type: 'closed', connId: dial!.msg.connId, linkId: null, reason: 'certificate has expired', handshakeFailure: true });
+  const dial = await servedLink(h, false);
+  h.manager.onShardMessage(dial.shard, { type: 'closed', connId: dial.msg.connId, linkId: null, reason: 'certificate has expired', handshakeFailure: true });
   assert.deepEqual(h.statuses.at(-1), { name: 'b', state: 'Error', message: 'certificate has expired' });
   assert.equal(h.manager.handshakeFailures, 1);
   h.manager.stop();
@@ -91,11 +91,8 @@ test('a handshake failure reports Error with the reason', async () => {
 
 test('when the shard carrying a link dies the link goes Down and is dialed again', async () => {
   const h = harness();
-  h.manager.setLinks([link('b')]);
-  await tick(5);
-  const [dial] = h.ofType('dial');
-  h.manager.onShardMessage(dial!.shard, { type: 'established', connId: dial!.msg.connId, linkId: dial!.msg.linkId, dialed: true, peerVersion: 1 });
-  h.manager.onShardLost(dial!.shard);
+  const dial = await servedLink(h);
+  h.manager.onShardLost(dial.shard);
   assert.equal(h.statuses.at(-1)?.state, 'Down');
   await tick(40);
   assert.equal(h.ofType('dial').length, 2);
@@ -104,24 +101,19 @@ test('when the shard carrying a link dies the link goes Down and is dialed again
 
 test('removing a link closes its connection and unpublishes it', async () => {
   const h = harness();
-  h.manager.setLinks([link('b')]);
-  await tick(5);
-  const [dial] = h.ofType('dial');
-  h.manager.onShardMessage(dial!.shard, { type: 'established', connId: dial!.msg.connId, linkId: dial!.msg.linkId, dialed: true, peerVersion: 1 });
+  const dial = await servedLink(h);
   h.manager.setLinks([]);
   assert.equal(h.ofType('close').length, 1);
-  assert.equal(h.linkShard.get(dial!.msg.linkId), -1);
+  assert.equal(h.linkShard.get(dial.msg.linkId), -1);
   assert.deepEqual(h.manager.snapshot(), []);
   h.manager.stop();
 });
 
 test('packets waiting for a down link dial it without waiting out the backoff', async () => {
   const h = harness();
-  h.manager.setLinks([link('b')]);
-  await tick(5);
-  const [dial] = h.ofType('dial');
-  h.manager.onShardMessage(dial!.shard, { type: 'closed', connId: dial!.msg.connId, linkId: null, reason: 'refused', handshakeFailure: false });
-  h.manager.onDemand([dial!.msg.linkId]);
+  const dial = await servedLink(h, false);
+  h.manager.onShardMessage(dial.shard, { type: 'closed', connId: dial.msg.connId, linkId: null, reason: 'refused', handshakeFailure: false });
+  h.manager.onDemand([dial.msg.linkId]);
   assert.equal(h.ofType('dial').length, 2);
   h.manager.stop();
 });
