@@ -11,7 +11,7 @@ import { coreVersionsDocument, groupDocumentFor, groupListDocument, resourceList
 import { parseListFilter } from './list-filter.js';
 import { patchKindOf } from './patch.js';
 import { decodeProtobufObject, isProtobuf } from './protobuf-body.js';
-import { openApiGroupVersionDocument, openApiRootDocument } from './openapi.js';
+import { openApiGroupVersionDocument, openApiRootDocument, openApiV2Document } from './openapi.js';
 import { parseApiPath, type ApiPath } from './request-path.js';
 import type { ResourceRegistry } from './resource-registry.js';
 import type { FieldValidation, ResourceOperations, WriteOptions, WriteResult } from './resource-operations.js';
@@ -247,6 +247,12 @@ export function createApiHandler(deps: ApiHandlerDeps): (req: IncomingMessage, r
     }
     if (route.kind === 'resource') {
       await handleResource(req, res, route, url.searchParams);
+      return;
+    }
+    if (route.kind === 'openApiV2') {
+      const doc = openApiV2Document(req.headers.accept);
+      res.writeHead(200, { 'Content-Type': doc.contentType });
+      res.end(doc.body);
       return;
     }
     if (req.method !== 'GET') throw methodNotAllowed('the server does not allow this method on the requested resource');

@@ -113,7 +113,7 @@ export function validateCrd(crd: KubeObject, old?: KubeObject): FieldError[] {
   const versions = versionsOf(crd);
   if (versions.length === 0) required('spec.versions');
   if (versions.length > 0 && versions.filter((v) => v.storage).length !== 1) {
-    invalid('spec.versions', null, 'must have exactly one version marked as storage version');
+    invalid('spec.versions', versions.map((v) => v.name), 'must have exactly one version marked as storage version');
   }
   versions.forEach((v, i) => {
     const at = `spec.versions[${i}]`;

@@ -6,6 +6,11 @@
 // (components are empty), so `kubectl explain` does not work; validation is done
 // server-side with fieldValidation instead, and kubectl computes strategic merge patches
 // from its built-in types.
+//
+// /openapi/v2 is served empty: kubectl falls back to it for kinds it finds neither in
+// v3 nor among the CRDs (e.g. a Certificate whose CRD is not installed), and only then
+// reports the real problem ("no matches for kind"). It asks for the protobuf encoding,
+// in which an empty body is an empty document.
 
 import { createHash } from 'node:crypto';
 import type { JsonObject, ResourceType } from './api-types.js';
@@ -57,4 +62,14 @@ export function openApiRootDocument(registry: ResourceRegistry): JsonObject {
     }
   }
   return { paths };
+}
+
+/** What the client asks for (with '@') and what the real server answers (Go's mime parser rejects the '@'). */
+const OPENAPI_V2_PROTOBUF_ACCEPT = 'protobuf';
+const OPENAPI_V2_PROTOBUF = 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf';
+
+/** The empty Swagger 2.0 document in the encoding the client asked for. */
+export function openApiV2Document(accept: string | undefined): { contentType: string; body: string } {
+  if ((accept ?? '').includes(OPENAPI_V2_PROTOBUF_ACCEPT)) return { contentType: OPENAPI_V2_PROTOBUF, body: '' };
+  return { contentType: 'application/json', body: JSON.stringify({ swagger: '2.0', info: { title: 'Kubernetes', version: SERVER_VERSION.gitVersion }, paths: {}, definitions: {} }) };
 }

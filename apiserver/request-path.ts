@@ -9,6 +9,7 @@ export type ApiPath =
   | { kind: 'groupList' }
   | { kind: 'group'; group: string }
   | { kind: 'resourceList'; group: string; version: string }
+  | { kind: 'openApiV2' }
   | { kind: 'openApiRoot' }
   | { kind: 'openApiGroupVersion'; group: string; version: string }
   | {
@@ -47,6 +48,7 @@ export function parseApiPath(pathname: string): ApiPath | undefined {
   const [root, ...rest] = segments;
   if (segments.length === 1 && root === 'version') return { kind: 'version' };
   if (segments.length === 1 && ['healthz', 'livez', 'readyz'].includes(root)) return { kind: 'health' };
+  if (segments.length === 2 && root === 'openapi' && rest[0] === 'v2') return { kind: 'openApiV2' };
   if (root === 'openapi' && rest[0] === 'v3') {
     const [, api, ...gv] = rest;
     if (api === undefined) return { kind: 'openApiRoot' };

@@ -252,6 +252,12 @@ describe('kubectl with built-in resources', () => {
     assert.match(r.stderr, /send the object as application\/json/);
   });
 
+  test('applying a kind whose CRD is not installed fails like on a real cluster: no matches for kind', async () => {
+    const r = await c.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'cert.gardener.cloud/v1alpha1', kind: 'Certificate', metadata: { name: 'x', namespace: 'default' }, spec: {} }));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /no matches for kind "Certificate" in version "cert.gardener.cloud\/v1alpha1"/);
+  });
+
   test('kubectl version reports the server version', async () => {
     assert.match(await c.ok(['version']), /Server Version: v1\.32\.0\+kubelink-test-apiserver/);
   });
