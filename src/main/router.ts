@@ -91,11 +91,16 @@ export class Router {
       await this.http.listen(config.serverPortHttp);
     }
 
-    this.linkSource = this.options.linkSource ?? (await createLinkSource(config, this.log));
-    await this.linkSource.start((resources) => {
-      this.links = resources;
-      void this.task?.run();
-    });
+    try {
+      this.linkSource = this.options.linkSource ?? (await createLinkSource(config, this.log));
+      await this.linkSource.start((resources) => {
+        this.links = resources;
+        void this.task?.run();
+      });
+    } catch (err) {
+      await this.stop();
+      throw new Error('the router cannot read KubeLinks', { cause: err });
+    }
     await this.task.run();
     // Not unref'd: with --server-port-http=0 and a file source this timer is what keeps
     // the process running.

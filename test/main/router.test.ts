@@ -176,3 +176,16 @@ test('/healthz fails once no reconcile has succeeded for three periods, /readyz 
     await router.stop();
   }
 });
+
+test('a link source that fails to start fails the router start and closes its HTTP port', async () => {
+  const port = await freePort();
+  const failing: LinkSource = {
+    start: async () => Promise.reject(new Error('KubeLinks cannot be listed')),
+    stop: async () => {},
+    reportStatus: async () => {},
+  };
+  const config = parseFlags(['--controllers=router', '--node-ip=10.250.0.3', `--server-port-http=${port}`]);
+  const router = new Router(config, silentLogger, { linkSource: failing, net: new GatewayNet({ netns: node.name }) });
+  await assert.rejects(router.start(), (err: Error) => /cannot read KubeLinks/.test(err.message) && /cannot be listed/.test(String((err.cause as Error)?.message)));
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'nothing listens any more');
+});
