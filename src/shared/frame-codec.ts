@@ -5,11 +5,26 @@
 // FrameDecoder cuts the received stream back into payloads. It hands out views into the
 // received chunk; only a frame split across chunks is copied, once, into a reusable
 // buffer - re-concatenating leftovers on every read is measurably slower.
+// Offload frames and large frames exist only after enableGso() on both ends (negotiated
+// in the hello, see wire.ts).
+import { offloadRecordProblem } from './gso-header.js';
 import { ipPacketValid } from './ip-packet.js';
-import { FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD, isKnownControlType, readFrameLength, writeFrameHeader } from './wire.js';
+import {
+  FRAME_HEADER_BYTES,
+  LARGE_FRAME_HEADER_BYTES,
+  MAX_FRAME_PAYLOAD,
+  MAX_OFFLOAD_FRAME_PAYLOAD,
+  OFFLOAD_FRAME_TYPE,
+  frameHeaderBytes,
+  isKnownControlType,
+  readFrameLength,
+  readLargeFrameLength,
+  writeFrameHeader,
+  writeLargeFrameHeader,
+} from './wire.js';
 
 /** Why a frame was skipped (or, for 'oversize', the stream given up). Metric labels. */
-export const FRAME_MALFORMED_REASONS = ['empty', 'unknown-type', 'truncated', 'oversize'] as const;
+export const FRAME_MALFORMED_REASONS = ['empty', 'unknown-type', 'truncated', 'oversize', 'bad-offload'] as const;
 export type FrameMalformedReason = (typeof FRAME_MALFORMED_REASONS)[number];
 
 export interface FrameBatcherOptions {
@@ -24,12 +39,18 @@ const DEFAULT_BATCH_BYTES = 64 * 1024;
 // A batch at most this full is copied out and the big buffer kept, so a trickle of small
 // packets doesn't allocate a fresh 64 KiB buffer per write.
 const COPY_OUT_FRACTION = 4;
+// A batch starts up to 7 bytes into its buffer, so its first frame's payload lands at its
+// source's address modulo 8 (see append).
+const MAX_BATCH_SKEW = 7;
 
 export class FrameBatcher {
   private readonly batchBytes: number;
   private readonly capacity: number;
   private readonly maxFramePayload: number;
+  private gso = false;
   private buffer: Buffer;
+  /** Where the current batch starts in `buffer` (0..7). */
+  private base = 0;
   private used = 0;
   private frames = 0;
   // Last source seen by append, so the per-packet path doesn't read `.buffer` each time.
@@ -46,19 +67,25 @@ export class FrameBatcher {
     if (!Number.isInteger(batchBytes) || batchBytes < 1) throw new RangeError(`batchBytes must be a positive integer, got ${batchBytes}`);
     this.maxFramePayload = maxFramePayload;
     this.batchBytes = batchBytes;
-    this.capacity = Math.max(batchBytes, FRAME_HEADER_BYTES + maxFramePayload);
+    // Room for the largest frame (an offload frame, once enabled) at the largest skew.
+    this.capacity = MAX_BATCH_SKEW + Math.max(batchBytes, LARGE_FRAME_HEADER_BYTES + MAX_OFFLOAD_FRAME_PAYLOAD);
     this.buffer = Buffer.allocUnsafeSlow(this.capacity);
-    this.bounce = Buffer.allocUnsafeSlow(maxFramePayload + 8);
+    this.bounce = Buffer.allocUnsafeSlow(MAX_OFFLOAD_FRAME_PAYLOAD + 8);
   }
 
   /** Bytes waiting in the current batch. */
   get pendingBytes(): number {
-    return this.used;
+    return this.used - this.base;
   }
 
   /** Frames waiting in the current batch. */
   get pendingFrames(): number {
     return this.frames;
+  }
+
+  /** Both peers announced gso: appendOffload (and large frames) may be used from now on. */
+  enableGso(): void {
+    this.gso = true;
   }
 
   /**
@@ -69,10 +96,56 @@ export class FrameBatcher {
     if (!(length >= 1 && length <= this.maxFramePayload)) {
       throw new RangeError(`frame payload length must be 1..${this.maxFramePayload}, got ${length}`);
     }
-    const start = this.used;
-    if (start > 0 && start + FRAME_HEADER_BYTES + length > this.batchBytes) return false;
-    writeFrameHeader(this.buffer, start, length);
-    const target = start + FRAME_HEADER_BYTES;
+    const target = this.startFrame(src, offset, length, FRAME_HEADER_BYTES);
+    if (target < 0) return false;
+    writeFrameHeader(this.buffer, target - FRAME_HEADER_BYTES, length);
+    this.copyIn(src, offset, length, target);
+    return true;
+  }
+
+  /**
+   * Appends an offload frame for the record [virtio_net_hdr][IPv4 packet] at
+   * src[offset, offset + length): payload OFFLOAD_FRAME_TYPE + record, in a large frame
+   * when it exceeds 65535 bytes. Only after enableGso(). Returns false like append.
+   */
+  appendOffload(src: Uint8Array, offset: number, length: number): boolean {
+    const payload = length + 1;
+    if (!this.gso) throw new Error('offload frames need enableGso() (both peers announced gso)');
+    if (!(length >= 1 && payload <= MAX_OFFLOAD_FRAME_PAYLOAD)) {
+      throw new RangeError(`offload record length must be 1..${MAX_OFFLOAD_FRAME_PAYLOAD - 1}, got ${length}`);
+    }
+    const headerBytes = frameHeaderBytes(payload);
+    const target = this.startFrame(src, offset, length, headerBytes + 1);
+    if (target < 0) return false;
+    const start = target - 1 - headerBytes;
+    if (headerBytes === FRAME_HEADER_BYTES) writeFrameHeader(this.buffer, start, payload);
+    else writeLargeFrameHeader(this.buffer, start, payload);
+    this.buffer[target - 1] = OFFLOAD_FRAME_TYPE;
+    this.copyIn(src, offset, length, target);
+    return true;
+  }
+
+  /**
+   * Claims room for a frame whose copied bytes (`length`, from src at offset) follow
+   * `prefixBytes` of header; returns where they go, or -1 when the batch is too full.
+   * The first frame of a batch decides the batch's skew so its bytes are copied between
+   * equally aligned addresses.
+   */
+  private startFrame(src: Uint8Array, offset: number, length: number, prefixBytes: number): number {
+    let start = this.used;
+    if (start === this.base) {
+      this.base = start = (src.byteOffset + offset - prefixBytes) & MAX_BATCH_SKEW;
+      this.used = start;
+    } else if (start - this.base + prefixBytes + length > this.batchBytes) {
+      return -1;
+    }
+    const target = start + prefixBytes;
+    this.used = target + length;
+    this.frames++;
+    return target;
+  }
+
+  private copyIn(src: Uint8Array, offset: number, length: number, target: number): void {
     if (src !== this.lastSource) {
       this.lastSource = src;
       this.lastSourceShared = src.buffer instanceof SharedArrayBuffer;
@@ -88,9 +161,6 @@ export class FrameBatcher {
     } else {
       this.buffer.set(src.subarray(offset, offset + length), target);
     }
-    this.used = target + length;
-    this.frames++;
-    return true;
   }
 
   /**
@@ -98,16 +168,18 @@ export class FrameBatcher {
    * The returned Buffer belongs to the caller (it is never written again).
    */
   take(): Buffer | undefined {
+    const base = this.base;
     const used = this.used;
-    if (used === 0) return undefined;
-    this.used = 0;
+    if (used === base) return undefined;
+    this.used = this.base = 0;
     this.frames = 0;
-    if (used * COPY_OUT_FRACTION <= this.capacity) {
-      const out = Buffer.allocUnsafe(used);
-      this.buffer.copy(out, 0, 0, used);
+    const bytes = used - base;
+    if (bytes * COPY_OUT_FRACTION <= this.capacity) {
+      const out = Buffer.allocUnsafe(bytes);
+      this.buffer.copy(out, 0, base, used);
       return out;
     }
-    const out = this.buffer.subarray(0, used);
+    const out = this.buffer.subarray(base, used);
     this.buffer = Buffer.allocUnsafeSlow(this.capacity);
     return out;
   }
@@ -116,6 +188,11 @@ export class FrameBatcher {
 export interface FrameSink {
   /** A payload holding one IP packet with a consistent header. View valid during the call. */
   onIpPacket(buf: Uint8Array, offset: number, length: number): void;
+  /**
+   * An offload frame's record [virtio_net_hdr][IPv4 packet] (offset at the header) that
+   * passed offloadRecordProblem. Only after enableGso(). View valid during the call.
+   */
+  onOffloadPacket?(buf: Uint8Array, offset: number, length: number): void;
   /** A payload whose first byte is a known control type (decode with wire.decodeControl). */
   onControl(buf: Uint8Array, offset: number, length: number): void;
   /** A frame was skipped, or ('oversize') the stream is lost. */
@@ -123,17 +200,22 @@ export interface FrameSink {
 }
 
 export interface FrameDecoderOptions {
-  /** Frames with a longer payload end the stream ('oversize'). Default MAX_FRAME_PAYLOAD. */
+  /** Frames with a longer payload end the stream ('oversize'). Default MAX_FRAME_PAYLOAD;
+   *  MAX_OFFLOAD_FRAME_PAYLOAD after enableGso(). */
   maxFramePayload?: number;
 }
 
 export class FrameDecoder {
-  private readonly maxFramePayload: number;
+  private maxFramePayload: number;
   private readonly sink: FrameSink;
+  /** Offload frames and large frames are accepted (both peers announced gso). */
+  private gso = false;
   /** The one partial frame (header included) carried over between chunks. */
-  private readonly partial: Buffer;
+  private partial: Buffer;
   private partialBytes = 0;
+  /** Header + payload bytes of the carried frame once its header is complete, else 0. */
   private partialFrameBytes = 0;
+  private partialHeaderBytes = 0;
   private failed = false;
 
   constructor(options: FrameDecoderOptions, sink: FrameSink) {
@@ -152,6 +234,23 @@ export class FrameDecoder {
   }
 
   /**
+   * Both peers announced gso: from the next frame on, a zero length introduces a large
+   * frame and OFFLOAD_FRAME_TYPE payloads reach sink.onOffloadPacket. Safe to call from
+   * inside a sink callback (e.g. on the peer's hello).
+   */
+  enableGso(): void {
+    if (this.sink.onOffloadPacket === undefined) throw new Error('enableGso needs a sink with onOffloadPacket');
+    this.gso = true;
+    this.maxFramePayload = MAX_OFFLOAD_FRAME_PAYLOAD;
+    const needed = LARGE_FRAME_HEADER_BYTES + MAX_OFFLOAD_FRAME_PAYLOAD;
+    if (this.partial.length < needed) {
+      const grown = Buffer.allocUnsafeSlow(needed);
+      this.partial.copy(grown, 0, 0, this.partialBytes);
+      this.partial = grown;
+    }
+  }
+
+  /**
    * Feeds received bytes. Returns false once the stream cannot be resynchronised (a
    * length above maxFramePayload): the caller closes the connection.
    */
@@ -165,23 +264,27 @@ export class FrameDecoder {
       if (this.partialBytes > 0) return true;
     }
     while (end - offset >= FRAME_HEADER_BYTES) {
-      const length = readFrameLength(chunk, offset);
+      let length = readFrameLength(chunk, offset);
+      let headerBytes = FRAME_HEADER_BYTES;
+      if (length === 0 && this.gso) {
+        if (end - offset < LARGE_FRAME_HEADER_BYTES) break;
+        length = readLargeFrameLength(chunk, offset);
+        headerBytes = LARGE_FRAME_HEADER_BYTES;
+      }
       if (length === 0) {
         this.sink.onMalformed('empty');
-        offset += FRAME_HEADER_BYTES;
+        offset += headerBytes;
         continue;
       }
       if (length > this.maxFramePayload) return this.fail();
-      if (end - offset - FRAME_HEADER_BYTES < length) break;
-      this.dispatch(chunk, offset + FRAME_HEADER_BYTES, length);
-      offset += FRAME_HEADER_BYTES + length;
+      if (end - offset - headerBytes < length) break;
+      this.dispatch(chunk, offset + headerBytes, length);
+      offset += headerBytes + length;
     }
     if (offset < end) {
       this.partial.set(offset === 0 ? chunk : chunk.subarray(offset), 0);
       this.partialBytes = end - offset;
-      this.partialFrameBytes = this.partialBytes >= FRAME_HEADER_BYTES
-        ? FRAME_HEADER_BYTES + readFrameLength(this.partial, 0)
-        : 0;
+      this.partialFrameBytes = 0;
     }
     return true;
   }
@@ -189,33 +292,59 @@ export class FrameDecoder {
   /** Tops up the carried partial frame from `chunk`; returns the offset consumed, -1 on failure. */
   private completePartial(chunk: Uint8Array): number {
     let offset = 0;
-    if (this.partialBytes < FRAME_HEADER_BYTES) {
-      // Only the first byte of the length arrived before.
-      if (chunk.length === 0) return 0;
-      this.partial[1] = chunk[0]!;
-      this.partialBytes = FRAME_HEADER_BYTES;
-      offset = 1;
-      const length = readFrameLength(this.partial, 0);
-      if (length === 0) {
-        this.sink.onMalformed('empty');
-        this.partialBytes = 0;
-        return offset;
-      }
-      this.partialFrameBytes = FRAME_HEADER_BYTES + length;
-    }
-    if (this.partialFrameBytes - FRAME_HEADER_BYTES > this.maxFramePayload) {
-      this.fail();
-      return -1;
+    if (this.partialFrameBytes === 0) {
+      offset = this.completeHeader(chunk);
+      if (offset < 0 || this.partialFrameBytes === 0) return offset;
     }
     const take = Math.min(this.partialFrameBytes - this.partialBytes, chunk.length - offset);
     if (take > 0) this.partial.set(chunk.subarray(offset, offset + take), this.partialBytes);
     this.partialBytes += take;
     offset += take;
     if (this.partialBytes === this.partialFrameBytes) {
-      this.partialBytes = 0;
-      this.dispatch(this.partial, FRAME_HEADER_BYTES, this.partialFrameBytes - FRAME_HEADER_BYTES);
+      const headerBytes = this.partialHeaderBytes;
+      const frameBytes = this.partialFrameBytes;
+      this.partialBytes = this.partialFrameBytes = 0;
+      this.dispatch(this.partial, headerBytes, frameBytes - headerBytes);
     }
     return offset;
+  }
+
+  /**
+   * Completes the carried frame's header (2 bytes, or 6 for a large frame) from `chunk`.
+   * Sets partialFrameBytes once the header is complete; skips empty frames. Returns the
+   * offset consumed, or -1 when the length is too large.
+   */
+  private completeHeader(chunk: Uint8Array): number {
+    const partial = this.partial;
+    let offset = 0;
+    for (;;) {
+      const need = this.gso && this.partialBytes >= FRAME_HEADER_BYTES && partial[0] === 0 && partial[1] === 0
+        ? LARGE_FRAME_HEADER_BYTES
+        : FRAME_HEADER_BYTES;
+      if (this.partialBytes < need) {
+        const take = Math.min(need - this.partialBytes, chunk.length - offset);
+        for (let i = 0; i < take; i++) partial[this.partialBytes + i] = chunk[offset + i]!;
+        this.partialBytes += take;
+        offset += take;
+        if (this.partialBytes < need) return offset;
+        continue; // a 2-byte zero may turn out to start a 6-byte header
+      }
+      const length = need === FRAME_HEADER_BYTES ? readFrameLength(partial, 0) : readLargeFrameLength(partial, 0);
+      if (length === 0) {
+        this.sink.onMalformed('empty');
+        partial.copyWithin(0, need, this.partialBytes);
+        this.partialBytes -= need;
+        if (this.partialBytes === 0) return offset;
+        continue;
+      }
+      if (length > this.maxFramePayload) {
+        this.fail();
+        return -1;
+      }
+      this.partialHeaderBytes = need;
+      this.partialFrameBytes = need + length;
+      return offset;
+    }
   }
 
   private dispatch(buf: Uint8Array, offset: number, length: number): void {
@@ -224,6 +353,9 @@ export class FrameDecoder {
     if (version === 4 || version === 6) {
       if (ipPacketValid(buf, offset, length)) this.sink.onIpPacket(buf, offset, length);
       else this.sink.onMalformed('truncated');
+    } else if (first === OFFLOAD_FRAME_TYPE && this.gso) {
+      if (offloadRecordProblem(buf, offset + 1, length - 1) === undefined) this.sink.onOffloadPacket!(buf, offset + 1, length - 1);
+      else this.sink.onMalformed('bad-offload');
     } else if (isKnownControlType(first)) {
       this.sink.onControl(buf, offset, length);
     } else {

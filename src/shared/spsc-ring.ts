@@ -12,8 +12,9 @@
 //   each sits on its own cache line so the two threads don't fight over one line.
 //
 //   record, 8-byte aligned:
-//   +0 u32 length | tag << 16      tag 0xFFFF = wrap marker: the rest of data[] is empty,
-//   +4 u32 skew (0..7)             continue at index 0
+//   +0 u32 length & 0xFFFF | tag << 16   tag 0xFFFF = wrap marker: the rest of data[] is
+//   +4 u32 skew (bits 0..2)              empty, continue at index 0
+//          | length >>> 16 << 3          (records above 64 KiB: offloaded super-packets)
 //   +8 skew bytes of padding
 //   +8+skew payload (length bytes), then padding up to a multiple of 8
 //
@@ -57,8 +58,10 @@ export interface SpscRingOptions {
 
 export type RingWaitResult = 'ok' | 'not-equal' | 'timed-out';
 
-/** Largest payload of one record (the u16 length field). */
-export const MAX_RECORD_BYTES = 0xffff;
+/** Largest payload of one record: a 64 KiB super-packet with its virtio-net header, with room to spare. */
+export const MAX_RECORD_BYTES = 0x1ffff;
+/** Largest head of writeParts (copied byte by byte: meant for a few header bytes). */
+export const MAX_RECORD_HEAD_BYTES = 64;
 /** Largest tag (0xFFFF marks a wrap). */
 export const MAX_RECORD_TAG = 0xfffe;
 export const RING_HEADER_BYTES = 192;
@@ -145,7 +148,41 @@ export class SpscRing {
     if (!(length >= 0 && length <= MAX_RECORD_BYTES && offset >= 0 && offset + length <= src.length && tag >= 0 && tag <= MAX_RECORD_TAG)) {
       throw new RangeError(`record at ${offset}+${length} of ${src.length} bytes (max ${MAX_RECORD_BYTES}) or tag ${tag} (max ${MAX_RECORD_TAG}) out of range`);
     }
-    const skew = (src.byteOffset + offset) & 7;
+    const at = this.reserve((src.byteOffset + offset) & 7, length, tag);
+    if (at < 0) return false;
+    if (length > 0) {
+      // One short-lived view per record: V8 has no allocation-free copy between two typed
+      // arrays at offsets, and a byte loop is ~14x slower for 1400 bytes (bench/micro).
+      this.data.set(offset === 0 && length === src.length ? src : src.subarray(offset, offset + length), at);
+    }
+    return true;
+  }
+
+  /**
+   * Stages one record made of a few head bytes followed by a body, e.g. a header the
+   * consumer expects in front of a packet, without first copying both into one buffer.
+   * The body keeps its source alignment (the fast copy); the head is copied bytewise.
+   */
+  writeParts(head: Uint8Array, headOffset: number, headLength: number, src: Uint8Array, offset: number, length: number, tag: number): boolean {
+    const total = headLength + length;
+    if (!(headLength >= 0 && headLength <= MAX_RECORD_HEAD_BYTES && headOffset >= 0 && headOffset + headLength <= head.length
+      && length >= 0 && total <= MAX_RECORD_BYTES && offset >= 0 && offset + length <= src.length && tag >= 0 && tag <= MAX_RECORD_TAG)) {
+      throw new RangeError(`record of head ${headOffset}+${headLength} of ${head.length} bytes (max ${MAX_RECORD_HEAD_BYTES}) and body ${offset}+${length} of ${src.length} bytes (max ${MAX_RECORD_BYTES} together) or tag ${tag} out of range`);
+    }
+    const at = this.reserve((src.byteOffset + offset - headLength) & 7, total, tag);
+    if (at < 0) return false;
+    const data = this.data;
+    for (let i = 0; i < headLength; i++) data[at + i] = head[headOffset + i]!;
+    if (length > 0) data.set(src.subarray(offset, offset + length), at + headLength);
+    return true;
+  }
+
+  /**
+   * Claims room for a record of `length` payload bytes placed `skew` bytes into its slot
+   * and writes the record header; returns the payload's index in data, or -1 after
+   * counting a drop when the ring is full.
+   */
+  private reserve(skew: number, length: number, tag: number): number {
     const size = (RECORD_HEADER_BYTES + skew + length + 7) & ~7;
     let position = this.staged;
     let index = position & this.mask;
@@ -155,7 +192,7 @@ export class SpscRing {
       this.cachedTail = Atomics.load(this.words, TAIL) >>> 0;
       if (((position - this.cachedTail) >>> 0) + needed > this.capacity) {
         Atomics.add(this.words, DROPS, 1);
-        return false;
+        return -1;
       }
     }
     if (size > toEnd) {
@@ -163,15 +200,10 @@ export class SpscRing {
       position = (position + toEnd) >>> 0;
       index = 0;
     }
-    this.data32[index >> 2] = length | (tag << 16);
-    this.data32[(index >> 2) + 1] = skew;
-    if (length > 0) {
-      // One short-lived view per record: V8 has no allocation-free copy between two typed
-      // arrays at offsets, and a byte loop is ~14x slower for 1400 bytes (bench/micro).
-      this.data.set(offset === 0 && length === src.length ? src : src.subarray(offset, offset + length), index + RECORD_HEADER_BYTES + skew);
-    }
+    this.data32[index >> 2] = (length & 0xffff) | (tag << 16);
+    this.data32[(index >> 2) + 1] = skew | ((length >>> 16) << 3);
     this.staged = (position + size) >>> 0;
-    return true;
+    return index + RECORD_HEADER_BYTES + skew;
   }
 
   /**
@@ -225,8 +257,9 @@ export class SpscRing {
         position = (position + this.capacity - index) >>> 0;
         continue;
       }
-      const length = word & 0xffff;
-      const skew = data32[(index >> 2) + 1] & 7;
+      const second = data32[(index >> 2) + 1]!;
+      const length = (word & 0xffff) | ((second >>> 3) << 16);
+      const skew = second & 7;
       handler.onRecord(this.data, index + RECORD_HEADER_BYTES + skew, length, tag);
       position = (position + ((RECORD_HEADER_BYTES + skew + length + 7) & ~7)) >>> 0;
       count++;

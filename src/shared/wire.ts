@@ -1,8 +1,15 @@
 // The tunnel's wire protocol (inside TLS, ALPN `kubelink/1`):
 //
 //   frame   = u16 big-endian payload length, payload (1..65535 bytes)
+//           | 0x0000, u32 big-endian payload length, payload   (large frame: only after
+//             both peers announced CAPABILITY_GSO; before that a zero length is an empty
+//             frame, counted and skipped)
 //   payload = IP packet   when the first nibble is 4 or 6 (the seed's format)
 //           | control     when the first byte is 0x01..0x3F (the control type)
+//           | offload     0x10 | virtio_net_hdr (10 bytes, see gso-header.ts) | IPv4 packet
+//                         (only after both peers announced CAPABILITY_GSO: a TSO/GSO
+//                         super-packet of up to 64 KiB, or a packet whose checksum the
+//                         receiving kernel completes)
 //
 //   HELLO          0x01 | u8 version | u32 capabilities | u32 cluster address | u32 max frame payload
 //   KEEPALIVE      0x02 | u32 seq | f64 sent time (ms)
@@ -24,10 +31,19 @@ export const CONTROL_TYPE_MAX = 0x3f;
 export const ControlType = { hello: 0x01, keepalive: 0x02, keepaliveAck: 0x03 } as const;
 export type ControlTypeName = keyof typeof ControlType;
 
-/** Capability bits announced in HELLO (a bitset). None are defined yet; allocate them
- *  here as named constants (e.g. a larger frame format for offloaded super-packets) and
- *  use one only when both peers announce it. */
+/** Capability bits announced in HELLO (a bitset); each is used only when both peers
+ *  announce it. */
 export const NO_CAPABILITIES = 0;
+/** Offload frames and large frames: the sender's TUN takes virtio-net headers. */
+export const CAPABILITY_GSO = 1 << 0;
+
+/** First byte of an offload frame's payload (inside the control range, so a peer that
+ *  never announced gso would count it as an unknown control frame). */
+export const OFFLOAD_FRAME_TYPE = 0x10;
+/** Length escape + u32 length. */
+export const LARGE_FRAME_HEADER_BYTES = 6;
+/** Largest offload frame payload: type byte, virtio_net_hdr, a 64 KiB IPv4 packet. */
+export const MAX_OFFLOAD_FRAME_PAYLOAD = 1 + 10 + 0xffff;
 
 export const HELLO_BYTES = 14;
 export const KEEPALIVE_BYTES = 13;
@@ -66,6 +82,23 @@ export function writeFrameHeader(buf: Uint8Array, offset: number, payloadLength:
 
 export function readFrameLength(buf: Uint8Array, offset: number): number {
   return (buf[offset]! << 8) | buf[offset + 1]!;
+}
+
+/** Header bytes of a frame with this payload length (large frames above 65535). */
+export function frameHeaderBytes(payloadLength: number): number {
+  return payloadLength > MAX_FRAME_PAYLOAD ? LARGE_FRAME_HEADER_BYTES : FRAME_HEADER_BYTES;
+}
+
+/** Writes a large-frame header (escape + u32 length) for a payload at offset + 6. */
+export function writeLargeFrameHeader(buf: Uint8Array, offset: number, payloadLength: number): void {
+  buf[offset] = 0;
+  buf[offset + 1] = 0;
+  writeU32(buf, offset + 2, payloadLength);
+}
+
+/** The u32 length of a large-frame header at offset (its first two bytes are 0). */
+export function readLargeFrameLength(buf: Uint8Array, offset: number): number {
+  return readU32(buf, offset + 2);
 }
 
 function writeU32(buf: Uint8Array, offset: number, value: number): void {

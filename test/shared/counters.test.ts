@@ -28,6 +28,15 @@ test('drop and malformed reasons map to slots labelled with their names', () => 
   assert.equal(COUNTER_DESCRIPTORS[Counter.tunRxPackets]!.metric, 'kubelink_tun_rx_packets_total');
 });
 
+test('offload counters: super-packets read and written, their segments, software segments, bad-offload drops', () => {
+  assert.equal(COUNTER_DESCRIPTORS[Counter.tunRxOffloadPackets]!.metric, 'kubelink_tun_rx_offload_packets_total');
+  assert.equal(COUNTER_DESCRIPTORS[Counter.tunRxOffloadSegments]!.metric, 'kubelink_tun_rx_offload_segments_total');
+  assert.equal(COUNTER_DESCRIPTORS[Counter.tunTxOffloadPackets]!.metric, 'kubelink_tun_tx_offload_packets_total');
+  assert.equal(COUNTER_DESCRIPTORS[Counter.tunnelTxSoftwareSegments]!.metric, 'kubelink_tunnel_tx_software_segments_total');
+  assert.equal(COUNTER_DESCRIPTORS[Counter.badOffloadDrops]!.reason, 'bad-offload');
+  assert.equal(COUNTER_DESCRIPTORS[FrameMalformedCounter['bad-offload']]!.metric, 'kubelink_malformed_frames_total');
+});
+
 test('each thread writes its own block and the reader sees totals across blocks', () => {
   const sab = CounterBlocks.allocate(3);
   const writerA = new CounterBlocks(sab).block(0);

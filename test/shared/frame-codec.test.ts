@@ -1,16 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FRAME_MALFORMED_REASONS, FrameBatcher, FrameDecoder, type FrameMalformedReason, type FrameSink } from '../../src/shared/frame-codec.js';
-import { HELLO_BYTES, encodeHello } from '../../src/shared/wire.js';
+import { HELLO_BYTES, MAX_OFFLOAD_FRAME_PAYLOAD, OFFLOAD_FRAME_TYPE, encodeHello } from '../../src/shared/wire.js';
 import { ipv4Packet, ipv6Packet } from './ip-fixtures.js';
+import { payloadBytes, superPacketRecord, tcpv4Packet, vnetRecord } from './tcp-fixtures.js';
 
-type Event = { kind: 'ip' | 'control'; bytes: Buffer } | { kind: 'malformed'; reason: FrameMalformedReason };
+type Event = { kind: 'ip' | 'control' | 'offload'; bytes: Buffer } | { kind: 'malformed'; reason: FrameMalformedReason };
 
 /** Records what the decoder hands out (copies: the views are only valid during the call). */
 class RecordingSink implements FrameSink {
   readonly events: Event[] = [];
   onIpPacket(buf: Uint8Array, offset: number, length: number): void {
     this.events.push({ kind: 'ip', bytes: Buffer.from(buf.subarray(offset, offset + length)) });
+  }
+  onOffloadPacket(buf: Uint8Array, offset: number, length: number): void {
+    this.events.push({ kind: 'offload', bytes: Buffer.from(buf.subarray(offset, offset + length)) });
   }
   onControl(buf: Uint8Array, offset: number, length: number): void {
     this.events.push({ kind: 'control', bytes: Buffer.from(buf.subarray(offset, offset + length)) });
@@ -38,7 +42,7 @@ function hello(): Buffer {
 }
 
 test('malformed reasons are a fixed list usable as metric labels', () => {
-  assert.deepEqual(FRAME_MALFORMED_REASONS, ['empty', 'unknown-type', 'truncated', 'oversize']);
+  assert.deepEqual(FRAME_MALFORMED_REASONS, ['empty', 'unknown-type', 'truncated', 'oversize', 'bad-offload']);
 });
 
 test('a batch holds many frames back to back and decodes to the same payloads', () => {
@@ -175,5 +179,151 @@ test('a frame longer than maxFramePayload ends the stream: push returns false fr
     assert.deepEqual(sink.events.map((e) => ('bytes' in e ? e.kind : e.reason)), ['ip', 'oversize']);
     assert.equal(decoder.push(frame(packet(20))), false);
     assert.equal(sink.events.length, 2, 'nothing is decoded after the stream was lost');
+  }
+});
+
+// --- gso: offload frames and large frames ---
+
+function largeFrame(payload: Uint8Array): Buffer {
+  const out = Buffer.alloc(6 + payload.length);
+  out.writeUInt32BE(payload.length, 2);
+  out.set(payload, 6);
+  return out;
+}
+
+function offloadPayload(record: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.of(OFFLOAD_FRAME_TYPE), record]);
+}
+
+/** A TCPv4 super-packet record whose IP packet is `ipLength` bytes long. */
+function superRecord(ipLength: number, seed = 1): Buffer {
+  const packet = tcpv4Packet({ source: '192.168.0.12', destination: '100.64.0.1', payload: payloadBytes(ipLength - 40, seed), checksum: 'partial' });
+  return superPacketRecord(packet, 1448);
+}
+
+function gsoDecoder(sink: RecordingSink): FrameDecoder {
+  const decoder = new FrameDecoder({}, sink);
+  decoder.enableGso();
+  return decoder;
+}
+
+test('appendOffload frames a record as type 0x10 + record, with the u32 length escape above 65535 bytes', () => {
+  const batcher = new FrameBatcher();
+  const small = superRecord(3000);
+  const largest = superRecord(65535, 2);
+  assert.throws(() => batcher.appendOffload(small, 0, small.length), /enableGso/);
+  batcher.enableGso();
+  assert.ok(batcher.appendOffload(small, 0, small.length));
+  assert.deepEqual(batcher.take(), frame(offloadPayload(small)));
+  assert.ok(batcher.appendOffload(largest, 0, largest.length));
+  assert.equal(1 + largest.length, MAX_OFFLOAD_FRAME_PAYLOAD);
+  assert.deepEqual(batcher.take(), largeFrame(offloadPayload(largest)));
+  assert.throws(() => batcher.appendOffload(Buffer.alloc(MAX_OFFLOAD_FRAME_PAYLOAD), 0, MAX_OFFLOAD_FRAME_PAYLOAD), RangeError);
+});
+
+test('offload and plain frames mix in one batch and decode to the same records and packets', () => {
+  const batcher = new FrameBatcher({ batchBytes: 256 * 1024 });
+  batcher.enableGso();
+  const records = [superRecord(65535), superRecord(20_000, 3)];
+  const plain = packet(1400);
+  assert.ok(batcher.append(plain, 0, plain.length));
+  for (const record of records) assert.ok(batcher.appendOffload(record, 0, record.length));
+  assert.ok(batcher.append(hello(), 0, HELLO_BYTES));
+  const sink = new RecordingSink();
+  assert.ok(gsoDecoder(sink).push(batcher.take()!));
+  assert.deepEqual(sink.events.map((e) => e.kind), ['ip', 'offload', 'offload', 'control']);
+  assert.deepEqual((sink.events[1] as { bytes: Buffer }).bytes, records[0]);
+  assert.deepEqual((sink.events[2] as { bytes: Buffer }).bytes, records[1]);
+});
+
+test('a gso stream split at every byte near the large-frame header and at random points decodes the same', () => {
+  const pieces = [frame(packet(60)), largeFrame(offloadPayload(superRecord(65535))), frame(offloadPayload(superRecord(3000, 4))), largeFrame(Buffer.alloc(0)), frame(packet(40, 7))];
+  const stream = Buffer.concat(pieces);
+  const expected = ['ip', 'offload', 'offload', 'empty', 'ip'];
+  const cuts = [...Array.from({ length: 80 }, (_, i) => i), 65_600, 65_605, 65_610, 68_630, 68_640, stream.length - 3];
+  for (const cut of cuts) {
+    const sink = new RecordingSink();
+    const decoder = gsoDecoder(sink);
+    assert.ok(decoder.push(stream.subarray(0, cut)));
+    assert.ok(decoder.push(stream.subarray(cut)));
+    assert.deepEqual(sink.events.map((e) => ('bytes' in e ? e.kind : e.reason)), expected, `cut at ${cut}`);
+  }
+  const sink = new RecordingSink();
+  const decoder = gsoDecoder(sink);
+  for (let at = 0; at < stream.length; at += 1000) assert.ok(decoder.push(stream.subarray(at, Math.min(stream.length, at + 1000))));
+  assert.deepEqual((sink.events[1] as { bytes: Buffer }).bytes, superRecord(65535));
+  const bytewise = new RecordingSink();
+  const slow = gsoDecoder(bytewise);
+  const head = stream.subarray(0, 200);
+  for (let i = 0; i < head.length; i++) assert.ok(slow.push(head.subarray(i, i + 1)));
+  assert.ok(slow.push(stream.subarray(200)));
+  assert.deepEqual(bytewise.events.map((e) => ('bytes' in e ? e.kind : e.reason)), expected, 'one byte at a time');
+});
+
+test('before enableGso a zero length is an empty frame and an offload frame an unknown type', () => {
+  const record = superRecord(3000);
+  const sink = new RecordingSink();
+  const decoder = new FrameDecoder({}, sink);
+  assert.ok(decoder.push(Buffer.concat([Buffer.from([0, 0]), frame(offloadPayload(record)), frame(packet(40))])));
+  assert.deepEqual(sink.events.map((e) => ('bytes' in e ? e.kind : e.reason)), ['empty', 'unknown-type', 'ip']);
+  assert.throws(() => new FrameDecoder({}, { onIpPacket() {}, onControl() {}, onMalformed() {} }).enableGso(), /onOffloadPacket/);
+});
+
+test('enableGso from inside a callback applies to the rest of the same chunk (the hello, then large frames)', () => {
+  const sink = new RecordingSink();
+  let decoder: FrameDecoder;
+  const enabling: RecordingSink = Object.assign(sink, {
+    onControl(buf: Uint8Array, offset: number, length: number): void {
+      RecordingSink.prototype.onControl.call(sink, buf, offset, length);
+      decoder.enableGso();
+    },
+  });
+  decoder = new FrameDecoder({}, enabling);
+  const stream = Buffer.concat([frame(hello()), largeFrame(offloadPayload(superRecord(65535)))]);
+  // Also with the hello itself split across chunks (it is then dispatched from the carried buffer).
+  for (const cut of [stream.length, 5, 20]) {
+    sink.events.length = 0;
+    decoder = new FrameDecoder({}, enabling);
+    assert.ok(decoder.push(stream.subarray(0, cut)));
+    assert.ok(decoder.push(stream.subarray(cut)));
+    assert.deepEqual(sink.events.map((e) => e.kind), ['control', 'offload'], `cut at ${cut}`);
+  }
+});
+
+test('offload frames that fail the header checks are counted as bad-offload and skipped; the stream stays in sync', () => {
+  const ipv4 = tcpv4Packet({ source: '192.168.0.12', destination: '100.64.0.1', payload: payloadBytes(3000), checksum: 'partial' });
+  const bad = [
+    Buffer.of(OFFLOAD_FRAME_TYPE),
+    offloadPayload(Buffer.alloc(5)),
+    offloadPayload(vnetRecord({ flags: 2 }, ipv4)),
+    offloadPayload(superPacketRecord(ipv4, 10)),
+    offloadPayload(vnetRecord({ flags: 1, gsoType: 4, gsoSize: 1448, csumStart: 20, csumOffset: 16 }, ipv4)),
+  ];
+  const sink = new RecordingSink();
+  assert.ok(gsoDecoder(sink).push(Buffer.concat([...bad.map(frame), frame(packet(40))])));
+  assert.deepEqual(sink.events.map((e) => ('bytes' in e ? e.kind : e.reason)), [...bad.map(() => 'bad-offload'), 'ip']);
+});
+
+test('a large frame above the offload maximum ends the stream', () => {
+  const sink = new RecordingSink();
+  const decoder = gsoDecoder(sink);
+  const header = Buffer.alloc(6);
+  header.writeUInt32BE(MAX_OFFLOAD_FRAME_PAYLOAD + 1, 2);
+  assert.equal(decoder.push(Buffer.concat([frame(packet(40)), header.subarray(0, 4)])), true);
+  assert.equal(decoder.push(header.subarray(4)), false);
+  assert.deepEqual(sink.events.map((e) => ('bytes' in e ? e.kind : e.reason)), ['ip', 'oversize']);
+});
+
+test('the first frame of a batch is placed at its source address modulo 8 (one aligned copy out of shared memory)', () => {
+  const shared = new Uint8Array(new SharedArrayBuffer(70_000));
+  const record = superRecord(20_000);
+  for (let skew = 0; skew < 8; skew++) {
+    shared.set(record, 16 + skew);
+    const batcher = new FrameBatcher();
+    batcher.enableGso();
+    assert.ok(batcher.appendOffload(shared, 16 + skew, record.length));
+    const batch = batcher.take()!;
+    assert.equal((batch.byteOffset + 3) & 7, (16 + skew) & 7, `skew ${skew}`);
+    assert.deepEqual(batch, frame(offloadPayload(record)));
   }
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_RECORD_BYTES, MAX_RECORD_TAG, RING_HEADER_BYTES, RING_HEADER_WORD, SpscRing, type RecordHandler } from '../../src/shared/spsc-ring.js';
+import { MAX_RECORD_BYTES, MAX_RECORD_HEAD_BYTES, MAX_RECORD_TAG, RING_HEADER_BYTES, RING_HEADER_WORD, SpscRing, type RecordHandler } from '../../src/shared/spsc-ring.js';
 
 interface Received {
   bytes: number[];
@@ -244,7 +244,7 @@ test('waitAsync resolves at once when the signal moved and on the next publish o
 
 test('a record of the largest size fits a ring sized by capacityFor at every position', () => {
   const capacity = SpscRing.capacityFor(MAX_RECORD_BYTES);
-  assert.equal(capacity, 256 * 1024);
+  assert.equal(capacity, 512 * 1024);
   const { producer, consumer } = newRing(capacity);
   const big = new Uint8Array(MAX_RECORD_BYTES + 8);
   const collector: RecordHandler = { onRecord: () => {} };
@@ -261,8 +261,61 @@ test('invalid capacities, lengths and tags are rejected', () => {
   assert.throws(() => SpscRing.byteLengthFor(8), RangeError);
   assert.throws(() => new SpscRing(new SharedArrayBuffer(RING_HEADER_BYTES + 100)), RangeError);
   const { producer } = newRing(64);
-  assert.throws(() => producer.write(new Uint8Array(70000), 0, MAX_RECORD_BYTES + 1, 0), RangeError);
+  assert.throws(() => producer.write(new Uint8Array(MAX_RECORD_BYTES + 10), 0, MAX_RECORD_BYTES + 1, 0), RangeError);
   assert.throws(() => producer.write(new Uint8Array(4), 0, 4, 0xffff), RangeError);
   assert.throws(() => producer.write(new Uint8Array(4), 0, 4, -1), RangeError);
   assert.throws(() => producer.write(new Uint8Array(4), 2, 4, 0), RangeError, 'beyond the source');
+});
+
+test('records longer than 64 KiB keep their exact length and content (length bits above 16 in the second header word)', () => {
+  const { producer, consumer } = newRing(SpscRing.capacityFor(MAX_RECORD_BYTES));
+  const lengths = [65535, 65536, 65545, 65537 + 7, 100_000, MAX_RECORD_BYTES, 3];
+  const source = new Uint8Array(MAX_RECORD_BYTES + 8);
+  const collector = new Collector();
+  for (const [i, length] of lengths.entries()) {
+    const offset = i % 8;
+    source.set(bytesOf(length, i + 1), offset);
+    assert.ok(producer.write(source, offset, length, i), `length ${length}`);
+    producer.publish();
+    assert.equal(consumer.read(collector, 10), 1);
+    const got = collector.records[i]!;
+    assert.equal(got.bytes.length, length);
+    assert.equal(got.tag, i);
+    assert.deepEqual(got.bytes, [...bytesOf(length, i + 1)], `content of the ${length}-byte record`);
+  }
+});
+
+test('writeParts stores head then body as one record, with the body at its source alignment', () => {
+  const { producer, consumer } = newRing(4096);
+  const head = Uint8Array.of(9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const source = new Uint8Array(1600);
+  const collector = new Collector();
+  for (let offset = 0; offset < 8; offset++) {
+    const body = bytesOf(1400 + offset, offset);
+    source.set(body, offset);
+    assert.ok(producer.writeParts(head, 0, 10, source, offset, body.length, offset + 1));
+    producer.publish();
+    assert.equal(consumer.read(collector, 10), 1);
+    const got = collector.records[offset]!;
+    assert.deepEqual(got.bytes, [...head, ...body]);
+    assert.equal(got.tag, offset + 1);
+    // Body address modulo 8 equals the source's: the fast, word-wise copy.
+    assert.equal((got.offset + 10) & 7, (source.byteOffset + offset) & 7, `offset ${offset}`);
+  }
+  assert.ok(producer.writeParts(head, 3, 2, source, 0, 0, 0), 'a head without body');
+  producer.publish();
+  consumer.read(collector, 1);
+  assert.deepEqual(collector.records[8]!.bytes, [6, 5]);
+});
+
+test('writeParts drops and counts when full, and rejects heads, bodies and tags out of range', () => {
+  const { producer } = newRing(64);
+  const head = new Uint8Array(MAX_RECORD_HEAD_BYTES + 1);
+  assert.equal(producer.writeParts(head, 0, 10, new Uint8Array(100), 0, 100, 0), false);
+  assert.equal(producer.drops(), 1);
+  assert.throws(() => producer.writeParts(head, 0, MAX_RECORD_HEAD_BYTES + 1, new Uint8Array(4), 0, 4, 0), RangeError);
+  assert.throws(() => producer.writeParts(head, 60, 10, new Uint8Array(4), 0, 4, 0), RangeError, 'head beyond its source');
+  assert.throws(() => producer.writeParts(head, 0, 10, new Uint8Array(MAX_RECORD_BYTES), 0, MAX_RECORD_BYTES, 0), RangeError, 'head + body too long');
+  assert.throws(() => producer.writeParts(head, 0, 10, new Uint8Array(4), 2, 4, 0), RangeError, 'body beyond its source');
+  assert.throws(() => producer.writeParts(head, 0, 10, new Uint8Array(4), 0, 4, 0xffff), RangeError);
 });

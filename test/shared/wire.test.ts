@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ALPN_PROTOCOL, ControlType, HELLO_BYTES, KEEPALIVE_BYTES, MAX_FRAME_PAYLOAD, PROTOCOL_VERSION,
-  decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck, isKnownControlType, readFrameLength, writeFrameHeader,
+  ALPN_PROTOCOL, CAPABILITY_GSO, CONTROL_TYPE_MAX, ControlType, HELLO_BYTES, KEEPALIVE_BYTES, LARGE_FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD,
+  MAX_OFFLOAD_FRAME_PAYLOAD, OFFLOAD_FRAME_TYPE, PROTOCOL_VERSION, decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck,
+  frameHeaderBytes, isKnownControlType, readFrameLength, readLargeFrameLength, writeFrameHeader, writeLargeFrameHeader,
 } from '../../src/shared/wire.js';
 
 test('protocol constants name kubelink/1 and 16-bit frames', () => {
@@ -63,4 +64,22 @@ test('only the defined control types are known; IP first bytes are not control',
 test('encoding into a buffer that is too small throws instead of writing past it', () => {
   assert.throws(() => encodeHello(new Uint8Array(HELLO_BYTES), 1, { version: 1, capabilities: 0, clusterAddress: 0, maxFramePayload: 1 }), RangeError);
   assert.throws(() => encodeKeepalive(new Uint8Array(5), 0, { seq: 1, sentTimeMs: 1 }), RangeError);
+});
+
+test('gso: capability bit 0, offload type 0x10 in the control range but not a control frame, 64 KiB + 11 byte payloads', () => {
+  assert.equal(CAPABILITY_GSO, 1);
+  assert.equal(OFFLOAD_FRAME_TYPE, 0x10);
+  assert.ok(OFFLOAD_FRAME_TYPE <= CONTROL_TYPE_MAX, 'an old peer counts it as an unknown control frame, never as IP');
+  assert.equal(isKnownControlType(OFFLOAD_FRAME_TYPE), false);
+  assert.equal(MAX_OFFLOAD_FRAME_PAYLOAD, 65535 + 11);
+});
+
+test('large frames: a zero u16 then a u32 big-endian length, used only above 65535 bytes', () => {
+  const buf = new Uint8Array(8);
+  writeLargeFrameHeader(buf, 1, 0x0001000a);
+  assert.deepEqual([...buf], [0, 0, 0, 0, 1, 0, 0x0a, 0]);
+  assert.equal(readFrameLength(buf, 1), 0, 'reads as the escape');
+  assert.equal(readLargeFrameLength(buf, 1), 0x1000a);
+  assert.equal(frameHeaderBytes(65535), 2);
+  assert.equal(frameHeaderBytes(65536), LARGE_FRAME_HEADER_BYTES);
 });
