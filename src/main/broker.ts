@@ -88,6 +88,9 @@ export class Broker {
       this.log.warn('could not create or update the KubeLink CRD; using the installed one', { err });
     }
     this.elector = new LeaderElector(kubernetesLeaseStore(kubeConfig, config.namespace, config.leaseName), {
+      // With hostNetwork the hostname is the node's: the pod name (set by the Deployment
+      // through the downward API) tells replicas apart.
+      identity: process.env.POD_NAME ? `${process.env.POD_NAME}_${process.pid}` : undefined,
       log: this.log,
       onStartedLeading: () => {
         this.startDataPlane().catch((err: unknown) => this.fail('data plane failed to start', err));
