@@ -143,6 +143,9 @@ export function createApiHandler(deps: ApiHandlerDeps): (req: IncomingMessage, r
     const method = req.method ?? 'GET';
     const repr = negotiate(req.headers.accept);
     const includeObject = (query.get('includeObject') ?? 'Metadata') as IncludeObject;
+    if (!['None', 'Metadata', 'Object'].includes(includeObject)) {
+      throw badRequest(`includeObject: Unsupported value: "${includeObject}": supported values: "None", "Metadata", "Object"`);
+    }
 
     if (route.name === undefined) {
       const filter = parseListFilter(type, route.namespace, query.get('labelSelector'), query.get('fieldSelector'));

@@ -1,7 +1,8 @@
 // `?watch=true` streams: one JSON event per line over a chunked response, as the real
 // server sends them. A watch starts from a resourceVersion (events after it, from the
 // store's bounded history; too old -> an ERROR event carrying a 410 Expired Status, then
-// the stream ends) or without one (ADDED for every current object first). Bookmarks
+// the stream ends; newer than the store, which only happens after a restart without
+// --data-file, -> 410 as well) or without one (ADDED for every current object first). Bookmarks
 // are sent when asked for; timeoutSeconds ends the stream cleanly.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -122,9 +123,16 @@ export class WatchHub {
       }
     } else {
       const history = this.store.eventsAfter(rv);
-      if (history === undefined) {
-        const oldest = this.store.oldestResumableResourceVersion();
-        send('ERROR', failureStatus(410, 'Expired', `too old resource version: ${rv} (${oldest})`) as unknown as JsonObject);
+      const current = this.store.resourceVersion();
+      if (history === undefined || rv > current) {
+        // Newer than the store: the client's version came from a server that lost its state
+        // (restarted without --data-file). The real server would time out; 410 makes
+        // clients relist, which is what they need here.
+        const message =
+          history === undefined
+            ? `too old resource version: ${rv} (${this.store.oldestResumableResourceVersion()})`
+            : `resource version ${rv} is newer than the server's ${current}: the server lost its state; relist`;
+        send('ERROR', failureStatus(410, 'Expired', message) as unknown as JsonObject);
         end();
         return;
       }

@@ -87,6 +87,12 @@ describe('watch over HTTP', () => {
     assert.match(e.object.message, new RegExp(`too old resource version: ${from} \\(\\d+\\)`));
   });
 
+  test('a watch from a version the server never reached (it lost its state) also gets 410, so clients relist', async () => {
+    const lines = await readLines(`${base()}?watch=true&resourceVersion=${server.resourceVersion() + 1000}`, () => false);
+    assert.equal(lines.length, 1);
+    assert.equal(JSON.parse(lines[0]).object.code, 410);
+  });
+
   test('sendInitialEvents with bookmarks ends the initial ADDED events with an initial-events-end BOOKMARK', async () => {
     const lines = await readLines(`${base()}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan`, (l) => l.some((x) => x.includes('BOOKMARK')));
     const last = JSON.parse(lines[lines.length - 1]);
