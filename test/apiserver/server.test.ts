@@ -137,10 +137,12 @@ describe('kubectl with KubeLinks', () => {
     }));
     const watch = c.spawnKubectl(['get', 'klink', '-w', '--output-watch-events', '--watch-only']);
     try {
-      // A change after the watch is established proves it is live before the delete.
-      await new Promise((r) => setTimeout(r, 300));
-      await c.ok(['label', 'klink', 'doomed', 'ready=yes']);
-      await watch.waitFor(/^MODIFIED\s+doomed/);
+      // --watch-only prints nothing until a change: relabel until one shows the watch is live.
+      for (let i = 0; !watch.lines.some((l) => /^MODIFIED\s+doomed/.test(l)); i++) {
+        assert.ok(i < 100, `the watch never reported a change: ${watch.stderr}`);
+        await c.ok(['label', '--overwrite', 'klink', 'doomed', `round=${i}`]);
+        await new Promise((r) => setTimeout(r, 100));
+      }
       assert.match(await c.ok(['delete', 'klink', 'doomed']), /kubelink.kubelink.mandelsoft.org "doomed" deleted/);
       await watch.waitFor(/^DELETED\s+doomed/);
     } finally {

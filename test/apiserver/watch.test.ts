@@ -68,10 +68,17 @@ describe('watch over HTTP', () => {
   test('a watch from a resourceVersion replays later changes in order, then follows live ones', async () => {
     const from = server.resourceVersion();
     await post('second');
-    const pending = readLines(`${base()}?watch=1&resourceVersion=${from}`, (l) => l.length >= 2);
-    await new Promise((r) => setTimeout(r, 100));
-    await post('third');
-    const lines = (await pending).map((l) => JSON.parse(l));
+    let posted = false;
+    const lines = (
+      await readLines(`${base()}?watch=1&resourceVersion=${from}`, (l) => {
+        // The replayed event has arrived, so the watch is live: now make a new change.
+        if (l.length === 1 && !posted) {
+          posted = true;
+          void post('third');
+        }
+        return l.length >= 2;
+      })
+    ).map((l) => JSON.parse(l));
     assert.deepEqual(lines.map((e) => `${e.type} ${e.object.metadata.name}`), ['ADDED second', 'ADDED third']);
     assert.ok(Number(lines[1].object.metadata.resourceVersion) > Number(lines[0].object.metadata.resourceVersion));
   });
