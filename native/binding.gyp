@@ -6,6 +6,7 @@
         "src/addon.c",
         "src/js_args.c",
         "src/tun_open.c",
+        "src/tun_offload.c",
         "src/batch_io.c",
         "src/fd_ops.c"
       ],

@@ -9,6 +9,7 @@
 NAPI_MODULE_INIT() {
   napi_property_descriptor functions[] = {
       EXPORT("openTun", js_open_tun),
+      EXPORT("setTunOffload", js_set_tun_offload),
       EXPORT("setNonBlocking", js_set_non_blocking),
       EXPORT("readBatch", js_read_batch),
       EXPORT("writeBatch", js_write_batch),

@@ -5,6 +5,7 @@
 #include <node_api.h>
 
 napi_value js_open_tun(napi_env env, napi_callback_info info);
+napi_value js_set_tun_offload(napi_env env, napi_callback_info info);
 napi_value js_read_batch(napi_env env, napi_callback_info info);
 napi_value js_write_batch(napi_env env, napi_callback_info info);
 napi_value js_set_non_blocking(napi_env env, napi_callback_info info);

@@ -1,5 +1,6 @@
-// openTun(name, { multiQueue }) -> { fd, name }: a layer-3 TUN queue without packet
-// info header, close-on-exec and non-blocking (readers wait in poll(), see batch_io.c).
+// openTun(name, { multiQueue, vnetHdr }) -> { fd, name }: a layer-3 TUN queue without
+// packet info header, close-on-exec and non-blocking (readers wait in poll(), see
+// batch_io.c); with vnetHdr, every packet is preceded by a virtio_net_hdr.
 #include "exports.h"
 #include "js_args.h"
 
@@ -7,12 +8,14 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #define TUN_PATH "/dev/net/tun"
 #define FN "openTun"
+#define VNET_HDR_BYTES ((int)sizeof(struct virtio_net_hdr))
 
 // Reads the device name into name[IFNAMSIZ]; an empty name lets the kernel pick tunN.
 static bool get_device_name(napi_env env, napi_value value, char name[IFNAMSIZ]) {
@@ -38,9 +41,10 @@ static bool get_device_name(napi_env env, napi_value value, char name[IFNAMSIZ])
   return true;
 }
 
-static bool get_multi_queue(napi_env env, napi_value options, bool *multi_queue) {
+// Reads the boolean options.<key> into *out (false when options or the key is absent).
+static bool get_bool_option(napi_env env, napi_value options, const char *key, bool *out) {
   napi_valuetype type;
-  *multi_queue = false;
+  *out = false;
   napi_typeof(env, options, &type);
   if (type == napi_undefined || type == napi_null) return true;
   if (type != napi_object) {
@@ -48,14 +52,32 @@ static bool get_multi_queue(napi_env env, napi_value options, bool *multi_queue)
     return false;
   }
   napi_value flag;
-  if (napi_get_named_property(env, options, "multiQueue", &flag) != napi_ok) return false;
+  if (napi_get_named_property(env, options, key, &flag) != napi_ok) return false;
   napi_typeof(env, flag, &type);
   if (type == napi_undefined) return true;
   if (type != napi_boolean) {
-    js_throw_type_error(env, FN ": options.multiQueue must be a boolean");
+    js_throw_type_error(env, FN ": options.%s must be a boolean", key);
     return false;
   }
-  napi_get_value_bool(env, flag, multi_queue);
+  napi_get_value_bool(env, flag, out);
+  return true;
+}
+
+// With IFF_VNET_HDR every read starts with a struct virtio_net_hdr (10 bytes) and every
+// write must: the kernel hands out and accepts GSO super-packets and partial checksums
+// through it. Its 16-bit fields are fixed to little endian (virtio 1.0) so the header
+// can cross the wire between hosts unchanged.
+static bool set_vnet_header(napi_env env, int fd, const char *name) {
+  int size = VNET_HDR_BYTES;
+  if (ioctl(fd, TUNSETVNETHDRSZ, &size) < 0) {
+    js_throw_errno(env, errno, "ioctl", FN ": TUNSETVNETHDRSZ %d for device %s failed", size, name);
+    return false;
+  }
+  int little_endian = 1;
+  if (ioctl(fd, TUNSETVNETLE, &little_endian) < 0) {
+    js_throw_errno(env, errno, "ioctl", FN ": TUNSETVNETLE for device %s failed", name);
+    return false;
+  }
   return true;
 }
 
@@ -81,7 +103,7 @@ static void throw_open_error(napi_env env, int err, const char *name) {
   }
 }
 
-static void throw_attach_error(napi_env env, int err, const char *name, bool multi_queue) {
+static void throw_attach_error(napi_env env, int err, const char *name, bool multi_queue, bool vnet_hdr) {
   switch (err) {
   case EPERM:
   case EACCES:
@@ -96,8 +118,9 @@ static void throw_attach_error(napi_env env, int err, const char *name, bool mul
   case EINVAL:
     js_throw_errno(env, err, "ioctl",
                    "the kernel rejected TUN device name %s: the name is invalid, or a device "
-                   "of that name exists that is not a TUN device%s",
-                   name, multi_queue ? " opened with multiQueue" : " in single-queue mode");
+                   "of that name exists that is not a TUN device%s%s",
+                   name, multi_queue ? " opened with multiQueue" : " in single-queue mode",
+                   vnet_hdr ? " and vnetHdr" : "");
     return;
   default:
     js_throw_errno(env, err, "ioctl", FN ": TUNSETIFF for device %s failed", name);
@@ -107,9 +130,10 @@ static void throw_attach_error(napi_env env, int err, const char *name, bool mul
 napi_value js_open_tun(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   char name[IFNAMSIZ];
-  bool multi_queue;
+  bool multi_queue, vnet_hdr;
   if (!js_get_args(env, info, FN, 1, 2, argv) || !get_device_name(env, argv[0], name) ||
-      !get_multi_queue(env, argv[1], &multi_queue)) {
+      !get_bool_option(env, argv[1], "multiQueue", &multi_queue) ||
+      !get_bool_option(env, argv[1], "vnetHdr", &vnet_hdr)) {
     return NULL;
   }
   const char *shown_name = name[0] != '\0' ? name : "(kernel-chosen name)";
@@ -122,15 +146,20 @@ napi_value js_open_tun(napi_env env, napi_callback_info info) {
 
   struct ifreq request;
   memset(&request, 0, sizeof request);
-  request.ifr_flags = IFF_TUN | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0);
+  request.ifr_flags = IFF_TUN | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0) |
+                      (vnet_hdr ? IFF_VNET_HDR : 0);
   memcpy(request.ifr_name, name, IFNAMSIZ);
   if (ioctl(fd, TUNSETIFF, &request) < 0) {
     int err = errno;
     close(fd);
-    throw_attach_error(env, err, shown_name, multi_queue);
+    throw_attach_error(env, err, shown_name, multi_queue, vnet_hdr);
     return NULL;
   }
   request.ifr_name[IFNAMSIZ - 1] = '\0';
+  if (vnet_hdr && !set_vnet_header(env, fd, request.ifr_name)) {
+    close(fd);
+    return NULL;
+  }
 
   napi_value result, fd_value, name_value;
   if (napi_create_object(env, &result) != napi_ok ||

@@ -9,7 +9,25 @@ import { fileURLToPath } from 'node:url';
 export interface OpenTunOptions {
   /** Open one queue of a multi-queue device (IFF_MULTI_QUEUE); every opener must agree. Default false. */
   multiQueue?: boolean;
+  /**
+   * IFF_VNET_HDR: every read returns, and every write must start with, a 10-byte
+   * struct virtio_net_hdr (fields little endian, see gso-header.ts) before the IP packet.
+   * Needed for setTunOffload. Default false.
+   */
+  vnetHdr?: boolean;
 }
+
+/** TUNSETOFFLOAD bits (linux/if_tun.h) for setTunOffload. */
+export const TunOffload = {
+  /** The kernel may hand out packets whose checksum is still to be completed (NEEDS_CSUM). */
+  csum: 0x01,
+  /** TCP over IPv4 super-packets (gso_type TCPV4); needs csum. */
+  tso4: 0x02,
+  /** TCP over IPv6 super-packets; needs csum. */
+  tso6: 0x04,
+  /** Super-packets of flows with ECN (gso_type | ECN); needs tso4 or tso6. */
+  tsoEcn: 0x08,
+} as const;
 
 export interface TunHandle {
   /** Non-blocking, close-on-exec fd of the TUN queue. */
@@ -26,6 +44,12 @@ export interface TunHandle {
 export interface NativeAddon {
   /** Opens /dev/net/tun as an IPv4/IPv6 TUN without packet-info header (IFF_TUN | IFF_NO_PI). */
   openTun(name: string, options?: OpenTunOptions): TunHandle;
+  /**
+   * TUNSETOFFLOAD: which offloads (TunOffload bits) the kernel may use on reads from this
+   * device; writes with a virtio_net_hdr may always carry them. Throws EINVAL when the
+   * queue was opened without vnetHdr.
+   */
+  setTunOffload(fd: number, flags: number): void;
   setNonBlocking(fd: number): void;
   /**
    * Reads up to `maxPackets` packets from non-blocking `fd`: packet i lands at

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { loadNative, loadNativeFrom, nativeAddonPath, NATIVE_PATH_ENV } from '../../src/shared/native.js';
 import { startWakeReader } from './fixtures/native-wake-reader.js';
 import { PAYLOAD_BYTES, PEER_ADDRESS, SINK_PORT, TUN_ADDRESS, type TunProbeReport } from './fixtures/tun-probe.js';
+import { WRITE_BYTES, WRITE_GSO_SIZE, type TunOffloadReport } from './fixtures/tun-offload-probe.js';
 
 const run = promisify(execFile);
 const native = loadNative();
@@ -131,6 +132,64 @@ describe('TUN devices in a network namespace', () => {
   });
 });
 
+describe('TUN offloads (virtio-net header, TSO) in a network namespace', () => {
+  const namespace = `${prefix}no`;
+  const device = `${prefix}o`;
+  let report: TunOffloadReport;
+
+  before(async () => {
+    execFileSync('ip', ['netns', 'add', namespace]);
+    execFileSync('ip', ['netns', 'exec', namespace, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    execFileSync('ip', ['-n', namespace, 'link', 'set', 'lo', 'up']);
+    const probe = new URL('./fixtures/tun-offload-probe.js', import.meta.url).href;
+    const script = 'import(process.argv[1]).then((probe) => probe.main(process.argv[2]));';
+    const { stdout } = await run('ip', ['netns', 'exec', namespace, process.execPath, '-e', script, probe, device], { timeout: 60_000 });
+    report = JSON.parse(stdout) as TunOffloadReport;
+  });
+
+  after(() => {
+    spawnSync('ip', ['netns', 'del', namespace], { stdio: 'ignore' });
+  });
+
+  test('setTunOffload on a TUN opened without vnetHdr fails with EINVAL and says why', () => {
+    assert.equal(report.offloadWithoutVnetHdr?.code, 'EINVAL');
+    assert.match(report.offloadWithoutVnetHdr.message, /opened without vnetHdr/);
+  });
+
+  test('a local TCP sender through the TUN is read as TCPV4 super-packets larger than the MTU, with a partial checksum at the TCP header', () => {
+    const supers = report.read.filter((r) => r.header.gsoType === 1);
+    assert.ok(supers.length > 0, `no super-packet among ${JSON.stringify(report.read.map((r) => [r.header, r.packetLength]))}`);
+    for (const r of supers) {
+      assert.ok(r.packetLength > report.mtu, `super-packet of ${r.packetLength} bytes`);
+      assert.equal(r.header.gsoSize, 1460, 'gso_size is the MSS the far end announced');
+      assert.equal(r.header.flags & 1, 1, 'NEEDS_CSUM');
+      assert.equal(r.header.csumStart, 20);
+      assert.equal(r.header.csumOffset, 16);
+    }
+  });
+
+  test('completeChecksum finishes the kernel\'s partial checksums, and Tcpv4Segmenter cuts its super-packets into valid segments carrying the sent bytes', () => {
+    assert.ok(report.read.length > 0);
+    for (const r of report.read) assert.ok(r.checksumCompletes, `record at seq ${r.seq}`);
+    for (const r of report.read.filter((x) => x.header.gsoType === 1)) {
+      assert.equal(r.segments, Math.ceil(r.payloadLength / r.header.gsoSize));
+      assert.ok(r.segmentsValid, `segments of the record at seq ${r.seq}`);
+    }
+  });
+
+  test('a TCPV4 super-packet written with a virtio-net header reaches a local listener whole', () => {
+    assert.equal(report.superPacketWritten, 1);
+    assert.ok(WRITE_BYTES > WRITE_GSO_SIZE * 2);
+    assert.equal(report.receivedAfterSuperPacket, WRITE_BYTES);
+  });
+
+  test('segments cut by Tcpv4Segmenter and written with a zero header pass the kernel\'s checksum checks', () => {
+    assert.equal(report.segmentsWritten, Math.ceil(WRITE_BYTES / WRITE_GSO_SIZE));
+    assert.equal(report.receivedAfterSegments, 2 * WRITE_BYTES);
+    assert.equal(report.receivedIntact, true);
+  });
+});
+
 describe('openTun argument checks', () => {
   test('openTun of a name longer than 15 bytes throws a RangeError naming the limit', () => {
     assert.throws(() => native.openTun('a-much-too-long-device-name'), {
@@ -140,13 +199,23 @@ describe('openTun argument checks', () => {
     });
   });
 
-  test('openTun rejects a non-string name and a non-boolean multiQueue', () => {
+  test('openTun rejects a non-string name and a non-boolean multiQueue or vnetHdr', () => {
     assert.throws(() => native.openTun(7 as unknown as string), { name: 'TypeError', message: /name must be a string/ });
     assert.throws(() => native.openTun('x', { multiQueue: 1 as unknown as boolean }), {
       name: 'TypeError',
       message: /options.multiQueue must be a boolean/,
     });
+    assert.throws(() => native.openTun('x', { vnetHdr: 'yes' as unknown as boolean }), {
+      name: 'TypeError',
+      message: /options.vnetHdr must be a boolean/,
+    });
   });
+
+  test('setTunOffload checks its flags and refuses an fd that is not a TUN queue', () =>
+    withEventFds(1, ([fd]) => {
+      assert.throws(() => native.setTunOffload(fd!, 0x80), { name: 'RangeError', message: /flags must be in \[0, 127\]/ });
+      assert.throws(() => native.setTunOffload(fd!, 1), { code: 'ENOTTY', syscall: 'ioctl', message: /not an attached TUN queue/ });
+    }));
 });
 
 describe('readBatch and writeBatch on eventfds', () => {
