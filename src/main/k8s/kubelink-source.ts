@@ -11,7 +11,7 @@ import type { KubeLinkResource, KubeLinkStatus, LinkSource } from '../../shared/
 import type { Logger } from '../log.js';
 import { apiError, apiErrorMessage, isNotFound } from './api-error.js';
 import { systemClock } from './clock.js';
-import type { Clock } from './clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 import { ResilientInformer } from './informer.js';
 import type { InformerTunables, ListResult, WatchStarter } from './informer.js';
 import { LatestWinsQueue } from './latest-wins-queue.js';
@@ -105,12 +105,13 @@ export class KubernetesLinkSource implements LinkSource {
   async stop(): Promise<void> {
     await this.informer?.stop();
     this.informer = undefined;
-    let timer: NodeJS.Timeout | undefined;
+    const { clock, stopTimeoutMs } = this.options;
+    let timer: TimerHandle | undefined;
     const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.options.stopTimeoutMs);
+      timer = clock.setTimeout(resolve, stopTimeoutMs);
     });
     await Promise.race([this.writes.idle(), timeout]);
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
   }
 
   /** The cached KubeLinks. */
