@@ -57,6 +57,9 @@ export interface ShardInit {
   counters: SharedArrayBuffer;
   counterBlock: number;
   local: { clusterAddress: number; serviceCidr: Ipv4Prefix };
+  /** Records in both rings are [virtio_net_hdr][IP packet] (the TUN has offloads): the
+   *  shard announces gso to peers and passes super-packets through. Default false. */
+  vnetHdr?: boolean;
   tls: TlsMaterial;
   links: ShardLink[];
   tunables: ShardTunables;

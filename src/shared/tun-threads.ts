@@ -22,8 +22,11 @@ export interface TunReaderInit {
    * tunnel, so the main thread dials it now instead of waiting out the backoff.
    */
   demand: SharedArrayBuffer;
-  /** Bytes reserved per packet in a read batch (MTU plus headroom). */
+  /** Bytes reserved per packet in a read batch (MTU plus headroom; 64 KiB + header with vnetHdr). */
   slotSize: number;
+  /** The TUN was opened with vnetHdr: every packet read starts with a virtio_net_hdr, and
+   *  ring records carry [virtio_net_hdr][IP packet]. */
+  vnetHdr: boolean;
   /** Packets per readBatch call. */
   batchPackets: number;
   /** Poll timeout: how long an idle reader sleeps before re-checking the stop word. */
@@ -41,6 +44,8 @@ export interface TunWriterInit {
   counterBlock: number;
   /** Most packets written per writeBatch call. */
   batchPackets: number;
+  /** Ring records are [virtio_net_hdr][IP packet], written to the TUN as they are. */
+  vnetHdr: boolean;
   slotSize: number;
   idleWaitMs: number;
 }

@@ -83,7 +83,7 @@ class Shard implements ConnectionOwner, RecordHandler {
     }
   }
 
-  /** RecordHandler: one packet from the TUN, tagged with its link id. */
+  /** RecordHandler: one packet from the TUN ([virtio_net_hdr][packet] with vnetHdr), tagged with its link id. */
   onRecord(data: Uint8Array, offset: number, length: number, linkId: number): void {
     const conn = this.activeByLink[linkId];
     if (conn === undefined) {
@@ -94,8 +94,6 @@ class Shard implements ConnectionOwner, RecordHandler {
       this.counters[Counter.tunnelBackpressureDrops]++;
       return;
     }
-    this.counters[Counter.tunnelTxPackets]++;
-    this.counters[Counter.tunnelTxBytes] += length;
     this.dirty.add(conn);
   }
 
@@ -173,7 +171,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   private track(connId: number, dialed: boolean, socket: tls.TLSSocket): TunnelConnection {
-    const conn = new TunnelConnection(connId, dialed, socket, this, this.init.local, this.toTun, this.counters, this.init.tunables, Date.now);
+    const conn = new TunnelConnection(connId, dialed, socket, this, this.init.local, this.toTun, this.counters, this.init.tunables, Date.now, this.init.vnetHdr ?? false);
     this.connections.set(connId, conn);
     return conn;
   }

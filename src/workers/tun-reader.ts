@@ -1,11 +1,14 @@
 // The TUN reader thread: read a batch from the TUN -> look up each destination's link ->
 // append to the ring of the shard that owns the link's tunnel -> publish each touched ring
 // once per batch (which wakes its shard only if it was idle).
+// With vnetHdr each packet read is [virtio_net_hdr][IP packet], possibly a TCP
+// super-packet of up to 64 KiB; the record goes to the ring whole, header included.
 import { workerData } from 'node:worker_threads';
 import { loadNative } from '../shared/native.js';
 import { SpscRing } from '../shared/spsc-ring.js';
 import { NO_LINK, NO_SHARD, RouteTable } from '../shared/route-table.js';
 import { IPV4_MIN_HEADER_BYTES, ipv4Destination, ipVersion } from '../shared/ip-packet.js';
+import { VNET_HDR_BYTES, gsoSegmentCount, gsoType } from '../shared/gso-header.js';
 import { Counter, CounterBlocks } from '../shared/counters.js';
 import { TUN_CONTROL_STOP, type TunReaderInit } from '../shared/tun-threads.js';
 
@@ -19,19 +22,27 @@ const touched = new Uint8Array(rings.length);
 const counters = new CounterBlocks(init.counters).block(init.counterBlock);
 const buffer = new Uint8Array(init.slotSize * init.batchPackets);
 const lengths = new Int32Array(init.batchPackets);
+/** Bytes in front of each IP packet. */
+const headerBytes = init.vnetHdr ? VNET_HDR_BYTES : 0;
 
 function classify(count: number): void {
   for (let i = 0; i < count; i++) {
     const offset = i * init.slotSize;
     const length = lengths[i]!;
+    const ipOffset = offset + headerBytes;
+    const ipLength = length - headerBytes;
     counters[Counter.tunRxPackets]++;
-    counters[Counter.tunRxBytes] += length;
+    counters[Counter.tunRxBytes] += ipLength;
     // Only IPv4 is routed (service CIDRs and cluster addresses are IPv4).
-    if (length < IPV4_MIN_HEADER_BYTES || ipVersion(buffer, offset) !== 4) {
+    if (ipLength < IPV4_MIN_HEADER_BYTES || ipVersion(buffer, ipOffset) !== 4) {
       counters[Counter.noRouteDrops]++;
       continue;
     }
-    const linkId = routes.lookup(ipv4Destination(buffer, offset));
+    if (headerBytes !== 0 && gsoType(buffer, offset) !== 0) {
+      counters[Counter.tunRxOffloadPackets]++;
+      counters[Counter.tunRxOffloadSegments] += gsoSegmentCount(buffer, offset, length);
+    }
+    const linkId = routes.lookup(ipv4Destination(buffer, ipOffset));
     if (linkId === NO_LINK) {
       counters[Counter.noRouteDrops]++;
       continue;

@@ -5,9 +5,20 @@
 // thread -> 'activate' from the main thread (or 'close' if the other connection of a
 // simultaneous dial won) -> forwarding until closed. Keepalives measure round-trip time
 // and detect a dead peer.
+//
+// Offloads: when the local TUN has them (vnetHdr), ring records carry a virtio_net_hdr in
+// front of each packet and the hello announces gso. Outbound, a record with a trivial
+// header goes out as a plain IP frame; a super-packet or partial checksum goes out as an
+// offload frame to a peer that announced gso too, and is finished in software (segmented,
+// checksummed) for one that did not. Inbound, plain frames get a zero header on the ring.
 import type tls from 'node:tls';
 import { FrameBatcher, FrameDecoder, type FrameSink, type FrameMalformedReason } from '../shared/frame-codec.js';
-import { ALPN_PROTOCOL, NO_CAPABILITIES, PROTOCOL_VERSION, decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck } from '../shared/wire.js';
+import {
+  ALPN_PROTOCOL, CAPABILITY_GSO, MAX_OFFLOAD_FRAME_PAYLOAD, NO_CAPABILITIES, PROTOCOL_VERSION,
+  decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck,
+} from '../shared/wire.js';
+import { TRIVIAL_VNET_HEADER, VNET_HDR_BYTES, VnetFlag, isTcpv4Gso, isTrivialVnetHeader, offloadRecordProblem } from '../shared/gso-header.js';
+import { Tcpv4Segmenter, completeRecordChecksum, type SegmentSink } from '../shared/gso-segment.js';
 import { Counter, FrameMalformedCounter, inboundDropCounter } from '../shared/counters.js';
 import type { ShardLink, ShardTunables } from '../shared/shard-protocol.js';
 import { INBOUND_PASS, checkInbound, type InboundEndpoint } from '../shared/inbound-filter.js';
@@ -28,10 +39,12 @@ export interface ConnectionOwner {
   identifyPeer(names: string[]): ShardLink | string;
 }
 
-export class TunnelConnection implements FrameSink {
+export class TunnelConnection implements FrameSink, SegmentSink {
   state: ConnectionState = 'handshake';
   link: ShardLink | null = null;
   peerVersion = 0;
+  /** Both sides announced gso: offload frames and large frames flow both ways. */
+  gso = false;
   rttMs: number | null = null;
   lastReceiveAt: number;
   private keepaliveSeq = 0;
@@ -40,6 +53,8 @@ export class TunnelConnection implements FrameSink {
   private readonly handshakeTimer: NodeJS.Timeout;
   /** Reused for control frames so sending a keepalive allocates nothing but the write. */
   private readonly controlScratch = Buffer.alloc(64);
+  /** Cuts super-packets for a peer without gso; made on first use. */
+  private segmenter: Tcpv4Segmenter | undefined;
 
   constructor(
     readonly connId: number,
@@ -52,6 +67,8 @@ export class TunnelConnection implements FrameSink {
     private readonly counters: Float64Array,
     private readonly tunables: ShardTunables,
     private readonly now: () => number,
+    /** Ring records in both directions are [virtio_net_hdr][IP packet]. */
+    private readonly vnetHdr = false,
   ) {
     this.lastReceiveAt = now();
     this.batcher = new FrameBatcher({ batchBytes: tunables.writeBatchBytes });
@@ -81,9 +98,9 @@ export class TunnelConnection implements FrameSink {
     this.link = identified;
     const len = encodeHello(this.controlScratch, 0, {
       version: PROTOCOL_VERSION,
-      capabilities: NO_CAPABILITIES,
+      capabilities: this.vnetHdr ? CAPABILITY_GSO : NO_CAPABILITIES,
       clusterAddress: this.local.clusterAddress,
-      maxFramePayload: this.tunables.maxFramePayload,
+      maxFramePayload: this.vnetHdr ? MAX_OFFLOAD_FRAME_PAYLOAD : this.tunables.maxFramePayload,
     });
     this.writeFramed(this.controlScratch, 0, len);
   }
@@ -94,16 +111,60 @@ export class TunnelConnection implements FrameSink {
   }
 
   /**
-   * Queues one packet from the TUN for this tunnel. Returns false when the socket is so far
-   * behind that the packet is dropped (the inner TCP backs off, as on a full NIC queue).
+   * Queues one ring record from the TUN for this tunnel. Returns false when the socket is
+   * so far behind that the packet is dropped (the inner TCP backs off, as on a full NIC
+   * queue). With vnetHdr the record may be changed in place (checksum completed, receive
+   * flags cleared): the caller holds it until the ring is released.
    */
   enqueue(data: Uint8Array, offset: number, length: number): boolean {
     if (this.socket.writableLength > this.tunables.maxQueuedBytes) return false;
+    if (!this.vnetHdr || isTrivialVnetHeader(data, offset)) {
+      const headerBytes = this.vnetHdr ? VNET_HDR_BYTES : 0;
+      this.appendFrame(data, offset + headerBytes, length - headerBytes);
+    } else {
+      this.enqueueOffloaded(data, offset, length);
+    }
+    return true;
+  }
+
+  private enqueueOffloaded(data: Uint8Array, offset: number, length: number): void {
+    data[offset] = data[offset]! & VnetFlag.needsCsum; // DATA_VALID is for this host only
+    if (offloadRecordProblem(data, offset, length) !== undefined) {
+      this.counters[Counter.badOffloadDrops]++;
+      return;
+    }
+    this.counters[Counter.tunnelTxPackets]++;
+    this.counters[Counter.tunnelTxBytes] += length - VNET_HDR_BYTES;
+    if (this.gso) {
+      if (!this.batcher.appendOffload(data, offset, length)) {
+        this.flush();
+        this.batcher.appendOffload(data, offset, length);
+      }
+    } else if (isTcpv4Gso(data, offset)) {
+      this.segmenter ??= new Tcpv4Segmenter();
+      this.counters[Counter.tunnelTxSoftwareSegments] += this.segmenter.segment(data, offset, length, this);
+    } else {
+      completeRecordChecksum(data, offset, length);
+      this.enqueueFrame(data, offset + VNET_HDR_BYTES, length - VNET_HDR_BYTES);
+    }
+  }
+
+  /** SegmentSink: one software segment of a super-packet for a peer without gso. */
+  onSegment(buf: Uint8Array, offset: number, length: number): void {
+    this.enqueueFrame(buf, offset, length);
+  }
+
+  private appendFrame(data: Uint8Array, offset: number, length: number): void {
+    this.counters[Counter.tunnelTxPackets]++;
+    this.counters[Counter.tunnelTxBytes] += length;
+    this.enqueueFrame(data, offset, length);
+  }
+
+  private enqueueFrame(data: Uint8Array, offset: number, length: number): void {
     if (!this.batcher.append(data, offset, length)) {
       this.flush();
       this.batcher.append(data, offset, length);
     }
-    return true;
   }
 
   /** Writes what enqueue() gathered: one socket write per batch, not per packet. */
@@ -135,23 +196,44 @@ export class TunnelConnection implements FrameSink {
   // --- FrameSink: called by the decoder for each frame of a received chunk ---
 
   onIpPacket(buf: Uint8Array, offset: number, length: number): void {
-    // Packets are accepted on an established connection even before it is activated: in a
-    // simultaneous dial the peer may already send on the one both sides will keep. The
-    // checks, not the connection's state, decide what reaches the TUN.
-    if (this.link === null || this.state === 'handshake' || this.state === 'closed') {
-      this.counters[Counter.noTunnelDrops]++;
-      return;
-    }
-    const verdict = checkInbound(buf, offset, length, this.link, this.local);
-    if (verdict !== INBOUND_PASS) {
-      this.counters[inboundDropCounter(verdict)]++;
-      return;
-    }
+    const link = this.admit(buf, offset, length);
+    if (link === null) return;
     // A full ring counts the drop itself.
-    if (this.toTun.write(buf, offset, length, this.link.linkId)) {
+    const queued = this.vnetHdr
+      ? this.toTun.writeParts(TRIVIAL_VNET_HEADER, 0, VNET_HDR_BYTES, buf, offset, length, link.linkId)
+      : this.toTun.write(buf, offset, length, link.linkId);
+    if (queued) {
       this.counters[Counter.tunnelRxPackets]++;
       this.counters[Counter.tunnelRxBytes] += length;
     }
+  }
+
+  /** An offload frame's record [virtio_net_hdr][IPv4 packet], checked by the decoder. */
+  onOffloadPacket(buf: Uint8Array, offset: number, length: number): void {
+    const link = this.admit(buf, offset + VNET_HDR_BYTES, length - VNET_HDR_BYTES);
+    if (link === null) return;
+    if (this.toTun.write(buf, offset, length, link.linkId)) {
+      this.counters[Counter.tunnelRxPackets]++;
+      this.counters[Counter.tunnelRxBytes] += length - VNET_HDR_BYTES;
+    }
+  }
+
+  /** The link whose checks the IP packet passed (and may reach the TUN), else null (counted). */
+  private admit(buf: Uint8Array, offset: number, length: number): ShardLink | null {
+    // Packets are accepted on an established connection even before it is activated: in a
+    // simultaneous dial the peer may already send on the one both sides will keep. The
+    // checks, not the connection's state, decide what reaches the TUN.
+    const link = this.link;
+    if (link === null || this.state === 'handshake' || this.state === 'closed') {
+      this.counters[Counter.noTunnelDrops]++;
+      return null;
+    }
+    const verdict = checkInbound(buf, offset, length, link, this.local);
+    if (verdict !== INBOUND_PASS) {
+      this.counters[inboundDropCounter(verdict)]++;
+      return null;
+    }
+    return link;
   }
 
   onControl(buf: Uint8Array, offset: number, length: number): void {
@@ -163,7 +245,7 @@ export class TunnelConnection implements FrameSink {
     const frame = decoded.value;
     switch (frame.type) {
       case 'hello':
-        this.onHello(frame.version, frame.clusterAddress);
+        this.onHello(frame.version, frame.clusterAddress, frame.capabilities);
         break;
       case 'keepalive': {
         const len = encodeKeepaliveAck(this.controlScratch, 0, frame);
@@ -180,7 +262,7 @@ export class TunnelConnection implements FrameSink {
     this.counters[FrameMalformedCounter[reason]]++;
   }
 
-  private onHello(version: number, clusterAddress: number): void {
+  private onHello(version: number, clusterAddress: number, capabilities: number): void {
     if (this.state !== 'handshake' || this.link === null) return;
     if (clusterAddress !== this.link.clusterAddress) {
       this.close(`peer says its cluster address is ${formatIpv4(clusterAddress)}, link ${this.link.name} expects ${formatIpv4(this.link.clusterAddress)}`, true);
@@ -188,6 +270,13 @@ export class TunnelConnection implements FrameSink {
     }
     clearTimeout(this.handshakeTimer);
     this.peerVersion = version;
+    if (this.vnetHdr && (capabilities & CAPABILITY_GSO) !== 0) {
+      // The peer sends offload frames only after our hello, which preceded everything
+      // we send; from the next frame of this very chunk on, the decoder takes them.
+      this.gso = true;
+      this.decoder.enableGso();
+      this.batcher.enableGso();
+    }
     this.state = 'established';
     this.owner.established(this);
   }
@@ -201,14 +290,7 @@ export class TunnelConnection implements FrameSink {
 
   private writeFramed(payload: Buffer, offset: number, length: number): void {
     // Control frames go through the batcher too so they stay in order with data frames.
-    this.enqueueControl(payload, offset, length);
+    this.enqueueFrame(payload, offset, length);
     this.flush();
-  }
-
-  private enqueueControl(payload: Uint8Array, offset: number, length: number): void {
-    if (!this.batcher.append(payload, offset, length)) {
-      this.flush();
-      this.batcher.append(payload, offset, length);
-    }
   }
 }

@@ -1,0 +1,210 @@
+// Two TunnelConnections joined by an in-memory socket pair: the gso negotiation and what
+// reaches the far side's TUN ring for every mix of offload-capable and old peers.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { setImmediate as tick } from 'node:timers/promises';
+import type tls from 'node:tls';
+import { TunnelConnection, type ConnectionOwner } from '../../src/workers/tunnel-connection.js';
+import { SpscRing, type RecordHandler } from '../../src/shared/spsc-ring.js';
+import { COUNTERS_PER_BLOCK, Counter, FrameMalformedCounter, inboundDropCounter } from '../../src/shared/counters.js';
+import { DEFAULT_SHARD_TUNABLES, type ShardLink } from '../../src/shared/shard-protocol.js';
+import { ALPN_PROTOCOL } from '../../src/shared/wire.js';
+import { InboundDrop } from '../../src/shared/inbound-filter.js';
+import { VNET_HDR_BYTES, isTrivialVnetHeader } from '../../src/shared/gso-header.js';
+import { parseIpv4, parsePrefix } from '../../src/shared/cidr.js';
+import { payloadBytes, superPacketRecord, tcpv4ChecksumsValid, tcpv4Packet, vnetRecord } from '../shared/tcp-fixtures.js';
+
+const A_ADDRESS = '192.168.0.11';
+const B_SERVICE = '100.64.16.10';
+
+function prefix(text: string): { network: number; prefixLength: number } {
+  const parsed = parsePrefix(text);
+  assert.ok(parsed.ok);
+  return parsed.value;
+}
+
+const A = { clusterAddress: parseIpv4(A_ADDRESS)!, serviceCidr: prefix('100.64.0.0/20') };
+const B = { clusterAddress: parseIpv4('192.168.0.12')!, serviceCidr: prefix('100.64.16.0/20') };
+
+/** Delivers writes to its peer's 'data' on a later tick, like a socket. */
+class FakeSocket extends EventEmitter {
+  peer!: FakeSocket;
+  readonly writableLength = 0;
+  readonly alpnProtocol = ALPN_PROTOCOL;
+  private destroyed = false;
+  setNoDelay(): void {}
+  getPeerCertificate(): { subject: { CN: string } } {
+    return { subject: { CN: 'peer.kubelink.lab' } };
+  }
+  write(chunk: Buffer): boolean {
+    const copy = Buffer.from(chunk);
+    setImmediate(() => this.peer.emit('data', copy));
+    return true;
+  }
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.emit('close');
+  }
+}
+
+class Owner implements ConnectionOwner {
+  establishedCount = 0;
+  readonly closedReasons: string[] = [];
+  constructor(private readonly link: ShardLink) {}
+  identifyPeer(): ShardLink {
+    return this.link;
+  }
+  closed(_conn: TunnelConnection, reason: string): void {
+    this.closedReasons.push(reason);
+  }
+  established(): void {
+    this.establishedCount++;
+  }
+}
+
+class Drain implements RecordHandler {
+  readonly records: Buffer[] = [];
+  onRecord(data: Uint8Array, offset: number, length: number): void {
+    this.records.push(Buffer.from(data.subarray(offset, offset + length)));
+  }
+}
+
+interface Side {
+  conn: TunnelConnection;
+  owner: Owner;
+  ring: SpscRing;
+  counters: Float64Array;
+  /** Records the TUN writer would take from this side's ring. */
+  drain(): Buffer[];
+}
+
+function side(socket: FakeSocket, local: typeof A, peer: typeof A, vnetHdr: boolean, dialed: boolean): Side {
+  const link: ShardLink = { linkId: 1, name: 'peer', endpointHost: 'peer.kubelink.lab', endpointPort: 8088, ...peer };
+  const owner = new Owner(link);
+  const ring = new SpscRing(SpscRing.allocate(1 << 20));
+  const counters = new Float64Array(COUNTERS_PER_BLOCK);
+  const conn = new TunnelConnection(1, dialed, socket as unknown as tls.TLSSocket, owner, local, ring, counters, DEFAULT_SHARD_TUNABLES, Date.now, vnetHdr);
+  return {
+    conn, owner, ring, counters,
+    drain: () => {
+      const drain = new Drain();
+      ring.read(drain, 1000);
+      return drain.records;
+    },
+  };
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await tick();
+}
+
+/** A (dialing, cluster address A_ADDRESS) and B, handshaken. */
+async function pair(aVnet: boolean, bVnet: boolean): Promise<{ a: Side; b: Side }> {
+  const [sa, sb] = [new FakeSocket(), new FakeSocket()];
+  sa.peer = sb;
+  sb.peer = sa;
+  const a = side(sa, A, B, aVnet, true);
+  const b = side(sb, B, A, bVnet, false);
+  a.conn.onSecure();
+  b.conn.onSecure();
+  await settle();
+  assert.equal(a.owner.establishedCount, 1, `a: ${a.owner.closedReasons.join()}`);
+  assert.equal(b.owner.establishedCount, 1, `b: ${b.owner.closedReasons.join()}`);
+  return { a, b };
+}
+
+/** Sends ring records from a's TUN side as the shard would: enqueue, then one flush. */
+async function send(from: Side, records: Buffer[]): Promise<void> {
+  const ring = new SpscRing(SpscRing.allocate(1 << 20));
+  for (const record of records) assert.ok(ring.write(record, 0, record.length, 1));
+  ring.publish();
+  ring.read({ onRecord: (data, offset, length) => assert.ok(from.conn.enqueue(data, offset, length)) }, 1000);
+  from.conn.flush();
+  await settle();
+}
+
+function superRecord(payloadLength: number, source = A_ADDRESS): Buffer {
+  return superPacketRecord(tcpv4Packet({ source, destination: B_SERVICE, payload: payloadBytes(payloadLength), checksum: 'partial' }), 1448);
+}
+
+describe('tunnel connection offloads', () => {
+  test('two peers with offloads agree on gso and a 64 KiB super-packet reaches the far ring unchanged, header included', async () => {
+    const { a, b } = await pair(true, true);
+    assert.equal(a.conn.gso, true);
+    assert.equal(b.conn.gso, true);
+    const big = superRecord(65535 - 40);
+    const small = superRecord(3000);
+    await send(a, [big, small]);
+    assert.deepEqual(b.drain(), [big, small]);
+    assert.equal(b.counters[Counter.tunnelRxPackets], 2);
+    assert.equal(b.counters[Counter.tunnelRxBytes], big.length + small.length - 2 * VNET_HDR_BYTES);
+    assert.equal(a.counters[Counter.tunnelTxSoftwareSegments], 0);
+  });
+
+  test('a plain packet (trivial header) travels as a plain IP frame and arrives with a zero header', async () => {
+    const { a, b } = await pair(true, true);
+    const packet = tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(100) });
+    await send(a, [vnetRecord({ flags: 2 }, packet)]);
+    const [record] = b.drain();
+    assert.deepEqual(record, vnetRecord({}, packet));
+  });
+
+  test('the receive-only DATA_VALID flag is cleared before a record is forwarded', async () => {
+    const { a, b } = await pair(true, true);
+    const record = superRecord(5000);
+    record[0] = 1 | 2;
+    await send(a, [record]);
+    const [got] = b.drain();
+    assert.equal(got![0], 1);
+  });
+
+  test('to a peer without offloads a super-packet is cut in software into valid MTU-sized packets', async () => {
+    const { a, b } = await pair(true, false);
+    assert.equal(a.conn.gso, false, 'gso needs both sides');
+    assert.equal(b.conn.gso, false);
+    const payload = payloadBytes(20_000);
+    const record = superPacketRecord(tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload, checksum: 'partial' }), 1448);
+    await send(a, [record]);
+    const packets = b.drain();
+    assert.equal(packets.length, 14);
+    assert.ok(packets.every((p) => p.length <= 1488 && tcpv4ChecksumsValid(p)));
+    assert.deepEqual(Buffer.concat(packets.map((p) => p.subarray(40))), payload);
+    assert.equal(a.counters[Counter.tunnelTxSoftwareSegments], 14);
+  });
+
+  test('to a peer without offloads a partial checksum is completed before sending', async () => {
+    const { a, b } = await pair(true, false);
+    const packet = tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(333), checksum: 'partial' });
+    await send(a, [vnetRecord({ flags: 1, csumStart: 20, csumOffset: 16 }, packet)]);
+    const [got] = b.drain();
+    assert.ok(tcpv4ChecksumsValid(got!));
+    assert.deepEqual(got, tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(333) }));
+  });
+
+  test('from a peer without offloads plain frames reach an offload TUN ring with a zero header', async () => {
+    const { a, b } = await pair(false, true);
+    const packet = tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(1000) });
+    await send(a, [packet]);
+    const [record] = b.drain();
+    assert.ok(isTrivialVnetHeader(record!, 0));
+    assert.deepEqual(record!.subarray(VNET_HDR_BYTES), packet);
+  });
+
+  test('inbound checks apply to the IP packet inside an offload frame', async () => {
+    const { a, b } = await pair(true, true);
+    await send(a, [superRecord(5000, '10.99.0.1')]);
+    assert.deepEqual(b.drain(), []);
+    assert.equal(b.counters[inboundDropCounter(InboundDrop.spoofedSource)], 1);
+  });
+
+  test('a local record the kernel should never produce (TCPV6 gso) is dropped as bad-offload, not sent', async () => {
+    const { a, b } = await pair(true, true);
+    const packet = tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(3000), checksum: 'partial' });
+    await send(a, [vnetRecord({ flags: 1, gsoType: 4, gsoSize: 1448, csumStart: 20, csumOffset: 16 }, packet)]);
+    assert.equal(a.counters[Counter.badOffloadDrops], 1);
+    assert.deepEqual(b.drain(), []);
+    assert.equal(b.counters[FrameMalformedCounter['bad-offload']], 0);
+  });
+});
