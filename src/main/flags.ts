@@ -50,6 +50,8 @@ export interface Config {
   serverPortHttp: number;
   ifceName: string;
   mtu: number;
+  /** TUN with virtio-net header and TSO/checksum offloads (super-packets through the tunnel). */
+  tunOffload: boolean;
   certFile?: string;
   keyFile?: string;
   caCertFile?: string;
@@ -74,6 +76,7 @@ export const CONFIG_DEFAULTS = {
   serverPortHttp: 8080,
   ifceName: 'kubelink',
   mtu: 1500,
+  tunOffload: true,
   secretManageMode: 'none' as SecretManageMode,
   servedLinks: 'all' as const,
   logLevel: 'info' as LogLevel,
@@ -242,6 +245,14 @@ const FLAGS: readonly FlagDef[] = [
     apply: (raw, c) => { c.mtu = integerFlag(MIN_MTU, MAX_MTU)(raw); },
   },
   {
+    name: 'tun-offload', valueName: 'BOOL', defaultText: String(CONFIG_DEFAULTS.tunOffload),
+    description: 'carry TCP super-packets (TSO/GSO, up to 64 KiB) through the tunnels: the TUN gets a virtio-net header and offloads; false for kernels without them',
+    apply: (raw, c) => {
+      if (raw !== 'true' && raw !== 'false') throw new ValueError('is not a boolean', 'true or false');
+      c.tunOffload = raw === 'true';
+    },
+  },
+  {
     name: 'certfile', valueName: 'PATH', description: 'PEM certificate of this broker (server and client); needs --keyfile and --cacertfile',
     apply: (raw, c) => { c.certFile = nonEmpty('a file path')(raw); },
   },
@@ -333,6 +344,7 @@ function defaultConfig(env: NodeJS.ProcessEnv): Config {
     serverPortHttp: CONFIG_DEFAULTS.serverPortHttp,
     ifceName: CONFIG_DEFAULTS.ifceName,
     mtu: CONFIG_DEFAULTS.mtu,
+    tunOffload: CONFIG_DEFAULTS.tunOffload,
     secretManageMode: CONFIG_DEFAULTS.secretManageMode,
     servedLinks: CONFIG_DEFAULTS.servedLinks,
     workers: Math.min(Math.max(1, os.availableParallelism()), MAX_WORKERS),

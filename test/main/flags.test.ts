@@ -165,6 +165,13 @@ test('--log-level, --mtu, --served-links and --ifce-name are checked', () => {
   assert.match(flagError([...BROKER, '--ifce-name=much-too-long-name']).message, /^--ifce-name "much-too-long-name": is not a valid interface name/);
 });
 
+test('--tun-offload is on by default and takes true or false', () => {
+  assert.equal(parseFlags(BROKER, {}).tunOffload, true);
+  assert.equal(parseFlags([...BROKER, '--tun-offload=false'], {}).tunOffload, false);
+  assert.equal(parseFlags([...BROKER, '--tun-offload', 'true'], {}).tunOffload, true);
+  assert.equal(flagError([...BROKER, '--tun-offload=no']).message, '--tun-offload "no": is not a boolean (expected true or false)');
+});
+
 test('a mesh network overlapping the service, node or pod network is rejected', () => {
   assert.match(
     flagError([...BROKER, '--node-cidr=192.168.0.0/16']).message,
