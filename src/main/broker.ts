@@ -120,7 +120,7 @@ export class Broker {
     this.tlsSource = await createTlsSource(config, this.log);
     await this.tlsSource.start((material) => this.onTls(material));
 
-    const datapath = new Datapath({ ifname: config.ifceName, shards: config.workers, mtu: config.mtu }, this.log.child({ component: 'datapath' }));
+    const datapath = new Datapath({ ifname: config.ifceName, shards: config.workers, mtu: config.mtu, tunOffload: config.tunOffload }, this.log.child({ component: 'datapath' }));
     this.datapath = datapath;
     const ifname = datapath.openTun();
     this.gateway = new GatewayNetwork(ifname, linkAddress, config.mtu, this.log.child({ component: 'gateway' }));
@@ -136,6 +136,7 @@ export class Broker {
         toTunnelRing: datapath.toTunnelRings[shard]!,
         toTunRing: datapath.toTunRings[shard]!,
         toTunSignal: datapath.toTunSignal,
+        vnetHdr: datapath.vnetHdr,
         counters: datapath.counters,
         counterBlock: shardCounterBlock(shard),
         local: { clusterAddress: linkAddress.address, serviceCidr },
