@@ -21,9 +21,9 @@ describe('broker on a two-cluster lab', () => {
   const certDir = path.join(lab.workDir, 'pki');
   const brokers = new Map<number, LabProcess>();
 
-  async function startBroker(cluster: LabCluster): Promise<LabProcess> {
+  async function startBroker(cluster: LabCluster, extraArgs: string[] = []): Promise<LabProcess> {
     const linksDir = path.join(lab.workDir, cluster.name, 'links');
-    const argv = lab.kubelinkBrokerArgs(cluster.index, { workers: 2, linksDir, certDir, logLevel: 'debug' });
+    const argv = lab.kubelinkBrokerArgs(cluster.index, { workers: 2, linksDir, certDir, logLevel: 'debug', extraArgs });
     const proc = await lab.spawn(cluster.gateway.ns, argv, { logFile: path.join(lab.workDir, `${cluster.name}-broker-${Date.now()}.log`) });
     brokers.set(cluster.index, proc);
     return proc;
@@ -94,6 +94,41 @@ describe('broker on a two-cluster lab', () => {
     const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
     const result = await runIperf(lab, c1.pods.client2, c2.serviceIp, { durationSec: 10 });
     assert.ok(result.bitsPerSecond > 0, `iperf3 moved no data: ${JSON.stringify(result)}`);
+  });
+
+  test('with TUN offloads (the default) a 4-stream iperf3 run crosses the tunnel as TCP super-packets', async () => {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    const readBefore = await metric(c1, 'kubelink_tun_rx_offload_packets_total');
+    const writtenBefore = await metric(c2, 'kubelink_tun_tx_offload_packets_total');
+    const result = await runIperf(lab, c1.pods.client2, c2.serviceIp, { durationSec: 3, streams: 4 });
+    assert.ok(result.bitsPerSecond > 0, `iperf3 moved no data: ${JSON.stringify(result)}`);
+    const read = (await metric(c1, 'kubelink_tun_rx_offload_packets_total')) - readBefore;
+    const segments = await metric(c1, 'kubelink_tun_rx_offload_segments_total');
+    assert.ok(read > 0, 'broker 1 read super-packets from its TUN');
+    assert.ok(segments > read, 'each super-packet stands for several packets');
+    assert.ok((await metric(c2, 'kubelink_tun_tx_offload_packets_total')) - writtenBefore > 0, 'broker 2 wrote super-packets to its TUN');
+    assert.equal(await metric(c1, 'kubelink_tunnel_tx_software_segments_total'), 0, 'both peers announced gso: nothing cut in software');
+    assert.equal(await metric(c2, 'kubelink_malformed_frames_total', 'bad-offload'), 0);
+  });
+
+  test('a broker with --tun-offload=false and one with offloads interoperate: super-packets are cut in software for it', async () => {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    await brokers.get(2)!.stop(5000);
+    try {
+      await startBroker(c2, ['--tun-offload=false']);
+      await waitBothWays();
+      const cutBefore = await metric(c1, 'kubelink_tunnel_tx_software_segments_total');
+      const result = await runIperf(lab, c1.pods.client2, c2.serviceIp, { durationSec: 3, streams: 4 });
+      assert.ok(result.bitsPerSecond > 0, `iperf3 moved no data: ${JSON.stringify(result)}`);
+      const reverse = await runIperf(lab, c1.pods.client2, c2.serviceIp, { durationSec: 2, streams: 2, reverse: true });
+      assert.ok(reverse.bitsPerSecond > 0, `iperf3 -R moved no data: ${JSON.stringify(reverse)}`);
+      assert.ok((await metric(c1, 'kubelink_tunnel_tx_software_segments_total')) > cutBefore, 'broker 1 segmented in software');
+      assert.equal(await metric(c2, 'kubelink_tun_rx_offload_packets_total'), 0, 'broker 2 has no offloads');
+    } finally {
+      await brokers.get(2)!.stop(5000);
+      await startBroker(c2);
+      await waitBothWays();
+    }
   });
 
   test('a broker certificate signed by another CA is refused and counted', async () => {
