@@ -12,21 +12,21 @@
 // Needs root (network namespaces). A path that fails to come up is reported as failed
 // with the reason; the others are still measured.
 
-import { execFile } from 'node:child_process';
 import { appendFile, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { createLogger, isLogLevel, type LogLevel } from '../src/main/log.js';
 import { runIperf, type IperfOptions } from '../loadtest/lab/iperf.js';
+import { describeError as describeErrorChain } from '../loadtest/lab/error-text.js';
 import { Lab } from '../loadtest/lab/lab.js';
+import { describeMachine } from '../loadtest/lab/machine.js';
+import { repoRoot } from '../loadtest/lab/repo-root.js';
 import type { LabPath } from '../loadtest/lab/lab-path.js';
 import type { KubelinkPath } from '../loadtest/lab/kubelink-path.js';
 import type { LabPod, PodName } from '../loadtest/lab/topology.js';
-
-const execFileAsync = promisify(execFile);
 
 export interface BenchOptions {
   durationSec: number;
@@ -62,16 +62,6 @@ const USAGE = `usage: tunnel-bench [--duration SEC] [--runs N] [--streams LIST] 
   --no-results print only
   --log-level  lab log level on stderr (default warn)`;
 
-/** The repository root: the nearest ancestor of this file with a package.json. */
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('tunnel-bench: cannot find the repository root (no package.json above this file)');
-    dir = parent;
-  }
-  return dir;
-}
 
 function positiveInteger(flag: string, text: string): number {
   const value = Number(text);
@@ -135,39 +125,9 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** The message of an error and of each of its causes, on one line. */
+/** An error on one line, safe inside a markdown table cell. */
 function describeError(error: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = error; e !== undefined && parts.length < 6; e = (e as { cause?: unknown }).cause) {
-    parts.push(e instanceof Error ? e.message : String(e));
-    if (!(e instanceof Error)) break;
-  }
-  return parts.join(': ').replace(/\s+/g, ' ').replace(/\|/g, '/');
-}
-
-async function toolVersion(argv: string[], pattern: RegExp): Promise<string> {
-  try {
-    const { stdout, stderr } = await execFileAsync(argv[0]!, argv.slice(1));
-    return pattern.exec(stdout + stderr)?.[1] ?? 'unknown';
-  } catch {
-    return 'not installed';
-  }
-}
-
-export async function describeMachine(): Promise<string> {
-  const cpus = os.cpus();
-  const [iperf, openvpn] = await Promise.all([
-    toolVersion(['iperf3', '--version'], /iperf (\S+)/),
-    toolVersion(['openvpn', '--version'], /OpenVPN (\S+)/),
-  ]);
-  return [
-    `nproc ${os.availableParallelism()}`,
-    `CPU ${cpus[0]?.model.trim() ?? 'unknown'}`,
-    `kernel ${os.release()}`,
-    `Node ${process.version}`,
-    `iperf3 ${iperf}`,
-    `OpenVPN ${openvpn}`,
-  ].join(', ');
+  return describeErrorChain(error).replace(/\|/g, '/');
 }
 
 function createPath(lab: Lab, name: string): LabPath {

@@ -86,10 +86,19 @@ export async function writeLabLinks(topology: LabTopology, local: LabCluster, di
   return files;
 }
 
+/** Namespace of the broker's Secret and Lease in a lab API server (as in k8s/). */
+export const LAB_KUBELINK_NAMESPACE = 'kube-system';
+
 export interface BrokerArgsOptions {
   workers: number;
-  linksDir: string;
-  certDir: string;
+  /** KubeLinks from this directory (--links); give this or `kubeconfig`. */
+  linksDir?: string;
+  /** KubeLinks (and the Lease) from this cluster's API server (--kubeconfig). */
+  kubeconfig?: string;
+  /** Certificates from files under certDir (see brokerCertificateFiles); give this or `secret`. */
+  certDir?: string;
+  /** Certificates from this kubernetes.io/tls Secret in kube-system (--secret); needs `kubeconfig`. */
+  secret?: string;
   /** Default 'info'. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Default 8080; 0 disables. */
@@ -100,7 +109,16 @@ export interface BrokerArgsOptions {
 
 /** The argv (node + entry + flags) of cluster `cluster`'s broker, to run in its gateway namespace. */
 export function brokerArgs(nodeBinary: string, entry: string, cluster: LabCluster, options: BrokerArgsOptions): string[] {
-  const certs = brokerCertificateFiles(options.certDir, cluster);
+  if ((options.linksDir === undefined) === (options.kubeconfig === undefined)) throw new Error('brokerArgs: give exactly one of linksDir and kubeconfig');
+  if ((options.certDir === undefined) === (options.secret === undefined)) throw new Error('brokerArgs: give exactly one of certDir and secret');
+  const links = options.linksDir !== undefined ? ['--links', options.linksDir] : ['--kubeconfig', options.kubeconfig!];
+  let certificates: string[];
+  if (options.certDir !== undefined) {
+    const certs = brokerCertificateFiles(options.certDir, cluster);
+    certificates = ['--certfile', certs.certFile, '--keyfile', certs.keyFile, '--cacertfile', certs.caFile];
+  } else {
+    certificates = ['--secret', options.secret!, '--namespace', LAB_KUBELINK_NAMESPACE];
+  }
   return [
     nodeBinary,
     entry,
@@ -110,13 +128,34 @@ export function brokerArgs(nodeBinary: string, entry: string, cluster: LabCluste
     '--node-cidr', cluster.nodeCidr,
     '--pod-cidr', cluster.podCidr,
     '--broker-port', String(cluster.brokerPort),
-    '--links', options.linksDir,
-    '--certfile', certs.certFile,
-    '--keyfile', certs.keyFile,
-    '--cacertfile', certs.caFile,
+    ...links,
+    ...certificates,
     '--workers', String(options.workers),
     '--server-port-http', String(options.httpPort ?? 8080),
     '--log-level', options.logLevel ?? 'info',
     ...(options.extraArgs ?? []),
+  ];
+}
+
+export interface RouterArgsOptions {
+  kubeconfig: string;
+  /** Default 'info'. */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Default 8181 (as in k8s/router.yaml); 0 disables. */
+  httpPort?: number;
+}
+
+/** The argv of the router of `cluster`, to run on its second node (the gateway node needs none). */
+export function routerArgs(nodeBinary: string, entry: string, cluster: LabCluster, options: RouterArgsOptions): string[] {
+  return [
+    nodeBinary,
+    entry,
+    '--controllers=router',
+    '--kubeconfig', options.kubeconfig,
+    '--node-cidr', cluster.nodeCidr,
+    '--pod-cidr', cluster.podCidr,
+    '--link-address', cluster.clusterAddress,
+    '--server-port-http', String(options.httpPort ?? 8181),
+    '--log-level', options.logLevel ?? 'info',
   ];
 }

@@ -63,25 +63,32 @@ export class KubelinkPath implements LabPath {
     await this.waitForTraffic();
   }
 
-  /** Every ordered pair of clusters exchanges one HTTP request through the tunnel. */
-  private async waitForTraffic(): Promise<void> {
-    const timeoutMs = this.options.readyTimeoutMs ?? 30_000;
-    for (const from of this.clusters) {
-      for (const to of this.clusters) {
-        if (from.index === to.index) continue;
-        await this.lab.retry(`kubelink tunnel ${from.name} -> ${to.name}`, { timeoutMs, intervalMs: 300 }, async () => {
-          const dead = this.brokers.find((b) => !b.running());
-          if (dead) throw new Error(`broker in ${dead.ns} exited, see ${dead.logFile}`);
-          const reply = await this.lab.requestEcho(from.pods.client2, to.serviceIp, 2000);
-          if (reply.cluster !== to.name) throw new Error(`answered by ${reply.cluster}`);
-        });
-      }
-    }
+  private waitForTraffic(): Promise<void> {
+    return waitForMeshTraffic(this.lab, this.clusters, this.brokers, this.options.readyTimeoutMs ?? 30_000);
   }
 
   async down(): Promise<void> {
     this.lab.log.info('lab: kubelink path down', { workers: this.options.workers });
     await Promise.all(this.brokers.map((b) => b.stop(5000)));
     this.brokers = [];
+  }
+}
+
+/**
+ * Every ordered pair of `clusters` exchanges one HTTP request through the tunnel (from the
+ * pod on node 2, so the route via the gateway node is used too); fails early when one of
+ * `processes` exits.
+ */
+export async function waitForMeshTraffic(lab: Lab, clusters: readonly LabCluster[], processes: readonly LabProcess[], timeoutMs: number): Promise<void> {
+  for (const from of clusters) {
+    for (const to of clusters) {
+      if (from.index === to.index) continue;
+      await lab.retry(`kubelink tunnel ${from.name} -> ${to.name}`, { timeoutMs, intervalMs: 300 }, async () => {
+        const dead = processes.find((p) => !p.running());
+        if (dead) throw new Error(`${dead.argv.slice(1, 3).join(' ')} in ${dead.ns} exited, see ${dead.logFile}`);
+        const reply = await lab.requestEcho(from.pods.client2, to.serviceIp, 2000);
+        if (reply.cluster !== to.name) throw new Error(`answered by ${reply.cluster}`);
+      });
+    }
   }
 }

@@ -35,6 +35,12 @@ export interface SpawnInNamespaceOptions {
   /** stdout and stderr are appended here. */
   logFile: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Own process group, and this process may exit while the child runs: for labs that
+   * outlive the command that built them (`kubelink-lab up`). A terminal's Ctrl-C then
+   * reaches only the foreground command, never the lab's processes. Default false.
+   */
+  detached?: boolean;
   /** Called once when the process exits (after its pid record is removed). */
   onExit?: (exit: ProcessExit) => void;
 }
@@ -47,10 +53,11 @@ export async function spawnInNamespace(options: SpawnInNamespaceOptions): Promis
   const argv = inNamespace(options.ns, options.argv);
   let child;
   try {
-    child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', fd, fd], env: options.env ?? process.env });
+    child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', fd, fd], env: options.env ?? process.env, detached: options.detached ?? false });
   } finally {
     closeSync(fd);
   }
+  if (options.detached) child.unref();
   const pid = child.pid;
   let alive = true;
   const exited = new Promise<ProcessExit>((resolve) => {

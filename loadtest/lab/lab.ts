@@ -21,7 +21,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { silentLogger, type Logger } from '../../src/main/log.js';
-import { runInNamespace, type CommandOptions, type CommandResult } from './command.js';
+import { apiServerArgs, apiServerFiles, kubeconfigWritten, type LabApiServer } from './api-server.js';
+import { runCommand, runInNamespace, type CommandOptions, type CommandResult } from './command.js';
+import { kubectlArgv } from './kubectl.js';
 import { destroyAllLabs, destroyLabByPrefix, listNamespaces } from './cleanup.js';
 import type { EchoReply } from './echo-server.js';
 import {
@@ -33,12 +35,13 @@ import {
   type LabCertificateFiles,
 } from './kubelink-files.js';
 import { KubelinkPath, type KubelinkPathOptions } from './kubelink-path.js';
+import { KubelinkKubernetesPath, type KubelinkKubernetesPathOptions } from './kubelink-k8s-path.js';
 import { spawnInNamespace, type LabProcess } from './lab-process.js';
 import { buildLabNetwork } from './network-builder.js';
 import { OpenVpnPath, type OpenVpnOptions } from './openvpn.js';
 import { assertPrerequisites } from './preconditions.js';
 import { RawPath } from './raw-path.js';
-import { writeLabRecord } from './state-dir.js';
+import { readLabRecord, stateDirOf, writeLabRecord } from './state-dir.js';
 import {
   allNamespaces,
   describeTopology,
@@ -67,6 +70,11 @@ export interface LabOptions {
   nodeBinary?: string;
   /** kubelink entry script. Default: src/main/cli.js of the build this module belongs to. */
   kubelinkEntry?: string;
+  /**
+   * Start lab processes in their own process groups and let this process exit while they
+   * run (a lab that outlives the command that built it). Default false.
+   */
+  detachProcesses?: boolean;
 }
 
 export interface SpawnOptions {
@@ -92,7 +100,14 @@ const LAB_MODULE_DIR = path.dirname(fileURLToPath(import.meta.url));
 const DEFAULT_KUBELINK_ENTRY = path.resolve(LAB_MODULE_DIR, '../../src/main/cli.js');
 const ECHO_SERVER_SCRIPT = path.join(LAB_MODULE_DIR, 'echo-server.js');
 const HTTP_PROBE_SCRIPT = path.join(LAB_MODULE_DIR, 'http-probe.js');
+/** The test API server of the same build. */
+const API_SERVER_ENTRY = path.resolve(LAB_MODULE_DIR, '../../apiserver/cli.js');
 const DEFAULT_WAIT: Required<WaitOptions> = { timeoutMs: 20_000, intervalMs: 200 };
+
+/** Where a lab keeps logs, certificates and manifests unless told otherwise (removed by destroy). */
+export function defaultLabWorkDir(prefix: string): string {
+  return path.join(os.tmpdir(), `kubelink-lab-${prefix}`);
+}
 
 export class Lab {
   readonly prefix: string;
@@ -101,11 +116,12 @@ export class Lab {
   readonly log: Logger;
   readonly nodeBinary: string;
   readonly kubelinkEntry: string;
-  private readonly ownsWorkDir: boolean;
-  private readonly options: Required<Pick<LabOptions, 'staticRoutes' | 'rpFilter' | 'startEchoServices'>>;
+  /** The lab made workDir (and removes it); taken from the record for an attached lab. */
+  private ownsWorkDir: boolean;
+  private readonly options: Required<Pick<LabOptions, 'staticRoutes' | 'rpFilter' | 'startEchoServices' | 'detachProcesses'>>;
   private readonly processes = new Set<LabProcess>();
-  /** `iperf3 -s` of each cluster's echo pod, by cluster index. */
-  private readonly iperfServers = new Map<number, LabProcess>();
+  /** `iperf3 -s` in the echo pods, by `<cluster index>:<port>`. */
+  private readonly iperfServers = new Map<string, LabProcess>();
   private spawnCount = 0;
   private state: 'new' | 'creating' | 'up' | 'destroyed' = 'new';
 
@@ -113,7 +129,7 @@ export class Lab {
     this.prefix = options.prefix ?? `kl${randomBytes(2).toString('hex')}`;
     this.topology = describeTopology(this.prefix, options.clusters);
     this.ownsWorkDir = options.workDir === undefined;
-    this.workDir = options.workDir ?? path.join(os.tmpdir(), `kubelink-lab-${this.prefix}`);
+    this.workDir = options.workDir ?? defaultLabWorkDir(this.prefix);
     this.log = (options.log ?? silentLogger).child({ lab: this.prefix });
     this.nodeBinary = options.nodeBinary ?? process.execPath;
     this.kubelinkEntry = options.kubelinkEntry ?? DEFAULT_KUBELINK_ENTRY;
@@ -121,7 +137,22 @@ export class Lab {
       staticRoutes: options.staticRoutes ?? true,
       rpFilter: options.rpFilter ?? 0,
       startEchoServices: options.startEchoServices ?? true,
+      detachProcesses: options.detachProcesses ?? false,
     };
+  }
+
+  /**
+   * A Lab object for a lab that another process built (e.g. `kubelink-lab up`), found by its
+   * state record: it can run commands, spawn processes and destroy the lab. Its processes
+   * started before are not in `runningProcesses()`; the state dir's pid records name them.
+   */
+  static async attach(prefix: string, options: Omit<LabOptions, 'prefix' | 'clusters' | 'workDir'> = {}): Promise<Lab> {
+    const record = await readLabRecord(prefix);
+    if (!record) throw new Error(`no lab with prefix ${prefix} (no state in ${stateDirOf(prefix)})`);
+    const lab = new Lab({ ...options, prefix, clusters: record.clusters, workDir: record.workDir });
+    lab.ownsWorkDir = record.ownsWorkDir;
+    lab.state = 'up';
+    return lab;
   }
 
   /** All clusters, index order. */
@@ -134,6 +165,11 @@ export class Lab {
     const cluster = this.topology.clusters[index - 1];
     if (!cluster) throw new RangeError(`lab ${this.prefix} has clusters 1..${this.topology.clusters.length}, not ${index}`);
     return cluster;
+  }
+
+  /** True once destroy() ran. */
+  isDestroyed(): boolean {
+    return this.state === 'destroyed';
   }
 
   /** Every namespace the lab makes. */
@@ -196,21 +232,67 @@ export class Lab {
     );
   }
 
-  private async startIperfServer(cluster: LabCluster): Promise<void> {
+  private async startIperfServer(cluster: LabCluster, port = cluster.iperfPort): Promise<void> {
     const echo = cluster.pods.echo;
-    this.iperfServers.set(cluster.index, await this.spawn(echo.ns, ['iperf3', '-s', '-p', String(cluster.iperfPort)]));
-    await this.waitForListening(echo.ns, cluster.iperfPort);
+    this.iperfServers.set(`${cluster.index}:${port}`, await this.spawn(echo.ns, ['iperf3', '-s', '-p', String(port)]));
+    await this.waitForListening(echo.ns, port);
   }
 
   /**
-   * Replaces cluster `index`'s `iperf3 -s`. An iperf3 server whose client vanished mid-test
-   * answers "busy" until its receive timeout (120 s); a fresh one is faster.
+   * Replaces cluster `index`'s `iperf3 -s` on `port` (default the lab's iperf port). An
+   * iperf3 server whose client vanished mid-test answers "busy" until its receive timeout
+   * (120 s); a fresh one is faster.
    */
-  async restartIperfServer(index: number): Promise<void> {
+  async restartIperfServer(index: number, port = this.cluster(index).iperfPort): Promise<void> {
     const cluster = this.cluster(index);
-    this.log.debug('lab: restarting iperf3 server', { cluster: cluster.name });
-    await this.iperfServers.get(index)?.stop(2000);
-    await this.startIperfServer(cluster);
+    this.log.debug('lab: restarting iperf3 server', { cluster: cluster.name, port });
+    await this.iperfServers.get(`${index}:${port}`)?.stop(2000);
+    await this.startIperfServer(cluster, port);
+  }
+
+  /**
+   * Makes sure `iperf3 -s` listens on `ports` in cluster `index`'s echo pod (one server
+   * per concurrent client: iperf3 serves one test at a time). The service IP reaches every port.
+   */
+  async ensureIperfServers(index: number, ports: readonly number[]): Promise<void> {
+    const cluster = this.cluster(index);
+    for (const port of ports) {
+      if (this.iperfServers.get(`${index}:${port}`)?.running()) continue;
+      await this.startIperfServer(cluster, port);
+    }
+  }
+
+  /** Stops the `iperf3 -s` this Lab object started on `ports` in cluster `index`. */
+  async stopIperfServers(index: number, ports: readonly number[]): Promise<void> {
+    await Promise.all(
+      ports.map(async (port) => {
+        const key = `${index}:${port}`;
+        await this.iperfServers.get(key)?.stop(2000);
+        this.iperfServers.delete(key);
+      }),
+    );
+  }
+
+  /**
+   * Starts cluster `index`'s API server in its control-plane namespace and waits until it
+   * serves and its kubeconfig is written. Objects persist in a data file across restarts.
+   */
+  async startApiServer(index: number, wait: WaitOptions = {}): Promise<LabApiServer> {
+    const cluster = this.cluster(index);
+    const files = apiServerFiles(this.workDir, cluster);
+    await mkdir(path.dirname(files.kubeconfig), { recursive: true });
+    const proc = await this.spawn(cluster.controlPlane.ns, apiServerArgs(this.nodeBinary, API_SERVER_ENTRY, cluster, files), { logFile: files.logFile });
+    await this.retry(`API server of ${cluster.name}`, { timeoutMs: 15_000, ...wait }, async () => {
+      if (!proc.running()) throw new Error(`the API server exited, see ${files.logFile}`);
+      await this.waitForListening(cluster.controlPlane.ns, cluster.controlPlane.port, { timeoutMs: 100 });
+      if (!kubeconfigWritten(files)) throw new Error('no kubeconfig yet');
+    });
+    return { process: proc, files, url: cluster.controlPlane.url };
+  }
+
+  /** Runs the real `kubectl <args>` against cluster `index`'s API server. */
+  kubectl(index: number, args: readonly string[], options?: CommandOptions): Promise<CommandResult> {
+    return runCommand(kubectlArgv(this.workDir, this.cluster(index), args), options);
   }
 
   /** Runs `argv` to completion inside `ns`; rejects with the command's stderr on failure. */
@@ -234,6 +316,7 @@ export class Lab {
       argv,
       logFile,
       env: options.env,
+      detached: this.options.detachProcesses,
       onExit: (exit) => {
         this.processes.delete(child);
         this.log.debug('lab: process exited', { ns, pid: child.pid, program, ...exit });
@@ -319,6 +402,11 @@ export class Lab {
   /** kubelink brokers in the gateways of `options.clusters` (default all), full mesh. */
   kubelinkPath(options: KubelinkPathOptions): KubelinkPath {
     return new KubelinkPath(this, options);
+  }
+
+  /** kubelink as deployed on Kubernetes: API server, broker and router per cluster, KubeLinks via kubectl. */
+  kubelinkKubernetesPath(options: KubelinkKubernetesPathOptions): KubelinkKubernetesPath {
+    return new KubelinkKubernetesPath(this, options);
   }
 
   /** Stops every process and removes every namespace, /etc/netns dir and (if the lab made it) the work dir. */

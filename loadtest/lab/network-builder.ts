@@ -56,7 +56,7 @@ async function configureSysctls(topology: LabTopology, options: NetworkBuildOpti
   };
   const bridgeNamespaces = [topology.internet.ns, ...topology.clusters.map((c) => c.nodeNetworkNs)];
   const nodeNamespaces = topology.clusters.flatMap((c) => [c.gateway.ns, c.node2.ns]);
-  const podNamespaces = topology.clusters.flatMap((c) => Object.values(c.pods).map((p) => p.ns));
+  const podNamespaces = topology.clusters.flatMap((c) => [c.controlPlane.ns, ...Object.values(c.pods).map((p) => p.ns)]);
   await Promise.all([
     ...nodeNamespaces.map((ns) => setNamespaceSysctls(ns, { ...rp, 'net.ipv4.ip_forward': 1 }, options.log)),
     ...podNamespaces.map((ns) => setNamespaceSysctls(ns, rp, options.log)),
@@ -133,8 +133,15 @@ async function buildCluster(topology: LabTopology, cluster: LabCluster, options:
     bridgeScript([
       { port: 'gw', peerNs: cluster.gateway.ns, peerInterface: NODE_INTERFACE },
       { port: 'n2', peerNs: cluster.node2.ns, peerInterface: NODE_INTERFACE },
+      { port: 'api', peerNs: cluster.controlPlane.ns, peerInterface: NODE_INTERFACE },
     ]),
   );
+  log.debug('lab: control plane', { cluster: cluster.name, ns: cluster.controlPlane.ns });
+  await runIpBatch(cluster.controlPlane.ns, [
+    'link set lo up',
+    `addr add ${cluster.controlPlane.ip}/24 dev ${NODE_INTERFACE}`,
+    `link set ${NODE_INTERFACE} up`,
+  ]);
   const gw = cluster.gateway;
   log.debug('lab: gateway node', { cluster: cluster.name, ns: gw.ns });
   await runIpBatch(gw.ns, [

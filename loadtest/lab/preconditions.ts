@@ -4,13 +4,22 @@
 import { stat } from 'node:fs/promises';
 import { runCommand } from './command.js';
 
+/** A program the lab runs, how to ask it for its version, and the Debian package that has it. */
+export interface RequiredTool {
+  argv: string[];
+  package: string;
+}
+
 /** Tools the lab itself runs. OpenVPN is checked by the OpenVPN path when it is used. */
-const REQUIRED_TOOLS: ReadonlyArray<{ argv: string[]; package: string }> = [
+const REQUIRED_TOOLS: readonly RequiredTool[] = [
   { argv: ['iptables-restore', '--version'], package: 'iptables' },
   { argv: ['iperf3', '--version'], package: 'iperf3' },
   { argv: ['sysctl', '--version'], package: 'procps' },
   { argv: ['ss', '--version'], package: 'iproute2' },
 ];
+
+/** The lab with API servers also runs the real kubectl. */
+export const KUBECTL_TOOL: RequiredTool = { argv: ['kubectl', 'version', '--client'], package: 'kubernetes-client' };
 
 /** What the checks look at; injectable so tests can play a machine that lacks something. */
 export interface PrerequisiteProbe {
@@ -18,6 +27,10 @@ export interface PrerequisiteProbe {
   uid?: number;
   /** Default /dev/net/tun. */
   tunDevice?: string;
+  /** Tools needed beyond the lab's own (e.g. KUBECTL_TOOL). */
+  extraTools?: readonly RequiredTool[];
+  /** Files that must exist, with what to do when one is missing (e.g. the native addon). */
+  files?: ReadonlyArray<{ path: string; hint: string }>;
 }
 
 /** Returns one human-readable line per missing prerequisite; empty when all is there. */
@@ -37,7 +50,14 @@ export async function findMissingPrerequisites(probe: PrerequisiteProbe = {}): P
   } catch (error) {
     missing.push(`a working \`ip netns\` (iproute2): ${(error as Error).message}`);
   }
-  for (const tool of REQUIRED_TOOLS) {
+  for (const file of probe.files ?? []) {
+    try {
+      await stat(file.path);
+    } catch {
+      missing.push(`${file.path} (${file.hint})`);
+    }
+  }
+  for (const tool of [...REQUIRED_TOOLS, ...(probe.extraTools ?? [])]) {
     try {
       await runCommand(tool.argv);
     } catch {

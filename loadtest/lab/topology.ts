@@ -12,6 +12,8 @@
 //   |   client1 100.96.0.2      |                        |   pods 100.96.1.0/24
 //   +---------------------------+                        |    echo    100.96.1.2
 //                                                        |    client2 100.96.1.3
+//                                                        +------ eth0 10.250.0.10
+//                                                           control-plane ns (API server :6443)
 //
 // Service CIDR 100.64.(16*(i-1)).0/20, echo service IP .10 in it; cluster address
 // 192.168.0.(10+i)/24 in the mesh; endpoint broker.c<i>.kubelink.lab:8088.
@@ -60,6 +62,8 @@ export interface LabCluster {
   node2: LabNode;
   /** Namespace holding the node network's bridge. */
   nodeNetworkNs: string;
+  /** The API server's namespace and address (the server runs only when a lab user starts it). */
+  controlPlane: LabControlPlane;
   /** The node network, identical in every cluster. */
   nodeCidr: string;
   /** The cluster's pod network (both nodes' pod subnets), identical in every cluster. */
@@ -82,6 +86,16 @@ export interface LabCluster {
   iperfPort: number;
 }
 
+/** Where the cluster's API server runs: a namespace of its own on the node network. */
+export interface LabControlPlane {
+  ns: string;
+  /** Address on the node network (same in every cluster, like the node IPs). */
+  ip: string;
+  port: number;
+  /** `http://<ip>:<port>`: reachable from the nodes and the control-plane namespace. */
+  url: string;
+}
+
 export interface LabInternet {
   ns: string;
   cidr: string;
@@ -102,6 +116,8 @@ export const LAB_DOMAIN = 'kubelink.lab';
 export const BROKER_PORT = 8088;
 export const ECHO_HTTP_PORT = 80;
 export const IPERF_PORT = 5201;
+export const CONTROL_PLANE_IP = '10.250.0.10';
+export const API_SERVER_PORT = 6443;
 export const MESH_CIDR = '192.168.0.0/24';
 export const NODE_CIDR = '10.250.0.0/24';
 export const POD_CIDR = '100.96.0.0/16';
@@ -163,6 +179,7 @@ function describeCluster(prefix: string, index: number): LabCluster {
       podGatewayIp: '100.96.1.1',
     },
     nodeNetworkNs: `${base}-nodenet`,
+    controlPlane: { ns: `${base}-api`, ip: CONTROL_PLANE_IP, port: API_SERVER_PORT, url: `http://${CONTROL_PLANE_IP}:${API_SERVER_PORT}` },
     nodeCidr: NODE_CIDR,
     podCidr: POD_CIDR,
     serviceCidr: `${serviceBase}.0/20`,
@@ -197,7 +214,7 @@ export function describeTopology(prefix: string, clusterCount: number): LabTopol
 export function allNamespaces(topology: LabTopology): string[] {
   const names = [topology.internet.ns];
   for (const c of topology.clusters) {
-    names.push(c.nodeNetworkNs, c.gateway.ns, c.node2.ns, ...Object.values(c.pods).map((p) => p.ns));
+    names.push(c.nodeNetworkNs, c.gateway.ns, c.node2.ns, c.controlPlane.ns, ...Object.values(c.pods).map((p) => p.ns));
   }
   return names;
 }
