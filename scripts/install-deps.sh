@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what kubelink's lab, tests and demo need on a fresh Debian machine (as root):
-# Debian packages (iproute2, iptables, iperf3, openvpn, ping, kubectl) when missing, the
+# Debian packages (iproute2, iptables, iperf3, openvpn, ping, kubectl, wget) when missing, the
 # npm packages (which builds the native addon against the local Node headers), and the
 # TypeScript build. Safe to run again: it skips what is present.
 set -euo pipefail
@@ -18,6 +18,7 @@ command -v iperf3 >/dev/null   || missing+=(iperf3)
 command -v openvpn >/dev/null  || missing+=(openvpn)
 command -v ping >/dev/null     || missing+=(iputils-ping)
 command -v kubectl >/dev/null  || missing+=(kubernetes-client)
+command -v wget >/dev/null     || missing+=(wget)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
