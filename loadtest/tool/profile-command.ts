@@ -119,7 +119,7 @@ async function profileOnce(tool: ProfileTool, options: ProfileOptions, progress:
     progress.step(`${tool}: broker of ${profiled.name} runs under ${tool === 'cpu-prof' ? 'node --cpu-prof' : `clinic ${tool}`} (pid ${broker.pid}); iperf3 c1 ${options.reverse ? '<-' : '->'} c2, ${options.streams} streams, ${options.durationSec} s`);
     const result = await runIperf(lab, lab.cluster(1).pods.client2, lab.cluster(2).serviceIp, { durationSec: options.durationSec, streams: options.streams, reverse: options.reverse });
     progress.step(`${tool}: iperf3 ${(result.bitsPerSecond / 1e9).toFixed(2)} Gbit/s while profiled`);
-    progress.step(`${tool}: SIGINT to the broker's process group; waiting for the report (clinic analyses for up to a minute or two)`);
+    progress.step(`${tool}: SIGINT to the broker's process group; waiting for ${tool === 'cpu-prof' ? 'the profiles' : 'clinic\'s analysis (up to a minute or two)'}`);
     process.kill(-broker.pid, 'SIGINT');
     const exit = await Promise.race([broker.exited, sleep(REPORT_WAIT_MS).then(() => undefined)]);
     if (!exit) throw new Error(`${tool} did not finish within ${REPORT_WAIT_MS / 1000} s; see ${broker.logFile}`);
