@@ -6,15 +6,12 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { Lab, defaultLabWorkDir } from '../../loadtest/lab/lab.js';
 import { listNamespaces } from '../../loadtest/lab/cleanup.js';
-import { stateDirOf } from '../../loadtest/lab/state-dir.js';
 import type { LabStatus } from '../../loadtest/tool/status-command.js';
+import { assertNothingLeft, isAlive, pidsInLabNamespaces } from './lab-leftovers.js';
 
-const execFileAsync = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../loadtest/cli.js', import.meta.url));
 const DEMO = fileURLToPath(new URL('../../loadtest/demo.js', import.meta.url));
 
@@ -45,32 +42,9 @@ function runTool(script: string, args: string[], timeoutMs = 180_000): Promise<R
   });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
-async function pidsInLabNamespaces(prefix: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const ns of (await listNamespaces()).filter((n) => n.startsWith(`${prefix}-`))) {
-    const { stdout } = await execFileAsync('ip', ['netns', 'pids', ns]);
-    pids.push(...stdout.split(/\s+/).filter(Boolean).map(Number));
-  }
-  return pids;
-}
-
-/** Nothing of lab `prefix` is left: namespaces, /etc/netns dirs, the given processes, state, work dir. */
-async function assertNothingLeft(prefix: string, formerPids: number[]): Promise<void> {
-  assert.deepEqual((await listNamespaces()).filter((ns) => ns.startsWith(`${prefix}-`)), [], 'namespaces left');
-  const etcLeft = existsSync('/etc/netns') ? readdirSync('/etc/netns').filter((n) => n.startsWith(`${prefix}-`)) : [];
-  assert.deepEqual(etcLeft, [], '/etc/netns dirs left');
-  assert.deepEqual(formerPids.filter(isAlive), [], 'processes of the lab still alive');
-  assert.equal(existsSync(stateDirOf(prefix)), false, 'state dir left');
-  assert.equal(existsSync(defaultLabWorkDir(prefix)), false, 'work dir left');
+/** Nothing of lab `prefix` is left (its work dir is the default one). */
+function assertLabGone(prefix: string, formerPids: number[]): Promise<void> {
+  return assertNothingLeft(prefix, formerPids, defaultLabWorkDir(prefix));
 }
 
 describe('kubelink-lab up / status / kubectl / down with three clusters', () => {
@@ -131,7 +105,7 @@ describe('kubelink-lab up / status / kubectl / down with three clusters', () => 
     const run = await runTool(CLI, ['down', '--prefix', prefix]);
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, new RegExp(`lab ${prefix} removed`));
-    await assertNothingLeft(prefix, pids);
+    await assertLabGone(prefix, pids);
   });
 });
 
@@ -155,7 +129,7 @@ test('down after up was killed midway leaves no namespaces or processes', async 
     assert.ok(orphans.length >= 2 * 4 && orphans.every(isAlive), 'the lab\'s processes outlive the killed up');
     const run = await runTool(CLI, ['down', '--prefix', prefix]);
     assert.equal(run.code, 0, run.stdout + run.stderr);
-    await assertNothingLeft(prefix, orphans);
+    await assertLabGone(prefix, orphans);
   } finally {
     child.kill('SIGKILL');
     await Lab.destroyByPrefix(prefix);
@@ -173,7 +147,7 @@ test('the demo shows both clusters\' KubeLinks, wget both ways and an iperf3 fig
     assert.match(run.stdout, /c2\/client2\$ wget -q -T 5 -O - http:\/\/100\.64\.0\.10\/\n\s+\{"cluster":"c1","client":"192\.168\.0\.12"/);
     assert.match(run.stdout, /\d+\.\d\d Gbit\/s received/);
     assert.match(run.stdout, /demo done: everything removed/);
-    await assertNothingLeft(prefix, []);
+    await assertLabGone(prefix, []);
   } finally {
     await Lab.destroyByPrefix(prefix);
   }
