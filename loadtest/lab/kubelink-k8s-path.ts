@@ -78,6 +78,19 @@ export class KubelinkKubernetesPath implements LabPath {
     return this.brokers.get(index);
   }
 
+  /** The API server of cluster `index` while it runs. */
+  apiServer(index: number): LabApiServer | undefined {
+    return this.apiServers.get(index);
+  }
+
+  /** Stops cluster `index`'s API server and starts it again on the same data file. */
+  async restartApiServer(index: number): Promise<LabApiServer> {
+    await this.apiServers.get(index)?.process.stop(5000);
+    const api = await this.lab.startApiServer(index);
+    this.apiServers.set(index, api);
+    return api;
+  }
+
   /** Every process of the path: API servers, brokers, routers. */
   get processes(): LabProcess[] {
     return [...this.apiServers.values()].map((a) => a.process).concat([...this.brokers.values()], [...this.routers.values()]);

@@ -5,16 +5,13 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Lab } from '../../loadtest/lab/lab.js';
 import type { LabProcess } from '../../loadtest/lab/lab-process.js';
 import type { LabCluster } from '../../loadtest/lab/topology.js';
 import { brokerCertificateFiles } from '../../loadtest/lab/kubelink-files.js';
 import { runIperf } from '../../loadtest/lab/iperf.js';
 import { createCa, issueCertificate } from '../../src/main/pki.js';
-import type { FakePeerReport } from './fixtures/fake-peer.js';
-
-const FAKE_PEER = fileURLToPath(new URL('./fixtures/fake-peer.js', import.meta.url));
+import { brokerMetric, issueCertificateFiles, labCa, rogueCertificateFiles, runFakePeer, type CertificateFiles } from '../helpers/broker-probes.js';
 
 describe('broker on a two-cluster lab', () => {
   const lab = new Lab({ clusters: 2 });
@@ -35,35 +32,10 @@ describe('broker on a two-cluster lab', () => {
     await lab.waitForEcho(c2.pods.client2, c1.serviceIp, c1.name, { timeoutMs: 30_000 });
   }
 
-  async function metric(cluster: LabCluster, name: string, reason?: string, label = 'reason'): Promise<number> {
-    const text = await lab.httpGet(cluster.gateway.ns, 'http://127.0.0.1:8080/metrics');
-    const series = reason ? `${name}{${label}="${reason}"}` : name;
-    const line = text.split('\n').find((l) => l.startsWith(series + ' '));
-    return line ? Number(line.slice(series.length + 1)) : 0;
-  }
-
-  async function labCa(): Promise<{ certPem: string; keyPem: string }> {
-    return { certPem: await readFile(path.join(certDir, 'ca.crt'), 'utf8'), keyPem: await readFile(path.join(certDir, 'ca.key'), 'utf8') };
-  }
-
-  /** A certificate of the lab CA for a name no link has: TLS succeeds, identification fails. */
-  async function rogueFiles(): Promise<{ certFile: string; keyFile: string; caFile: string }> {
-    const rogue = await issueCertificate(await labCa(), { commonName: 'rogue.kubelink.lab', dnsNames: ['rogue.kubelink.lab'], validDays: 1 });
-    const dir = path.join(lab.workDir, 'rogue');
-    await mkdir(dir, { recursive: true });
-    const files = { certFile: path.join(dir, 'tls.crt'), keyFile: path.join(dir, 'tls.key'), caFile: path.join(certDir, 'ca.crt') };
-    await writeFile(files.certFile, rogue.certPem);
-    await writeFile(files.keyFile, rogue.keyPem);
-    return files;
-  }
-
-  async function fakePeer(from: LabCluster, to: LabCluster, certs: { certFile: string; keyFile: string; caFile: string }, packets: string[] = []): Promise<FakePeerReport> {
-    const argv = [lab.nodeBinary, FAKE_PEER, '--host', to.endpointHost, '--port', String(to.brokerPort), '--servername', to.endpointHost,
-      '--cert', certs.certFile, '--key', certs.keyFile, '--ca', certs.caFile, '--cluster-address', from.clusterAddress.split('/')[0]!, '--wait-ms', '2000',
-      ...packets.flatMap((p) => ['--packet', p])];
-    const { stdout } = await lab.exec(from.gateway.ns, argv);
-    return JSON.parse(stdout.trim().split('\n').pop()!) as FakePeerReport;
-  }
+  const metric = (cluster: LabCluster, name: string, reason?: string, label = 'reason') =>
+    brokerMetric(lab, cluster, name, reason === undefined ? {} : { [label]: reason });
+  const fakePeer = (from: LabCluster, to: LabCluster, certs: CertificateFiles, packets: string[] = []) => runFakePeer(lab, from, to, certs, packets);
+  const rogueFiles = () => rogueCertificateFiles(lab, certDir);
 
   before(async () => {
     await lab.create();
@@ -133,13 +105,8 @@ describe('broker on a two-cluster lab', () => {
 
   test('a broker certificate signed by another CA is refused and counted', async () => {
     const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
-    const dir = path.join(lab.workDir, 'other-ca');
-    await mkdir(dir, { recursive: true });
     const otherCa = await createCa({ commonName: 'not the lab CA', validDays: 1 });
-    const forged = await issueCertificate(otherCa, { commonName: c2.endpointHost, dnsNames: [c2.endpointHost], validDays: 1 });
-    const files = { certFile: path.join(dir, 'tls.crt'), keyFile: path.join(dir, 'tls.key'), caFile: brokerCertificateFiles(certDir, c2).caFile };
-    await writeFile(files.certFile, forged.certPem);
-    await writeFile(files.keyFile, forged.keyPem);
+    const files = await issueCertificateFiles(otherCa, c2.endpointHost, path.join(lab.workDir, 'other-ca'), brokerCertificateFiles(certDir, c2).caFile);
     const before = await metric(c1, 'kubelink_handshake_failures_total');
     const report = await fakePeer(c2, c1, files);
     assert.equal(report.helloReceived, false, 'the broker must not say hello to a peer it cannot verify');
@@ -173,7 +140,7 @@ describe('broker on a two-cluster lab', () => {
     const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
     const files = brokerCertificateFiles(certDir, c1);
     const reconnectsBefore = await metric(c1, 'kubelink_tunnel_reconnects_total', c2.name, 'link');
-    const renewed = await issueCertificate(await labCa(), { commonName: c1.endpointHost, dnsNames: [c1.endpointHost], validDays: 2 });
+    const renewed = await issueCertificate(await labCa(certDir), { commonName: c1.endpointHost, dnsNames: [c1.endpointHost], validDays: 2 });
     // Replace key and certificate the way cert-manager and kubelet do: new files renamed in.
     await writeFile(files.keyFile + '.new', renewed.keyPem);
     await writeFile(files.certFile + '.new', renewed.certPem);
