@@ -47,12 +47,13 @@ export async function rogueCertificateFiles(lab: Lab, certDir: string): Promise<
 
 /**
  * Runs the fake peer in `from`'s gateway namespace against `to`'s broker. `packets` are
- * "src>dst" pairs sent as IP frames after the hello.
+ * "src>dst" pairs sent as IP frames after the hello; `rawFrames` are hex bytes (frame
+ * headers included) written after them.
  */
-export async function runFakePeer(lab: Lab, from: LabCluster, to: LabCluster, certs: CertificateFiles, packets: string[] = []): Promise<FakePeerReport> {
+export async function runFakePeer(lab: Lab, from: LabCluster, to: LabCluster, certs: CertificateFiles, packets: string[] = [], rawFrames: string[] = []): Promise<FakePeerReport> {
   const argv = [lab.nodeBinary, FAKE_PEER, '--host', to.endpointHost, '--port', String(to.brokerPort), '--servername', to.endpointHost,
     '--cert', certs.certFile, '--key', certs.keyFile, '--ca', certs.caFile, '--cluster-address', from.clusterAddress.split('/')[0]!, '--wait-ms', '2000',
-    ...packets.flatMap((p) => ['--packet', p])];
+    ...packets.flatMap((p) => ['--packet', p]), ...rawFrames.flatMap((hex) => ['--raw', hex])];
   const { stdout } = await lab.exec(from.gateway.ns, argv);
   return JSON.parse(stdout.trim().split('\n').pop()!) as FakePeerReport;
 }

@@ -34,7 +34,7 @@ describe('broker on a two-cluster lab', () => {
 
   const metric = (cluster: LabCluster, name: string, reason?: string, label = 'reason') =>
     brokerMetric(lab, cluster, name, reason === undefined ? {} : { [label]: reason });
-  const fakePeer = (from: LabCluster, to: LabCluster, certs: CertificateFiles, packets: string[] = []) => runFakePeer(lab, from, to, certs, packets);
+  const fakePeer = (from: LabCluster, to: LabCluster, certs: CertificateFiles, packets: string[] = [], raw: string[] = []) => runFakePeer(lab, from, to, certs, packets, raw);
   const rogueFiles = () => rogueCertificateFiles(lab, certDir);
 
   before(async () => {
@@ -187,7 +187,7 @@ describe('broker on a two-cluster lab', () => {
     assert.equal(await metric(c1, 'kubelink_link_up', c2.name, 'link'), 1);
   });
 
-  test('spoofed packets from a peer are dropped and counted; the connection and the broker live on; a restarted peer broker restores traffic', async () => {
+  test('spoofed packets and malformed frames from a peer are dropped and counted; the connection and the broker live on; a restarted peer broker restores traffic', async () => {
     const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
     const broker1 = brokers.get(1)!;
     // Take cluster 2's broker away and impersonate it with its own certificate.
@@ -195,9 +195,15 @@ describe('broker on a two-cluster lab', () => {
     const spoofedBefore = await metric(c1, 'kubelink_dropped_packets_total', 'spoofed-source');
     const foreignBefore = await metric(c1, 'kubelink_dropped_packets_total', 'foreign-destination');
     const c1Service = c1.serviceIp;
+    const malformed = (reason: string) => metric(c1, 'kubelink_malformed_frames_total', reason);
+    const malformedBefore = { empty: await malformed('empty'), unknown: await malformed('unknown-type'), truncated: await malformed('truncated') };
     const report = await fakePeer(c2, c1, brokerCertificateFiles(certDir, c2), [
       `10.99.0.1>${c1Service}`, // source neither c2's cluster address nor in c2's service CIDR
       `${c2.clusterAddress.split('/')[0]}>10.250.0.3`, // destination outside c1's service CIDR
+    ], [
+      '0000', // a frame of length 0
+      '0003200102', // payload of an unknown type (0x20)
+      '00054500001c00', // an IPv4 header cut short
     ]);
     assert.equal(report.helloReceived, true, `fake peer was not accepted: ${JSON.stringify(report)}`);
     assert.equal(report.framesSent, 2);
@@ -205,6 +211,9 @@ describe('broker on a two-cluster lab', () => {
     await lab.retry('drops counted', { timeoutMs: 5000 }, async () => {
       assert.equal(await metric(c1, 'kubelink_dropped_packets_total', 'spoofed-source'), spoofedBefore + 1);
       assert.equal(await metric(c1, 'kubelink_dropped_packets_total', 'foreign-destination'), foreignBefore + 1);
+      assert.equal(await malformed('empty'), malformedBefore.empty + 1);
+      assert.equal(await malformed('unknown-type'), malformedBefore.unknown + 1);
+      assert.equal(await malformed('truncated'), malformedBefore.truncated + 1);
     });
     assert.ok(broker1.running(), 'broker 1 still runs');
 
