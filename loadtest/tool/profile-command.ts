@@ -111,6 +111,7 @@ async function profileOnce(tool: ProfileTool, options: ProfileOptions, progress:
   // the broker together, as Ctrl-C in a terminal would.
   const { lab, logFile } = newMeshLab({ prefix, clusters: 2, detach: true, logLevel: 'warn' });
   const removeHandlers = onInterrupt(progress, () => lab.destroy());
+  let finished = false;
   try {
     const wrapBroker = (cluster: LabCluster, argv: string[]): string[] => (cluster.name === options.cluster ? profiledArgv(tool, argv, dir) : argv);
     const mesh = await startMesh(lab, logFile, { prefix, clusters: 2, workers: options.workers, progress, detach: true, command: 'profile', logLevel: 'warn', wrapBroker, readyTimeoutMs: 90_000 });
@@ -127,14 +128,17 @@ async function profileOnce(tool: ProfileTool, options: ProfileOptions, progress:
       const threads = await summarizeProfileDir(dir);
       if (threads.length === 0) throw new Error(`no .cpuprofile in ${dir}; see ${broker.logFile}`);
       progress.print(formatThreadProfiles(threads));
+      finished = true;
       return dir;
     }
     const report = await newestReport(dir, tool, before);
     if (!report) throw new Error(`clinic ${tool} wrote no HTML report into ${dir} (exit ${JSON.stringify(exit)}); see ${broker.logFile}`);
+    finished = true;
     return report;
   } finally {
     removeHandlers();
-    await lab.destroy();
+    // A failed run keeps the lab's logs (the broker's log has clinic's output).
+    await lab.destroy({ keepWorkDir: !finished });
   }
 }
 
