@@ -36,7 +36,7 @@ interface IperfJson {
   error?: string;
   end?: {
     sum_sent?: { bits_per_second?: number; retransmits?: number };
-    sum_received?: { bits_per_second?: number };
+    sum_received?: { bits_per_second?: number; lost_percent?: number };
     sum?: { bits_per_second?: number; lost_percent?: number };
   };
 }
@@ -62,10 +62,13 @@ export function parseIperfJson(text: string): IperfResult {
   if (json.error) throw new Error(`iperf3: ${json.error}`);
   const end = json.end ?? {};
   if (end.sum_received?.bits_per_second !== undefined) {
+    // UDP results carry the receiver's loss (iperf3 3.12 puts it in sum_received and sum).
+    const lostPercent = end.sum_received.lost_percent ?? end.sum?.lost_percent;
     return {
       bitsPerSecond: end.sum_received.bits_per_second,
       sentBitsPerSecond: end.sum_sent?.bits_per_second ?? end.sum_received.bits_per_second,
       retransmits: end.sum_sent?.retransmits ?? 0,
+      ...(lostPercent !== undefined ? { lostPercent } : {}),
     };
   }
   if (end.sum?.bits_per_second !== undefined) {
