@@ -120,7 +120,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     if (this.socket.writableLength > this.tunables.maxQueuedBytes) return false;
     if (!this.vnetHdr || isTrivialVnetHeader(data, offset)) {
       const headerBytes = this.vnetHdr ? VNET_HDR_BYTES : 0;
-      this.appendFrame(data, offset + headerBytes, length - headerBytes);
+      this.enqueuePacket(data, offset + headerBytes, length - headerBytes);
     } else {
       this.enqueueOffloaded(data, offset, length);
     }
@@ -154,12 +154,14 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     this.enqueueFrame(buf, offset, length);
   }
 
-  private appendFrame(data: Uint8Array, offset: number, length: number): void {
+  /** One IP packet as a plain frame, counted as sent. */
+  private enqueuePacket(data: Uint8Array, offset: number, length: number): void {
     this.counters[Counter.tunnelTxPackets]++;
     this.counters[Counter.tunnelTxBytes] += length;
     this.enqueueFrame(data, offset, length);
   }
 
+  /** Any frame payload (packet, segment, control), in order with everything else. */
   private enqueueFrame(data: Uint8Array, offset: number, length: number): void {
     if (!this.batcher.append(data, offset, length)) {
       this.flush();
