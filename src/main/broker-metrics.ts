@@ -12,6 +12,8 @@ export interface MetricsSource {
   blockNames: string[];
   /** Packets dropped because a ring was full: the rings count these in their own headers. */
   ringDrops: () => number;
+  /** Fill level (0..1) of each shard's two rings. */
+  ringFill: () => { toTunnel: number; toTun: number }[];
 }
 
 const LINK_STATES: readonly LinkState[] = ['Up', 'Down', 'Error', 'Invalid'];
@@ -81,6 +83,36 @@ export class BrokerMetrics {
       collect() {
         this.reset();
         for (const l of links()) this.set({ link: l.name }, l.state === 'Up' ? 1 : 0);
+      },
+    });
+
+    for (const [unit, field] of [['packets', 'Packets'], ['bytes', 'Bytes']] as const) {
+      new client.Counter({
+        name: `kubelink_link_${unit}_total`,
+        help: `IP ${unit} carried by each link's tunnel and direction (tx: to the peer, rx: from the peer; updated with every keepalive)`,
+        labelNames: ['link', 'direction'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const l of links()) {
+            this.inc({ link: l.name, direction: 'tx' }, l.traffic[`tx${field}`]);
+            this.inc({ link: l.name, direction: 'rx' }, l.traffic[`rx${field}`]);
+          }
+        },
+      });
+    }
+
+    new client.Gauge({
+      name: 'kubelink_ring_used_ratio',
+      help: 'Fill level of each shard ring (to-tunnel: TUN reader -> shard, to-tun: shard -> TUN writer); near 1 means drops',
+      labelNames: ['shard', 'ring'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        source.ringFill().forEach((fill, shard) => {
+          this.set({ shard: String(shard), ring: 'to-tunnel' }, fill.toTunnel);
+          this.set({ shard: String(shard), ring: 'to-tun' }, fill.toTun);
+        });
       },
     });
 

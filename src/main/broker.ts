@@ -160,7 +160,7 @@ export class Broker {
       this.log.child({ component: 'tunnels' }),
     );
     this.metrics = new BrokerMetrics(
-      { counterBlocks: datapath.counterBlocks, blockNames: datapath.blockNames(), ringDrops: () => datapath.ringDrops() },
+      { counterBlocks: datapath.counterBlocks, blockNames: datapath.blockNames(), ringDrops: () => datapath.ringDrops(), ringFill: () => datapath.ringFill() },
       () => this.tunnels?.snapshot() ?? [],
       () => this.tunnels?.handshakeFailures ?? 0,
       () => this.invalidLinks,

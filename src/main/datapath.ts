@@ -173,6 +173,15 @@ export class Datapath {
     return drops;
   }
 
+  /** Fill level (0..1) of each shard's to-tunnel and to-TUN rings. */
+  ringFill(): { toTunnel: number; toTun: number }[] {
+    const shards = this.options.shards;
+    return Array.from({ length: shards }, (_, i) => ({
+      toTunnel: this.ringViews[i]!.usedBytes() / this.ringViews[i]!.capacity,
+      toTun: this.ringViews[shards + i]!.usedBytes() / this.ringViews[shards + i]!.capacity,
+    }));
+  }
+
   /** Names of the counter blocks, in block order (metric labels). */
   blockNames(): string[] {
     return ['tun-reader', 'tun-writer', ...Array.from({ length: this.options.shards }, (_, i) => `shard-${i}`)];

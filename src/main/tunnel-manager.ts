@@ -3,7 +3,7 @@
 // adopts accepted connections, decides between simultaneous connections, and tells the
 // data path which shard carries each link. Link state (Up/Down/Error) comes from here.
 import type { Logger } from './log.js';
-import type { MainToShard, ShardLink, ShardToMain } from '../shared/shard-protocol.js';
+import type { ConnectionTraffic, MainToShard, ShardLink, ShardToMain } from '../shared/shard-protocol.js';
 import type { LinkState, ValidLink } from '../shared/types.js';
 import { linkRouteEntries, type RouteEntry } from '../shared/route-table.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
@@ -42,7 +42,11 @@ interface ConnectionRecord {
   shard: number;
   dialed: boolean;
   linkId: number | null;
+  /** The traffic this connection last reported, so each report adds only what is new. */
+  reported: ConnectionTraffic;
 }
+
+const NO_TRAFFIC: ConnectionTraffic = Object.freeze({ txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 });
 
 interface LinkEntry {
   linkId: number;
@@ -57,6 +61,8 @@ interface LinkEntry {
   rttMs: number | null;
   lastReceiveAgeMs: number;
   reconnects: number;
+  /** Traffic over all of the link's connections, as of their last reports (every keepalive). */
+  traffic: ConnectionTraffic;
 }
 
 export interface LinkSnapshot {
@@ -67,6 +73,7 @@ export interface LinkSnapshot {
   shard: number | null;
   rttMs: number | null;
   reconnects: number;
+  traffic: ConnectionTraffic;
 }
 
 export class TunnelManager {
@@ -117,6 +124,7 @@ export class TunnelManager {
         rttMs: null,
         lastReceiveAgeMs: 0,
         reconnects: 0,
+        traffic: { ...NO_TRAFFIC },
       };
       this.links.set(name, entry);
       this.byId[linkId] = entry;
@@ -147,7 +155,7 @@ export class TunnelManager {
   adopt(fd: number, remote: string): void {
     const connId = this.nextConnId++;
     const shard = this.shards.assign();
-    this.connections.set(connId, { connId, shard, dialed: false, linkId: null });
+    this.connections.set(connId, { connId, shard, dialed: false, linkId: null, reported: NO_TRAFFIC });
     this.shards.send(shard, { type: 'adopt', connId, fd, remote });
   }
 
@@ -168,9 +176,11 @@ export class TunnelManager {
         this.onEstablished(shard, msg.connId, msg.linkId, msg.dialed);
         break;
       case 'closed':
+        if (msg.traffic) this.account(msg.connId, msg.traffic);
         this.onClosed(msg.connId, msg.reason, msg.handshakeFailure);
         break;
       case 'health': {
+        this.account(msg.connId, msg.traffic);
         const entry = this.byId[msg.linkId];
         if (entry?.active?.connId === msg.connId) {
           entry.rttMs = msg.rttMs;
@@ -204,7 +214,20 @@ export class TunnelManager {
       shard: e.active?.shard ?? null,
       rttMs: e.rttMs,
       reconnects: e.reconnects,
+      traffic: { ...e.traffic },
     }));
+  }
+
+  /** Adds what a connection carried since its last report to its link's totals. */
+  private account(connId: number, traffic: ConnectionTraffic): void {
+    const conn = this.connections.get(connId);
+    const entry = conn?.linkId != null ? this.byId[conn.linkId] : undefined;
+    if (!conn || !entry) return;
+    entry.traffic.txPackets += traffic.txPackets - conn.reported.txPackets;
+    entry.traffic.txBytes += traffic.txBytes - conn.reported.txBytes;
+    entry.traffic.rxPackets += traffic.rxPackets - conn.reported.rxPackets;
+    entry.traffic.rxBytes += traffic.rxBytes - conn.reported.rxBytes;
+    conn.reported = { ...traffic };
   }
 
   stop(): void {
@@ -293,7 +316,7 @@ export class TunnelManager {
     const connId = this.nextConnId++;
     const shard = this.shards.assign();
     entry.dialing = connId;
-    this.connections.set(connId, { connId, shard, dialed: true, linkId: null });
+    this.connections.set(connId, { connId, shard, dialed: true, linkId: null, reported: NO_TRAFFIC });
     this.log.debug('dialing', { link: entry.link.name, connId, shard, host: entry.link.endpointHost, port: entry.link.endpointPort });
     this.shards.send(shard, { type: 'dial', connId, linkId: entry.linkId, host: entry.link.endpointHost, port: entry.link.endpointPort });
   }

@@ -66,6 +66,14 @@ export interface ShardInit {
   logLevel: string;
 }
 
+/** IP packets and bytes one connection carried since it was opened (tx: to the peer). */
+export interface ConnectionTraffic {
+  txPackets: number;
+  txBytes: number;
+  rxPackets: number;
+  rxBytes: number;
+}
+
 export type MainToShard =
   | { type: 'links'; links: ShardLink[] }
   | { type: 'tls'; tls: TlsMaterial }
@@ -82,6 +90,6 @@ export type ShardToMain =
   /** Handshake and hello done; the peer is the link linkId. Awaits 'activate' or 'close'. */
   | { type: 'established'; connId: number; linkId: number; dialed: boolean; peerVersion: number }
   /** The connection ended (or never got established). */
-  | { type: 'closed'; connId: number; linkId: number | null; reason: string; handshakeFailure: boolean }
-  /** Periodic per-connection health from keepalives. */
-  | { type: 'health'; connId: number; linkId: number; rttMs: number | null; lastReceiveAgeMs: number };
+  | { type: 'closed'; connId: number; linkId: number | null; reason: string; handshakeFailure: boolean; traffic?: ConnectionTraffic }
+  /** Periodic per-connection health from keepalives, with the traffic carried so far. */
+  | { type: 'health'; connId: number; linkId: number; rttMs: number | null; lastReceiveAgeMs: number; traffic: ConnectionTraffic };

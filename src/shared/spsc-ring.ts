@@ -280,6 +280,11 @@ export class SpscRing {
   }
 
   /** True when no published record is waiting. */
+  /** Bytes taken by published, unreleased records (a snapshot, for fill-level metrics). */
+  usedBytes(): number {
+    return (Atomics.load(this.words, HEAD) - Atomics.load(this.words, TAIL)) >>> 0;
+  }
+
   isEmpty(): boolean {
     return Atomics.load(this.words, HEAD) === Atomics.load(this.words, TAIL);
   }

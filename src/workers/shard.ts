@@ -112,7 +112,7 @@ class Shard implements ConnectionOwner, RecordHandler {
     this.connections.delete(conn.connId);
     this.dirty.delete(conn);
     if (conn.link && this.activeByLink[conn.link.linkId] === conn) this.activeByLink[conn.link.linkId] = undefined;
-    this.post({ type: 'closed', connId: conn.connId, linkId: conn.link?.linkId ?? null, reason, handshakeFailure });
+    this.post({ type: 'closed', connId: conn.connId, linkId: conn.link?.linkId ?? null, reason, handshakeFailure, traffic: conn.traffic });
   }
 
   private dial(connId: number, linkId: number, host: string, port: number): void {
@@ -180,7 +180,7 @@ class Shard implements ConnectionOwner, RecordHandler {
     for (const conn of this.connections.values()) {
       conn.tick();
       if (conn.state === 'active' && conn.link) {
-        this.post({ type: 'health', connId: conn.connId, linkId: conn.link.linkId, rttMs: conn.rttMs, lastReceiveAgeMs: Date.now() - conn.lastReceiveAt });
+        this.post({ type: 'health', connId: conn.connId, linkId: conn.link.linkId, rttMs: conn.rttMs, lastReceiveAgeMs: Date.now() - conn.lastReceiveAt, traffic: conn.traffic });
       }
     }
   }

@@ -20,7 +20,7 @@ import {
 import { TRIVIAL_VNET_HEADER, VNET_HDR_BYTES, VnetFlag, isTcpv4Gso, isTrivialVnetHeader, offloadRecordProblem } from '../shared/gso-header.js';
 import { Tcpv4Segmenter, completeRecordChecksum, type SegmentSink } from '../shared/gso-segment.js';
 import { Counter, FrameMalformedCounter, inboundDropCounter } from '../shared/counters.js';
-import type { ShardLink, ShardTunables } from '../shared/shard-protocol.js';
+import type { ConnectionTraffic, ShardLink, ShardTunables } from '../shared/shard-protocol.js';
 import { INBOUND_PASS, checkInbound, type InboundEndpoint } from '../shared/inbound-filter.js';
 import { formatIpv4 } from '../shared/cidr.js';
 import { certificateIdentities } from '../main/cert-identity.js';
@@ -47,6 +47,8 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   gso = false;
   rttMs: number | null = null;
   lastReceiveAt: number;
+  /** What this connection carried; reported to the main thread with each health message. */
+  readonly traffic: ConnectionTraffic = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
   private keepaliveSeq = 0;
   private readonly batcher: FrameBatcher;
   private readonly decoder: FrameDecoder;
@@ -133,8 +135,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
       this.counters[Counter.badOffloadDrops]++;
       return;
     }
-    this.counters[Counter.tunnelTxPackets]++;
-    this.counters[Counter.tunnelTxBytes] += length - VNET_HDR_BYTES;
+    this.countTx(length - VNET_HDR_BYTES);
     if (this.gso) {
       if (!this.batcher.appendOffload(data, offset, length)) {
         this.flush();
@@ -154,10 +155,24 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     this.enqueueFrame(buf, offset, length);
   }
 
+  /** Counts a packet sent to the peer: in the shard's block (metrics) and per connection (per-link metrics). */
+  private countTx(bytes: number): void {
+    this.counters[Counter.tunnelTxPackets]++;
+    this.counters[Counter.tunnelTxBytes] += bytes;
+    this.traffic.txPackets++;
+    this.traffic.txBytes += bytes;
+  }
+
+  private countRx(bytes: number): void {
+    this.counters[Counter.tunnelRxPackets]++;
+    this.counters[Counter.tunnelRxBytes] += bytes;
+    this.traffic.rxPackets++;
+    this.traffic.rxBytes += bytes;
+  }
+
   /** One IP packet as a plain frame, counted as sent. */
   private enqueuePacket(data: Uint8Array, offset: number, length: number): void {
-    this.counters[Counter.tunnelTxPackets]++;
-    this.counters[Counter.tunnelTxBytes] += length;
+    this.countTx(length);
     this.enqueueFrame(data, offset, length);
   }
 
@@ -204,20 +219,14 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     const queued = this.vnetHdr
       ? this.toTun.writeParts(TRIVIAL_VNET_HEADER, 0, VNET_HDR_BYTES, buf, offset, length, link.linkId)
       : this.toTun.write(buf, offset, length, link.linkId);
-    if (queued) {
-      this.counters[Counter.tunnelRxPackets]++;
-      this.counters[Counter.tunnelRxBytes] += length;
-    }
+    if (queued) this.countRx(length);
   }
 
   /** An offload frame's record [virtio_net_hdr][IPv4 packet], checked by the decoder. */
   onOffloadPacket(buf: Uint8Array, offset: number, length: number): void {
     const link = this.admit(buf, offset + VNET_HDR_BYTES, length - VNET_HDR_BYTES);
     if (link === null) return;
-    if (this.toTun.write(buf, offset, length, link.linkId)) {
-      this.counters[Counter.tunnelRxPackets]++;
-      this.counters[Counter.tunnelRxBytes] += length - VNET_HDR_BYTES;
-    }
+    if (this.toTun.write(buf, offset, length, link.linkId)) this.countRx(length - VNET_HDR_BYTES);
   }
 
   /** The link whose checks the IP packet passed (and may reach the TUN), else null (counted). */

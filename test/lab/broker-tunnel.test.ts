@@ -103,6 +103,21 @@ describe('broker on a two-cluster lab', () => {
     }
   });
 
+  test('metrics report traffic per link and direction, and the fill level of every shard ring', async () => {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    await lab.requestEcho(c1.pods.client1, c2.serviceIp);
+    await lab.retry('per-link traffic reported (with the next keepalive)', { timeoutMs: 10_000, intervalMs: 500 }, async () => {
+      for (const direction of ['tx', 'rx']) {
+        assert.ok((await brokerMetric(lab, c1, 'kubelink_link_packets_total', { link: c2.name, direction })) > 0, `c1 ${direction} packets`);
+        assert.ok((await brokerMetric(lab, c1, 'kubelink_link_bytes_total', { link: c2.name, direction })) > 0, `c1 ${direction} bytes`);
+      }
+    });
+    const text = await lab.httpGet(c1.gateway.ns, 'http://127.0.0.1:8080/metrics');
+    for (const shard of ['0', '1']) {
+      for (const ring of ['to-tunnel', 'to-tun']) assert.match(text, new RegExp(`kubelink_ring_used_ratio\\{shard="${shard}",ring="${ring}"\\} [0-9.e-]+`));
+    }
+  });
+
   test('a broker certificate signed by another CA is refused and counted', async () => {
     const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
     const otherCa = await createCa({ commonName: 'not the lab CA', validDays: 1 });

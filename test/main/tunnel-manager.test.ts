@@ -126,3 +126,21 @@ test('an accepted connection of a link that is no longer served is closed', () =
   assert.equal(h.ofType('close').length, 1);
   h.manager.stop();
 });
+
+test("a link's traffic adds up the reports of all its connections, each report counted once", async () => {
+  const h = harness();
+  const dial = await servedLink(h);
+  const { connId, linkId } = dial.msg;
+  const health = (traffic: [number, number, number, number]) =>
+    h.manager.onShardMessage(dial.shard, { type: 'health', connId, linkId, rttMs: 1, lastReceiveAgeMs: 0, traffic: { txPackets: traffic[0], txBytes: traffic[1], rxPackets: traffic[2], rxBytes: traffic[3] } });
+  health([1, 100, 2, 200]);
+  health([3, 300, 4, 400]);
+  assert.deepEqual(h.manager.snapshot()[0]?.traffic, { txPackets: 3, txBytes: 300, rxPackets: 4, rxBytes: 400 });
+  h.manager.onShardMessage(dial.shard, { type: 'closed', connId, linkId, reason: 'gone', handshakeFailure: false, traffic: { txPackets: 5, txBytes: 500, rxPackets: 6, rxBytes: 600 } });
+  await tick(40);
+  const redial = h.ofType('dial')[1]!;
+  h.manager.onShardMessage(redial.shard, { type: 'established', connId: redial.msg.connId, linkId, dialed: true, peerVersion: 1 });
+  h.manager.onShardMessage(redial.shard, { type: 'health', connId: redial.msg.connId, linkId, rttMs: 1, lastReceiveAgeMs: 0, traffic: { txPackets: 1, txBytes: 10, rxPackets: 1, rxBytes: 10 } });
+  assert.deepEqual(h.manager.snapshot()[0]?.traffic, { txPackets: 6, txBytes: 510, rxPackets: 7, rxBytes: 610 });
+  h.manager.stop();
+});

@@ -319,3 +319,15 @@ test('writeParts drops and counts when full, and rejects heads, bodies and tags 
   assert.throws(() => producer.writeParts(head, 0, 10, new Uint8Array(4), 2, 4, 0), RangeError, 'body beyond its source');
   assert.throws(() => producer.writeParts(head, 0, 10, new Uint8Array(4), 0, 4, 0xffff), RangeError);
 });
+
+test('usedBytes counts published records until they are read, and nothing for staged ones', () => {
+  const { producer, consumer } = newRing(1024);
+  assert.equal(consumer.usedBytes(), 0);
+  producer.write(bytesOf(100, 1), 0, 100, 0);
+  assert.equal(consumer.usedBytes(), 0, 'staged, not published');
+  producer.publish();
+  const used = consumer.usedBytes();
+  assert.ok(used >= 100 && used < 100 + 32, `one 100-byte record takes ${used} bytes`);
+  consumer.read({ onRecord: () => undefined }, 10);
+  assert.equal(consumer.usedBytes(), 0);
+});
