@@ -1,57 +1,15 @@
-// Running external commands (ip, iptables, sysctl, iperf3...) for the lab, on the host or
-// inside a network namespace, with failures that say which command failed and why.
+// Commands for the lab, on the host or inside one of its network namespaces. Running a
+// command is src/main/run-command.ts's job; this adds the lab's namespace helpers.
+import { runCommand as runWithoutLabDefaults, type CommandOptions, type CommandResult } from '../../src/main/run-command.js';
 
-import { execFile } from 'node:child_process';
+export { CommandError, type CommandOptions, type CommandResult } from '../../src/main/run-command.js';
 
-export interface CommandResult {
-  stdout: string;
-  stderr: string;
-}
+/** Lab commands (iperf3 runs, kubectl) may take longer than the controllers' 15 s default. */
+const LAB_TIMEOUT_MS = 30_000;
 
-export interface CommandOptions {
-  /** Written to the command's stdin (e.g. an `ip -batch -` or `iptables-restore` script). */
-  input?: string;
-  /** Kills the command after this long. Default 30 000 ms. */
-  timeoutMs?: number;
-}
-
-/** A command that failed; keeps its output for callers that parse it anyway (iperf3 -J). */
-export class CommandError extends Error {
-  constructor(
-    message: string,
-    readonly stdout: string,
-    readonly stderr: string,
-    options: { cause: unknown },
-  ) {
-    super(message, options);
-    this.name = 'CommandError';
-  }
-}
-
-const DEFAULT_TIMEOUT_MS = 30_000;
-const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
-
-/** Runs `argv` on the host; rejects with the argv, exit status and stderr in the message. */
+/** Runs `argv` on the host with the lab's default timeout. */
 export function runCommand(argv: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
-  const [file, ...args] = argv;
-  if (!file) return Promise.reject(new Error('runCommand: empty argv'));
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      file,
-      args,
-      { timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxBuffer: MAX_OUTPUT_BYTES, encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        if (error) {
-          const status = error.killed ? `killed by ${error.signal ?? 'timeout'}` : `exit ${String(error.code)}`;
-          const detail = stderr.trim() || stdout.trim();
-          reject(new CommandError(`command failed (${status}): ${argv.join(' ')}${detail ? `: ${detail}` : ''}`, stdout, stderr, { cause: error }));
-          return;
-        }
-        resolve({ stdout, stderr });
-      },
-    );
-    if (options.input !== undefined) child.stdin?.end(options.input);
-  });
+  return runWithoutLabDefaults(argv, { timeoutMs: LAB_TIMEOUT_MS, ...options });
 }
 
 /** The argv that runs `argv` inside network namespace `ns` (`ip netns exec` execs it, same pid). */
