@@ -56,7 +56,8 @@ const USAGE = `usage: tunnel-bench [--duration SEC] [--runs N] [--streams LIST] 
   --runs       runs per cell; the median is reported (default 3)
   --streams    comma list of parallel stream counts (default 1,4)
   --paths      comma list of raw, openvpn, kubelink (= kubelink-w1 and kubelink-w<nproc>),
-               kubelink-w<N> (default raw,openvpn,kubelink)
+               kubelink-w<N>, kubelink-w<N>-nooffload (brokers with --tun-offload=false)
+               (default raw,openvpn,kubelink)
   --from-pod   client2 (pod on the second node, default) or client1 (pod on the gateway node)
   --results    file the markdown table is appended to (default bench/RESULTS.md of the repo)
   --no-results print only
@@ -69,14 +70,17 @@ function positiveInteger(flag: string, text: string): number {
   return value;
 }
 
+/** kubelink-w<workers>, optionally with the TUN offloads switched off. */
+const KUBELINK_PATH = /^kubelink-w([1-9]\d*)(-nooffload)?$/;
+
 /** Expands `kubelink` into kubelink-w1 and kubelink-w<nproc>, validates names, drops duplicates. */
 export function expandPaths(list: string, parallelism: number): string[] {
   const out: string[] = [];
   for (const name of list.split(',').map((s) => s.trim()).filter(Boolean)) {
     const expanded = name === 'kubelink' ? ['kubelink-w1', `kubelink-w${parallelism}`] : [name];
     for (const p of expanded) {
-      if (p !== 'raw' && p !== 'openvpn' && !/^kubelink-w[1-9]\d*$/.test(p)) {
-        throw new Error(`--paths ${list}: unknown path ${JSON.stringify(name)}; expected raw, openvpn, kubelink or kubelink-w<N>`);
+      if (p !== 'raw' && p !== 'openvpn' && !KUBELINK_PATH.test(p)) {
+        throw new Error(`--paths ${list}: unknown path ${JSON.stringify(name)}; expected raw, openvpn, kubelink, kubelink-w<N> or kubelink-w<N>-nooffload`);
       }
       if (!out.includes(p)) out.push(p);
     }
@@ -133,8 +137,8 @@ function describeError(error: unknown): string {
 function createPath(lab: Lab, name: string): LabPath {
   if (name === 'raw') return lab.rawPath([lab.cluster(1), lab.cluster(2)]);
   if (name === 'openvpn') return lab.openVpnPath(2, 1);
-  const workers = Number(/^kubelink-w(\d+)$/.exec(name)?.[1]);
-  return lab.kubelinkPath({ workers, clusters: [lab.cluster(1), lab.cluster(2)] });
+  const [, workers, noOffload] = KUBELINK_PATH.exec(name)!;
+  return lab.kubelinkPath({ workers: Number(workers), clusters: [lab.cluster(1), lab.cluster(2)], extraArgs: noOffload ? ['--tun-offload=false'] : [] });
 }
 
 async function logTail(file: string, lines: number): Promise<string> {
