@@ -205,8 +205,12 @@ describe('broker on a two-cluster lab', () => {
   test('spoofed packets and malformed frames from a peer are dropped and counted; the connection and the broker live on; a restarted peer broker restores traffic', async () => {
     const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
     const broker1 = brokers.get(1)!;
-    // Take cluster 2's broker away and impersonate it with its own certificate.
+    const snatRules = async () => (await lab.exec(c2.gateway.ns, ['iptables', '-t', 'nat', '-S', 'POSTROUTING'])).stdout.split('\n').filter((l) => l.includes('kubelink:'));
+    assert.equal((await snatRules()).length, 1, 'a running broker keeps one SNAT rule');
+    // Take cluster 2's broker away (a clean shutdown removes its SNAT rule) and impersonate
+    // it with its own certificate.
     await brokers.get(2)!.stop(5000);
+    assert.deepEqual(await snatRules(), [], 'SNAT rule removed on clean shutdown');
     const spoofedBefore = await metric(c1, 'kubelink_dropped_packets_total', 'spoofed-source');
     const foreignBefore = await metric(c1, 'kubelink_dropped_packets_total', 'foreign-destination');
     const c1Service = c1.serviceIp;
