@@ -2,12 +2,15 @@
 // the router. Cluster-scoped KubeLinks are read through the resilient informer; the
 // broker's verdicts go back as merge patches on /status, one write in flight per link
 // (the latest wins), skipped when the status already says so, and a core/v1 Event for
-// every state change.
+// every state change. A write that fails (API server down, a 5xx, a timeout) is retried
+// with backoff until it lands or a newer report replaces it: the tunnel manager reports
+// a state only when it changes, so a lost write would otherwise stay lost.
 import os from 'node:os';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KUBELINK_GROUP, KUBELINK_PLURAL, KUBELINK_VERSION } from '../../shared/types.js';
 import type { KubeLinkResource, KubeLinkStatus, LinkSource } from '../../shared/types.js';
+import { Backoff } from '../backoff.js';
 import type { Logger } from '../log.js';
 import { apiError, apiErrorMessage, isNotFound } from './api-error.js';
 import { systemClock } from './clock.js';
@@ -32,6 +35,12 @@ export interface KubernetesLinkSourceOptions {
   initialSyncTimeoutMs: number;
   /** stop() waits this long at most for status writes in flight. */
   stopTimeoutMs: number;
+  /** First delay before a failed status write is tried again; doubles per failure. */
+  statusRetryInitialMs: number;
+  /** Ceiling of the status write retry delay. */
+  statusRetryMaxMs: number;
+  /** In [0, 1); jitter of the status write retries. */
+  random: () => number;
   informer: Partial<InformerTunables>;
   clock: Clock;
   /** The watch implementation; default the library's Watch on the same KubeConfig. */
@@ -44,6 +53,9 @@ export const KUBERNETES_LINK_SOURCE_DEFAULTS: KubernetesLinkSourceOptions = {
   host: os.hostname(),
   initialSyncTimeoutMs: 60_000,
   stopTimeoutMs: 5_000,
+  statusRetryInitialMs: 1_000,
+  statusRetryMaxMs: 30_000,
+  random: Math.random,
   informer: {},
   clock: systemClock,
 };
@@ -64,6 +76,10 @@ export class KubernetesLinkSource implements LinkSource {
   private readonly written = new Map<string, WrittenStatus>();
   private readonly writes = new LatestWinsQueue<string, KubeLinkStatus>((name, status) => this.writeStatus(name, status));
   private eventCounter = 0;
+  /** The latest status reported per link: what a retry writes. */
+  private readonly desired = new Map<string, KubeLinkStatus>();
+  private readonly retries = new Map<string, { backoff: Backoff; timer: TimerHandle | undefined }>();
+  private stopped = false;
 
   constructor(
     private readonly kubeConfig: KubeConfig,
@@ -88,7 +104,7 @@ export class KubernetesLinkSource implements LinkSource {
       watch: this.options.watch ?? new Watch(this.kubeConfig),
       onChange: (items) => onChange(items),
       onEvent: (event) => {
-        if (event.type === 'deleted') this.written.delete(event.object.metadata.name);
+        if (event.type === 'deleted') this.forget(event.object.metadata.name);
       },
       clock: this.options.clock,
       log: this.log,
@@ -103,6 +119,9 @@ export class KubernetesLinkSource implements LinkSource {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    for (const retry of this.retries.values()) if (retry.timer !== undefined) this.options.clock.clearTimeout(retry.timer);
+    this.retries.clear();
     await this.informer?.stop();
     this.informer = undefined;
     const { clock, stopTimeoutMs } = this.options;
@@ -125,7 +144,42 @@ export class KubernetesLinkSource implements LinkSource {
    * superseded, or found already set. A link that no longer exists is ignored.
    */
   reportStatus(name: string, status: KubeLinkStatus): Promise<void> {
+    this.desired.set(name, { ...status });
     return this.writes.submit(name, { ...status });
+  }
+
+  private forget(name: string): void {
+    this.written.delete(name);
+    this.desired.delete(name);
+    this.clearRetry(name);
+  }
+
+  private clearRetry(name: string): void {
+    const retry = this.retries.get(name);
+    if (retry?.timer !== undefined) this.options.clock.clearTimeout(retry.timer);
+    this.retries.delete(name);
+  }
+
+  /** After a failed write: writes the latest reported status again after a backoff. */
+  private scheduleRetry(name: string): void {
+    if (this.stopped) return;
+    let retry = this.retries.get(name);
+    if (!retry) {
+      const { statusRetryInitialMs: initialMs, statusRetryMaxMs: maxMs, random } = this.options;
+      retry = { backoff: new Backoff({ initialMs, maxMs, factor: 2, random }), timer: undefined };
+      this.retries.set(name, retry);
+    }
+    if (retry.timer !== undefined) return;
+    const delayMs = retry.backoff.next();
+    const entry = retry;
+    entry.timer = this.options.clock.setTimeout(() => {
+      entry.timer = undefined;
+      const status = this.desired.get(name);
+      if (this.stopped || !status) return;
+      this.writes.submit(name, { ...status }).catch((err: unknown) => {
+        this.log.warn('status write failed again; retrying', { link: name, attempt: entry.backoff.attempts, error: apiErrorMessage(err) });
+      });
+    }, delayMs);
   }
 
   private async writeStatus(name: string, wanted: KubeLinkStatus): Promise<void> {
@@ -136,7 +190,10 @@ export class KubernetesLinkSource implements LinkSource {
     }
     const written = this.written.get(name);
     const effective = written && written.cachedResourceVersion === cached.metadata.resourceVersion ? written.status : cached.status;
-    if (sameStatus(effective, wanted)) return;
+    if (sameStatus(effective, wanted)) {
+      this.clearRetry(name);
+      return;
+    }
     try {
       await this.custom.patchClusterCustomObjectStatus(
         { group: KUBELINK_GROUP, version: KUBELINK_VERSION, plural: KUBELINK_PLURAL, name, body: statusMergePatch(wanted) },
@@ -149,8 +206,10 @@ export class KubernetesLinkSource implements LinkSource {
         this.log.debug('KubeLink deleted before its status was written', { link: name });
         return;
       }
+      this.scheduleRetry(name);
       throw apiError(`patching status of KubeLink ${name}`, err);
     }
+    this.clearRetry(name);
     this.written.set(name, { status: wanted, cachedResourceVersion: cached.metadata.resourceVersion });
     this.log.debug('status written', { link: name, state: wanted.state, message: wanted.message });
     if (effective?.state !== wanted.state) await this.recordStateChange(cached, effective?.state, wanted);

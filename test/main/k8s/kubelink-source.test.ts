@@ -177,6 +177,30 @@ describe('KubernetesLinkSource across an API server restart', () => {
     await createLink(env, kubeLink('later', 6));
     await waitFor('a change after reconnecting is seen', () => delivered.latest.some((l) => l.metadata.name === 'later'));
   });
+
+  test('a status write that failed while the API server was down is written once it is back', async () => {
+    await source?.stop();
+    await createLink(env, kubeLink('retried', 7));
+    source = new KubernetesLinkSource(env.kubeConfig, silentLogger, {
+      eventNamespace: NAMESPACE,
+      informer: FAST,
+      statusRetryInitialMs: 200,
+      statusRetryMaxMs: 400,
+    });
+    await source.start(() => {});
+    const running = source;
+    let failure: unknown;
+    await env.restart(async () => {
+      failure = await running.reportStatus('retried', { state: 'Up', message: 'tunnel up', gateway: '10.250.0.2' }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    });
+    assert.ok(failure instanceof Error, 'the write was attempted while the API server was down');
+    // Nothing reports again (the tunnel stays Up): the source itself must retry.
+    await waitFor('the status landed after the restart', async () => (await getLink(env, 'retried')).status?.state === 'Up');
+    assert.deepEqual((await getLink(env, 'retried')).status, { state: 'Up', message: 'tunnel up', gateway: '10.250.0.2' });
+  });
 });
 
 describe('KubernetesLinkSource when its resourceVersion expired', () => {
