@@ -140,6 +140,13 @@ class Shard implements ConnectionOwner, RecordHandler {
       this.post({ type: 'closed', connId, linkId: null, reason: `cannot adopt socket from ${remote}: ${(err as Error).message}`, handshakeFailure: true });
       return;
     }
+    if (raw.remoteAddress === undefined || raw.remotePort === undefined) {
+      // The peer reset the connection before this shard got it; keying it as
+      // "undefined:undefined" would let a second such socket overwrite it and leak its report.
+      raw.destroy();
+      this.post({ type: 'closed', connId, linkId: null, reason: `connection from ${remote} was gone before its TLS handshake`, handshakeFailure: true });
+      return;
+    }
     const key = `${raw.remoteAddress}:${raw.remotePort}`;
     this.pendingAccepts.set(key, { connId, remote, error: undefined });
     raw.once('close', () => {

@@ -1,0 +1,62 @@
+// A shard adopting accepted sockets: every adopted connection ends in exactly one 'closed'
+// report, also when the peer reset it before the shard got to it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { MessageChannel } from 'node:worker_threads';
+import runShard from '../../src/workers/shard.js';
+import { loadNative } from '../../src/shared/native.js';
+import { SpscRing } from '../../src/shared/spsc-ring.js';
+import { CounterBlocks } from '../../src/shared/counters.js';
+import { DEFAULT_SHARD_TUNABLES, type ShardInit, type ShardToMain, type TlsMaterial } from '../../src/shared/shard-protocol.js';
+
+/** The fd (dup()ed, as the peer listener hands it over) of an accepted connection the client has reset. */
+async function resetConnectionFd(server: net.Server): Promise<number> {
+  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await once(client, 'connect');
+  const [socket] = await accepted;
+  client.resetAndDestroy();
+  await new Promise((r) => setTimeout(r, 50));
+  const fd = loadNative().dup((socket as net.Socket & { _handle: { fd: number } })._handle.fd);
+  socket.destroy();
+  return fd;
+}
+
+test('two adopted connections the peer reset before their handshake are each reported closed', async () => {
+  const server = net.createServer({ pauseOnConnect: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const fds = [await resetConnectionFd(server), await resetConnectionFd(server)];
+  server.close();
+
+  const { port1, port2 } = new MessageChannel();
+  const closed: number[] = [];
+  port1.on('message', (msg: ShardToMain) => {
+    if (msg.type === 'closed') closed.push(msg.connId);
+  });
+  const ring = () => SpscRing.allocate(1 << 16);
+  const init: ShardInit = {
+    shardIndex: 0,
+    port: port2,
+    toTunnelRing: ring(),
+    toTunRing: ring(),
+    toTunSignal: new SharedArrayBuffer(4),
+    counters: CounterBlocks.allocate(1),
+    counterBlock: 0,
+    local: { clusterAddress: 0xc0a8000b, serviceCidr: { network: 0x64400000, prefixLength: 20 } },
+    tls: {} as TlsMaterial,
+    links: [],
+    tunables: DEFAULT_SHARD_TUNABLES,
+    logLevel: 'error',
+  };
+  const run = runShard(init);
+  port1.postMessage({ type: 'adopt', connId: 1, fd: fds[0], remote: 'a' });
+  port1.postMessage({ type: 'adopt', connId: 2, fd: fds[1], remote: 'b' });
+  for (let i = 0; i < 100 && closed.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  port1.postMessage({ type: 'stop' });
+  await run;
+  port1.close();
+  assert.deepEqual(closed.sort(), [1, 2]);
+});
