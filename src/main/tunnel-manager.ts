@@ -185,8 +185,14 @@ export class TunnelManager {
         if (entry?.active?.connId === msg.connId) {
           entry.rttMs = msg.rttMs;
           entry.lastReceiveAgeMs = msg.lastReceiveAgeMs;
-          if (msg.lastReceiveAgeMs > this.options.staleAfterMs) this.report(entry, 'Down', `no keepalive for ${msg.lastReceiveAgeMs} ms`);
-          else this.report(entry, 'Up', upMessage(entry));
+          if (msg.lastReceiveAgeMs > this.options.staleAfterMs) {
+            this.report(entry, 'Down', `no keepalive for ${msg.lastReceiveAgeMs} ms`);
+          } else {
+            // A keepalive went round: the tunnel works, not merely handshakes. Resetting on
+            // 'established' would redial every initialMs a peer that refuses us after the hello.
+            if (msg.rttMs !== null) entry.backoff.reset();
+            this.report(entry, 'Up', upMessage(entry));
+          }
         }
         break;
       }
@@ -255,7 +261,6 @@ export class TunnelManager {
       entry.active = conn;
       this.shards.send(shard, { type: 'activate', connId });
       this.datapath.setLinkShard(linkId, shard);
-      entry.backoff.reset();
       this.clearDialTimer(entry);
       this.log.info('tunnel up', { link: entry.link.name, connId, shard, direction: dialed ? 'dialed' : 'accepted' });
       this.report(entry, 'Up', upMessage(entry));

@@ -144,3 +144,42 @@ test("a link's traffic adds up the reports of all its connections, each report c
   assert.deepEqual(h.manager.snapshot()[0]?.traffic, { txPackets: 6, txBytes: 510, rxPackets: 7, rxBytes: 610 });
   h.manager.stop();
 });
+
+test('a tunnel that establishes and at once closes again backs off further each time; a keepalive round trip resets the backoff', async () => {
+  const h = harness();
+  const manager = new TunnelManager(
+    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff: { initialMs: 40, maxMs: 60_000, factor: 2, random: () => 0 } },
+    { send: (shard, msg) => h.sent.push({ shard, msg }), broadcast: () => undefined, assign: () => 0, release: () => undefined },
+    { publishRoutes: () => undefined, setLinkShard: () => undefined },
+    () => undefined,
+    silentLogger,
+  );
+  manager.setLinks([link('b')]);
+  await tick(5);
+  const dial = h.ofType('dial')[0]!;
+  const linkId = dial.msg.linkId;
+  /** The peer takes a connection through the hello and then drops it (e.g. it refuses our cluster address). */
+  const flap = (connId: number, dialed: boolean) => {
+    manager.onShardMessage(0, { type: 'established', connId, linkId, dialed, peerVersion: 1 });
+    manager.onShardMessage(0, { type: 'closed', connId, linkId, reason: 'refused after hello', handshakeFailure: false });
+  };
+  flap(dial.msg.connId, true);
+  for (let i = 0; i < 4; i++) {
+    // Accepted connections, while our redial waits out its backoff.
+    manager.adopt(100 + i, 'peer');
+    flap(h.ofType('adopt').at(-1)!.msg.connId, false);
+  }
+  const dials = h.ofType('dial').length;
+  await tick(60);
+  assert.equal(h.ofType('dial').length, dials, 'after 5 flaps the redial waits 40 * 2^4 / 2 ms, not 20 ms');
+
+  // A connection whose keepalive came back resets the backoff: its loss is redialed at once.
+  manager.adopt(999, 'peer');
+  const healthy = h.ofType('adopt').at(-1)!.msg.connId;
+  manager.onShardMessage(0, { type: 'established', connId: healthy, linkId, dialed: false, peerVersion: 1 });
+  manager.onShardMessage(0, { type: 'health', connId: healthy, linkId, rttMs: 1, lastReceiveAgeMs: 10, traffic: { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 } });
+  manager.onShardMessage(0, { type: 'closed', connId: healthy, linkId, reason: 'peer restarted', handshakeFailure: false });
+  await tick(60);
+  assert.equal(h.ofType('dial').length, dials + 1, 'redialed after initialMs / 2');
+  manager.stop();
+});
