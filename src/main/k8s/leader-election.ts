@@ -77,6 +77,8 @@ export class LeaderElector {
   private tickTimer: TimerHandle | undefined;
   private deadlineTimer: TimerHandle | undefined;
   private inFlight: Promise<void> | undefined;
+  /** A write made us the holder after stop() began: stop() must release the Lease although we never led. */
+  private wonWhileStopping = false;
   private leadingWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
 
   constructor(
@@ -123,7 +125,7 @@ export class LeaderElector {
     const waiters = this.leadingWaiters;
     this.leadingWaiters = [];
     for (const w of waiters) w.reject(new Error('leader election stopped'));
-    if (!this.isLeading) return;
+    if (!this.isLeading && !this.wonWhileStopping) return;
     await this.stepDown('shutting down');
     try {
       const lease = await withTimeout(this.clock, this.store.read(), this.callTimeoutMs, 'reading the Lease timed out');
@@ -166,7 +168,10 @@ export class LeaderElector {
       const spec = leaseSpecFor(action, lease?.spec, this.identity, now, this.timings.leaseDurationSeconds);
       if (action.kind === 'create') await this.call(this.store.create(spec), 'creating the Lease');
       else await this.call(this.store.update(lease!, spec), 'updating the Lease');
-      if (this.stopped) return;
+      if (this.stopped) {
+        this.wonWhileStopping = true;
+        return;
+      }
       this.renewed(now);
       if (action.kind === 'acquire') this.log.info('lease acquired', { previousHolder: action.previousHolder });
       if (action.kind === 'create') this.log.info('lease created');

@@ -133,6 +133,35 @@ test('stop awaits onStoppedLeading before releasing the lease, so two leaders ne
   assert.deepEqual(order, ['stopped while holder=a', 'after stop holder=']);
 });
 
+test('an elector stopped while its acquiring write is in flight releases the Lease that write won', async () => {
+  const clock = new FakeClock();
+  const memory = new MemoryLease();
+  const inner = memory.store();
+  let letCreateAnswer!: () => void;
+  const createGate = new Promise<void>((resolve) => (letCreateAnswer = resolve));
+  const store: LeaseStore = {
+    ...inner,
+    create: async (spec) => {
+      await createGate;
+      return inner.create(spec);
+    },
+  };
+  const a = candidate('a', store, clock);
+  a.elector.start();
+  await clock.advance(0);
+  const stopped = a.elector.stop();
+  letCreateAnswer();
+  await stopped;
+  assert.equal(a.elector.leading, false);
+  assert.deepEqual(a.log, []);
+  assert.equal(memory.lease?.spec.holderIdentity, '', 'released: a standby need not wait for expiry');
+  const b = candidate('b', memory.store(), clock);
+  b.elector.start();
+  await clock.advance(0);
+  assert.equal(b.elector.leading, true);
+  await b.elector.stop();
+});
+
 test('a leader cut off from the API steps down after the renew deadline; the standby takes over after expiry', async () => {
   const clock = new FakeClock();
   const memory = new MemoryLease();
