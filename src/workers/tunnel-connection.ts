@@ -259,8 +259,12 @@ export class TunnelConnection implements FrameSink, SegmentSink {
         this.onHello(frame.version, frame.clusterAddress, frame.capabilities);
         break;
       case 'keepalive': {
+        // Gathered and written once per received chunk (onData), and not at all while the
+        // socket is backed up: a peer sending keepalives without reading the acks must not
+        // get one write each, nor grow our queue without bound.
+        if (this.socket.writableLength > this.tunables.maxQueuedBytes) break;
         const len = encodeKeepaliveAck(this.controlScratch, 0, frame);
-        this.writeFramed(this.controlScratch, 0, len);
+        this.enqueueFrame(this.controlScratch, 0, len);
         break;
       }
       case 'keepaliveAck':
@@ -296,6 +300,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     this.lastReceiveAt = this.now();
     const inSync = this.decoder.push(chunk);
     this.toTun.publish();
+    if (this.state !== 'closed') this.flush(); // keepalive acks of this chunk
     if (!inSync) this.close('frame stream cannot be resynchronised (oversize frame)', false);
   }
 

@@ -9,7 +9,7 @@ import { TunnelConnection, type ConnectionOwner } from '../../src/workers/tunnel
 import { SpscRing, type RecordHandler } from '../../src/shared/spsc-ring.js';
 import { COUNTERS_PER_BLOCK, Counter, FrameMalformedCounter, inboundDropCounter } from '../../src/shared/counters.js';
 import { DEFAULT_SHARD_TUNABLES, type ShardLink } from '../../src/shared/shard-protocol.js';
-import { ALPN_PROTOCOL } from '../../src/shared/wire.js';
+import { ALPN_PROTOCOL, KEEPALIVE_BYTES, encodeKeepalive } from '../../src/shared/wire.js';
 import { InboundDrop } from '../../src/shared/inbound-filter.js';
 import { VNET_HDR_BYTES, isTrivialVnetHeader } from '../../src/shared/gso-header.js';
 import { parseIpv4, parsePrefix } from '../../src/shared/cidr.js';
@@ -206,5 +206,47 @@ describe('tunnel connection offloads', () => {
     assert.equal(a.counters[Counter.badOffloadDrops], 1);
     assert.deepEqual(b.drain(), []);
     assert.equal(b.counters[FrameMalformedCounter['bad-offload']], 0);
+  });
+});
+
+describe('tunnel connection keepalives', () => {
+  /** One received chunk holding `count` framed keepalives. */
+  function keepalives(count: number): Buffer {
+    const chunk = Buffer.alloc(count * (2 + KEEPALIVE_BYTES));
+    for (let i = 0; i < count; i++) {
+      const at = i * (2 + KEEPALIVE_BYTES);
+      chunk.writeUInt16BE(KEEPALIVE_BYTES, at);
+      encodeKeepalive(chunk, at + 2, { seq: i, sentTimeMs: 1 });
+    }
+    return chunk;
+  }
+
+  function countWrites(socket: FakeSocket): number[] {
+    const writes: number[] = [];
+    const write = socket.write.bind(socket);
+    socket.write = (chunk: Buffer) => {
+      writes.push(chunk.length);
+      return write(chunk);
+    };
+    return writes;
+  }
+
+  test('the acks of a chunk full of keepalives leave in one socket write', async () => {
+    const { b } = await pair(false, false);
+    const socket = b.conn.socket as unknown as FakeSocket;
+    const writes = countWrites(socket);
+    socket.emit('data', keepalives(1000));
+    assert.equal(writes.length, 1);
+    assert.equal(writes[0], 1000 * (2 + KEEPALIVE_BYTES));
+  });
+
+  test('a peer that does not read its acks gets none once the socket is backed up', async () => {
+    const { b } = await pair(false, false);
+    const socket = b.conn.socket as unknown as FakeSocket;
+    const writes = countWrites(socket);
+    Object.defineProperty(socket, 'writableLength', { value: DEFAULT_SHARD_TUNABLES.maxQueuedBytes + 1 });
+    socket.emit('data', keepalives(1000));
+    assert.deepEqual(writes, []);
+    assert.equal(b.conn.state, 'established');
   });
 });
