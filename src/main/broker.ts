@@ -16,6 +16,7 @@ import { DEFAULT_SHARD_TUNABLES, type TlsMaterial } from '../shared/shard-protoc
 import { formatIpv4 } from '../shared/cidr.js';
 import type { KubeLinkResource, LinkSource, ValidLink } from '../shared/types.js';
 import { createLinkSource, createTlsSource, type TlsSource } from './sources.js';
+import { createCoalescedTask } from './coalesced-task.js';
 import type { LeaderElector } from './k8s/leader-election.js';
 
 export interface BrokerTimings {
@@ -23,9 +24,11 @@ export interface BrokerTimings {
   demandCheckMs: number;
   /** How often SNAT and routes are re-checked (someone may have deleted them). */
   reconcileMs: number;
+  /** After a fatal error, exit at the latest this long after starting the clean stop. */
+  failExitMs: number;
 }
 
-export const DEFAULT_BROKER_TIMINGS: BrokerTimings = { demandCheckMs: 250, reconcileMs: 10_000 };
+export const DEFAULT_BROKER_TIMINGS: BrokerTimings = { demandCheckMs: 250, reconcileMs: 10_000, failExitMs: 15_000 };
 
 export class Broker {
   private datapath: Datapath | undefined;
@@ -93,6 +96,8 @@ export class Broker {
       identity: process.env.POD_NAME ? `${process.env.POD_NAME}_${process.pid}` : undefined,
       log: this.log,
       onStartedLeading: () => {
+        // A renewal that lands while we tear down after a lost lease must not start over.
+        if (this.stopping) return;
         this.startDataPlane().catch((err: unknown) => this.fail('data plane failed to start', err));
       },
       onStoppedLeading: () => {
@@ -108,6 +113,8 @@ export class Broker {
   /** Stops everything and ends the process: the Deployment restarts it as a standby. */
   private fail(msg: string, err: unknown): void {
     this.log.error(msg + '; exiting', { err });
+    // A stop that hangs must not leave a replica that neither leads nor exits.
+    setTimeout(() => process.exit(1), this.timings.failExitMs).unref();
     void this.stop().finally(() => process.exit(1));
   }
 
@@ -177,7 +184,7 @@ export class Broker {
     await this.linkSource.start((resources) => this.onResources(resources));
 
     this.timers.push(setInterval(() => this.tunnels?.onDemand(datapath.takeDemand()), this.timings.demandCheckMs));
-    this.timers.push(setInterval(() => void this.reconcileNetwork(), this.timings.reconcileMs));
+    this.timers.push(setInterval(() => void this.networkReconcile.run(), this.timings.reconcileMs));
     this.dataPlaneUp = true;
   }
 
@@ -200,18 +207,33 @@ export class Broker {
       if (config.servedLinks !== 'all' && !config.servedLinks.includes(result.link.name)) continue;
       served.push(result.link);
     }
-    this.servedLinks = served;
-    this.tunnels!.setLinks(served);
-    void this.reconcileNetwork();
+    this.servedLinks = this.withinCapacity(served);
+    this.tunnels!.setLinks(this.servedLinks);
+    void this.networkReconcile.run();
   }
 
-  private async reconcileNetwork(): Promise<void> {
-    try {
-      await this.gateway?.reconcile(this.servedLinks.map((l) => l.serviceCidr));
-    } catch (err) {
-      this.log.error('gateway networking reconcile failed', { err });
+  /**
+   * At most as many links as the data path has link ids. Links served already keep their
+   * place, so one link too many never takes down a working one; the rest are Invalid.
+   */
+  private withinCapacity(links: ValidLink[]): ValidLink[] {
+    const capacity = this.datapath!.options.maxLinks;
+    if (links.length <= capacity) return links;
+    const current = new Set(this.servedLinks.map((l) => l.name));
+    const ordered = [...links].sort((a, b) => Number(current.has(b.name)) - Number(current.has(a.name)) || a.name.localeCompare(b.name));
+    for (const link of ordered.slice(capacity)) {
+      void this.report(link.name, 'Invalid', `this broker serves at most ${capacity} links`);
     }
+    this.invalidLinks += ordered.length - capacity;
+    return ordered.slice(0, capacity);
   }
+
+  /** SNAT and routes for the served links; one run at a time, a request during a run makes one more. */
+  private readonly networkReconcile = createCoalescedTask(
+    async () => this.gateway?.reconcile(this.servedLinks.map((l) => l.serviceCidr)),
+    0,
+    (err) => this.log.error('gateway networking reconcile failed', { err }),
+  );
 
   private onTls(material: TlsMaterial): void {
     this.shards?.broadcast({ type: 'tls', tls: material });
@@ -240,6 +262,7 @@ export class Broker {
     await this.tlsSource?.stop();
     await this.listener?.close();
     await this.shards?.stop();
+    await this.networkReconcile.stop();
     await this.datapath?.stop();
     await this.gateway?.tearDown();
     // Released last: a standby takes over only once this replica's TUN and rules are gone.
