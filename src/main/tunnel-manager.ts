@@ -15,6 +15,13 @@ export interface TunnelManagerOptions {
   backoff?: Partial<BackoffOptions>;
   /** A link whose tunnel saw no frame for this long is reported Down even if not yet closed. */
   staleAfterMs: number;
+  /**
+   * Packets waiting for a down link dial it at once, but no more often than this: a peer
+   * that stays down under steady traffic is not dialed in a tight loop. Default 2000 ms.
+   */
+  demandRedialMs?: number;
+  /** Clock for the demand rate limit; injectable for tests. */
+  now?: () => number;
 }
 
 /** What the manager needs from the shards (implemented by ShardSupervisor; faked in tests). */
@@ -61,6 +68,8 @@ interface LinkEntry {
   rttMs: number | null;
   lastReceiveAgeMs: number;
   reconnects: number;
+  /** When this link was last dialed (the demand rate limit's clock). */
+  lastDialAt: number;
   /** Traffic over all of the link's connections, as of their last reports (every keepalive). */
   traffic: ConnectionTraffic;
 }
@@ -124,6 +133,7 @@ export class TunnelManager {
         rttMs: null,
         lastReceiveAgeMs: 0,
         reconnects: 0,
+        lastDialAt: Number.NEGATIVE_INFINITY,
         traffic: { ...NO_TRAFFIC },
       };
       this.links.set(name, entry);
@@ -161,9 +171,11 @@ export class TunnelManager {
 
   /** Packets are waiting for these links: dial now those that wait out a backoff. */
   onDemand(linkIds: number[]): void {
+    const now = (this.options.now ?? Date.now)();
+    const minInterval = this.options.demandRedialMs ?? 2000;
     for (const id of linkIds) {
       const entry = this.byId[id];
-      if (entry && !entry.active && entry.dialing === undefined) {
+      if (entry && !entry.active && entry.dialing === undefined && now - entry.lastDialAt >= minInterval) {
         this.clearDialTimer(entry);
         this.dial(entry);
       }
@@ -321,7 +333,10 @@ export class TunnelManager {
     const connId = this.nextConnId++;
     const shard = this.shards.assign();
     entry.dialing = connId;
-    this.connections.set(connId, { connId, shard, dialed: true, linkId: null, reported: NO_TRAFFIC });
+    entry.lastDialAt = (this.options.now ?? Date.now)();
+    // The link id is known for a dial from the start: it keeps the id reserved until this
+    // connection is gone (see freeLinkId).
+    this.connections.set(connId, { connId, shard, dialed: true, linkId: entry.linkId, reported: NO_TRAFFIC });
     this.log.debug('dialing', { link: entry.link.name, connId, shard, host: entry.link.endpointHost, port: entry.link.endpointPort });
     this.shards.send(shard, { type: 'dial', connId, linkId: entry.linkId, host: entry.link.endpointHost, port: entry.link.endpointPort });
   }
@@ -346,8 +361,14 @@ export class TunnelManager {
     }
   }
 
+  /**
+   * The lowest id no link has and no connection still carries: late messages of a removed
+   * link's connections must never be taken for a new link that got its id.
+   */
   private freeLinkId(): number {
-    for (let id = 0; id < this.options.maxLinks; id++) if (this.byId[id] === undefined) return id;
+    const held = new Set<number>();
+    for (const conn of this.connections.values()) if (conn.linkId !== null) held.add(conn.linkId);
+    for (let id = 0; id < this.options.maxLinks; id++) if (this.byId[id] === undefined && !held.has(id)) return id;
     throw new Error(`more than ${this.options.maxLinks} links`);
   }
 

@@ -35,15 +35,16 @@ function harness() {
     publishRoutes: () => undefined,
     setLinkShard: (linkId, shard) => linkShard.set(linkId, shard),
   };
+  const clock = { now: 0 };
   const manager = new TunnelManager(
-    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff: { initialMs: 10, maxMs: 20, random: () => 0 } },
+    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff: { initialMs: 10, maxMs: 20, random: () => 0 }, demandRedialMs: 2000, now: () => clock.now },
     shards,
     datapath,
     (r) => statuses.push(r),
     silentLogger,
   );
   const ofType = <T extends MainToShard['type']>(type: T) => sent.filter((s) => s.msg.type === type) as { shard: number; msg: Extract<MainToShard, { type: T }> }[];
-  return { manager, sent, linkShard, statuses, ofType };
+  return { manager, sent, linkShard, statuses, ofType, clock };
 }
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -109,12 +110,32 @@ test('removing a link closes its connection and unpublishes it', async () => {
   h.manager.stop();
 });
 
-test('packets waiting for a down link dial it without waiting out the backoff', async () => {
+test('packets waiting for a down link dial it without waiting out the backoff, but not more often than the demand interval', async () => {
   const h = harness();
   const dial = await servedLink(h, false);
   h.manager.onShardMessage(dial.shard, { type: 'closed', connId: dial.msg.connId, linkId: null, reason: 'refused', handshakeFailure: false });
   h.manager.onDemand([dial.msg.linkId]);
-  assert.equal(h.ofType('dial').length, 2);
+  assert.equal(h.ofType('dial').length, 1, 'dialed just now: demand waits for the interval');
+  h.clock.now = 2000;
+  h.manager.onDemand([dial.msg.linkId]);
+  assert.equal(h.ofType('dial').length, 2, 'demand dials once the interval has passed');
+  const second = h.ofType('dial')[1]!;
+  h.manager.onShardMessage(second.shard, { type: 'closed', connId: second.msg.connId, linkId: null, reason: 'refused', handshakeFailure: false });
+  h.manager.onDemand([dial.msg.linkId]);
+  assert.equal(h.ofType('dial').length, 2, 'a peer that stays down is not dialed in a loop');
+  h.manager.stop();
+});
+
+test("a removed link's id is not given to a new link while a connection of the old one is still open", async () => {
+  const h = harness();
+  const dial = await servedLink(h);
+  h.manager.setLinks([link('c', 0xc0a8000d)]);
+  await tick(5);
+  const newDial = h.ofType('dial').find((d) => d.msg.host === 'c.example')!;
+  assert.notEqual(newDial.msg.linkId, dial.msg.linkId, 'the old id is still held by the closing connection');
+  // The old connection's late report does not touch the new link.
+  h.manager.onShardMessage(dial.shard, { type: 'health', connId: dial.msg.connId, linkId: dial.msg.linkId, rttMs: 1, lastReceiveAgeMs: 0, traffic: { txPackets: 9, txBytes: 9, rxPackets: 9, rxBytes: 9 } });
+  assert.deepEqual(h.manager.snapshot().map((l) => [l.name, l.traffic.txPackets]), [['c', 0]]);
   h.manager.stop();
 });
 
