@@ -279,12 +279,12 @@ export class SpscRing {
     this.released = this.consumed;
   }
 
-  /** True when no published record is waiting. */
   /** Bytes taken by published, unreleased records (a snapshot, for fill-level metrics). */
   usedBytes(): number {
     return (Atomics.load(this.words, HEAD) - Atomics.load(this.words, TAIL)) >>> 0;
   }
 
+  /** True when no published record is waiting. */
   isEmpty(): boolean {
     return Atomics.load(this.words, HEAD) === Atomics.load(this.words, TAIL);
   }
