@@ -74,6 +74,8 @@ export class LeaderElector {
   private started = false;
   private lastRenewMs = 0;
   private observedHolder: string | undefined = undefined;
+  /** The Lease version last read and when (our clock) it was first seen. */
+  private observed: { resourceVersion: string; atMs: number } | undefined;
   private tickTimer: TimerHandle | undefined;
   private deadlineTimer: TimerHandle | undefined;
   private inFlight: Promise<void> | undefined;
@@ -159,7 +161,9 @@ export class LeaderElector {
       const lease = await this.call(this.store.read(), 'reading the Lease');
       if (this.stopped) return;
       const now = this.clock.now();
-      const action = decideLease(lease?.spec, this.identity, now);
+      // Expiry counts from when we first saw this version of the Lease, on our own clock.
+      if (lease && lease.resourceVersion !== this.observed?.resourceVersion) this.observed = { resourceVersion: lease.resourceVersion, atMs: now };
+      const action = decideLease(lease?.spec, this.identity, now, lease ? this.observed?.atMs : undefined);
       if (action.kind === 'follow') {
         this.observe(action.holder);
         if (this.isLeading) await this.stepDown(`the Lease is held by ${action.holder}`);

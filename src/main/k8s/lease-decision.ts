@@ -2,10 +2,11 @@
 // (absent, held, expired, released, lost, renew deadline) is unit-tested as a pure
 // function. leader-election.ts does the API calls around them.
 //
-// Expiry is judged from the lease's own renewTime, as the Lease API intends. That compares
-// the renewer's clock with the observer's: nodes are expected to run NTP; skew up to
-// leaseDurationSeconds - renewDeadline is absorbed because a leader that cannot renew
-// steps down after the renew deadline, well before others consider the lease expired.
+// Expiry is judged as client-go does: from the time THIS observer first saw the lease
+// record it holds (its resourceVersion), plus leaseDurationSeconds, all on the observer's
+// own clock. The holder's renewTime is written by another node's clock; trusting it would
+// let a standby whose clock runs ahead take a healthy leader's lease. Without an
+// observation time (pure callers, tests) renewTime is used.
 
 /** What the decisions need of a coordination.k8s.io/v1 Lease spec, times in ms. */
 export interface LeaseView {
@@ -26,24 +27,27 @@ export type LeaseAction =
   /** Someone else holds it and it is not expired: wait. */
   | { kind: 'follow'; holder: string; expiresAtMs: number };
 
-/** When a held lease expires, or undefined when nobody holds it. */
-export function leaseExpiresAt(lease: LeaseView): number | undefined {
+/**
+ * When a held lease expires, or undefined when nobody holds it. `observedAtMs`: when this
+ * observer first saw the record as it is now (its own clock); default the record's renewTime.
+ */
+export function leaseExpiresAt(lease: LeaseView, observedAtMs?: number): number | undefined {
   if (!lease.holderIdentity) return undefined;
-  return (lease.renewTimeMs ?? 0) + (lease.leaseDurationSeconds ?? 0) * 1000;
+  return (observedAtMs ?? lease.renewTimeMs ?? 0) + (lease.leaseDurationSeconds ?? 0) * 1000;
 }
 
 /** True when nobody holds the lease or its holder failed to renew in time. */
-export function leaseAvailable(lease: LeaseView, nowMs: number): boolean {
-  const expiresAt = leaseExpiresAt(lease);
+export function leaseAvailable(lease: LeaseView, nowMs: number, observedAtMs?: number): boolean {
+  const expiresAt = leaseExpiresAt(lease, observedAtMs);
   return expiresAt === undefined || expiresAt < nowMs;
 }
 
 /** What `identity` should do with the lease as read (undefined: it does not exist). */
-export function decideLease(lease: LeaseView | undefined, identity: string, nowMs: number): LeaseAction {
+export function decideLease(lease: LeaseView | undefined, identity: string, nowMs: number, observedAtMs?: number): LeaseAction {
   if (!lease) return { kind: 'create' };
   if (lease.holderIdentity === identity) return { kind: 'renew' };
-  if (leaseAvailable(lease, nowMs)) return { kind: 'acquire', previousHolder: lease.holderIdentity || undefined };
-  return { kind: 'follow', holder: lease.holderIdentity!, expiresAtMs: leaseExpiresAt(lease)! };
+  if (leaseAvailable(lease, nowMs, observedAtMs)) return { kind: 'acquire', previousHolder: lease.holderIdentity || undefined };
+  return { kind: 'follow', holder: lease.holderIdentity!, expiresAtMs: leaseExpiresAt(lease, observedAtMs)! };
 }
 
 /** The spec to write for a create, renew or acquire. */

@@ -266,3 +266,29 @@ test('whenLeading resolves on leadership and rejects on stop', async () => {
   await a.elector.stop();
   assert.equal(clock.pendingTimers, 0);
 });
+
+test("a standby whose clock runs a minute ahead does not take a lease its holder keeps renewing", async () => {
+  const leaderClock = new FakeClock(1_700_000_000_000);
+  const standbyClock = new FakeClock(1_700_000_060_000); // 60 s ahead: the holder's renewTime always looks stale
+  const memory = new MemoryLease();
+  const a = candidate('a', memory.store(), leaderClock);
+  a.elector.start();
+  await leaderClock.advance(0);
+  const b = candidate('b', memory.store(), standbyClock);
+  b.elector.start();
+  for (let i = 0; i < 30; i++) {
+    await leaderClock.advance(2_000);
+    await standbyClock.advance(2_000);
+  }
+  assert.equal(a.elector.leading, true);
+  assert.equal(b.elector.leading, false, 'judged by renewTime, the standby would have taken over at once');
+  assert.equal(memory.lease?.spec.holderIdentity, 'a');
+  // The holder hangs (its clock no longer advances, so it renews no more): the standby takes
+  // over a lease duration after it last saw the Lease change.
+  await standbyClock.advance(14_000);
+  assert.equal(b.elector.leading, false);
+  await standbyClock.advance(4_000);
+  assert.equal(b.elector.leading, true);
+  await b.elector.stop();
+  await a.elector.stop();
+});

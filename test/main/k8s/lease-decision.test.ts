@@ -76,3 +76,11 @@ test('timings that cannot work are rejected naming the values', () => {
   assert.throws(() => validateTimings({ leaseDurationSeconds: 0.5, renewDeadlineMs: 200, retryPeriodMs: 100 }), /leaseDurationSeconds must be an integer >= 1/);
   assert.doesNotThrow(() => validateTimings({ leaseDurationSeconds: 15, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 }));
 });
+
+test('with an observation time, expiry counts from when the record was first seen, not from the holder-written renewTime', () => {
+  const lease = { holderIdentity: 'other', renewTimeMs: NOW - 3_600_000, leaseDurationSeconds: 15 };
+  assert.equal(decideLease(lease, 'me', NOW, NOW - 5_000).kind, 'follow', 'seen 5 s ago: still held however old renewTime looks');
+  assert.equal(decideLease(lease, 'me', NOW, NOW - 15_001).kind, 'acquire');
+  const future = { holderIdentity: 'other', renewTimeMs: NOW + 3_600_000, leaseDurationSeconds: 15 };
+  assert.equal(decideLease(future, 'me', NOW, NOW - 15_001).kind, 'acquire', 'a renewTime in the future does not extend it');
+});
