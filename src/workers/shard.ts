@@ -7,6 +7,7 @@
 // The task only resolves when the main thread says 'stop'; while it runs, the worker's
 // event loop serves the sockets (piscina with atomics 'disabled', see ARCHITECTURE.md).
 import net from 'node:net';
+import { closeSync } from 'node:fs';
 import tls from 'node:tls';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { SpscRing, type RecordHandler } from '../shared/spsc-ring.js';
@@ -137,6 +138,12 @@ class Shard implements ConnectionOwner, RecordHandler {
     try {
       raw = new net.Socket({ fd, readable: true, writable: true });
     } catch (err) {
+      // The descriptor is ours (a dup made for this shard): close it, or it leaks.
+      try {
+        closeSync(fd);
+      } catch {
+        // already invalid: nothing to close
+      }
       this.post({ type: 'closed', connId, linkId: null, reason: `cannot adopt socket from ${remote}: ${(err as Error).message}`, handshakeFailure: true });
       return;
     }

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { fstatSync, openSync } from 'node:fs';
 import runShard from '../../src/workers/shard.js';
 import { loadNative } from '../../src/shared/native.js';
 import { SpscRing } from '../../src/shared/spsc-ring.js';
@@ -24,13 +25,9 @@ async function resetConnectionFd(server: net.Server): Promise<number> {
   return fd;
 }
 
-test('two adopted connections the peer reset before their handshake are each reported closed', async () => {
-  const server = net.createServer({ pauseOnConnect: true });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const fds = [await resetConnectionFd(server), await resetConnectionFd(server)];
-  server.close();
 
+/** A shard running in this thread, with the 'closed' reports it sends. */
+function startShard(): { port1: MessagePort; closed: number[]; run: Promise<unknown> } {
   const { port1, port2 } = new MessageChannel();
   const closed: number[] = [];
   port1.on('message', (msg: ShardToMain) => {
@@ -51,7 +48,17 @@ test('two adopted connections the peer reset before their handshake are each rep
     tunables: DEFAULT_SHARD_TUNABLES,
     logLevel: 'error',
   };
-  const run = runShard(init);
+  return { port1, closed, run: runShard(init) };
+}
+
+test('two adopted connections the peer reset before their handshake are each reported closed', async () => {
+  const server = net.createServer({ pauseOnConnect: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const fds = [await resetConnectionFd(server), await resetConnectionFd(server)];
+  server.close();
+
+  const { port1, closed, run } = startShard();
   port1.postMessage({ type: 'adopt', connId: 1, fd: fds[0], remote: 'a' });
   port1.postMessage({ type: 'adopt', connId: 2, fd: fds[1], remote: 'b' });
   for (let i = 0; i < 100 && closed.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
@@ -59,4 +66,16 @@ test('two adopted connections the peer reset before their handshake are each rep
   await run;
   port1.close();
   assert.deepEqual(closed.sort(), [1, 2]);
+});
+
+test('a descriptor that is not a socket is reported closed and closed, not leaked', async () => {
+  const fd = openSync('/dev/null', 'r');
+  const { port1, closed, run } = startShard();
+  port1.postMessage({ type: 'adopt', connId: 7, fd, remote: 'x' });
+  for (let i = 0; i < 100 && closed.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
+  port1.postMessage({ type: 'stop' });
+  await run;
+  port1.close();
+  assert.deepEqual(closed, [7]);
+  assert.throws(() => fstatSync(fd), { code: 'EBADF' });
 });
