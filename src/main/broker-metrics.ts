@@ -21,7 +21,14 @@ const LINK_STATES: readonly LinkState[] = ['Up', 'Down', 'Error', 'Invalid'];
 export class BrokerMetrics {
   readonly registry = new client.Registry();
 
-  constructor(source: MetricsSource, links: () => LinkSnapshot[], handshakeFailures: () => number, invalidLinks: () => number, connections: () => number) {
+  constructor(
+    source: MetricsSource,
+    links: () => LinkSnapshot[],
+    handshakeFailures: () => number,
+    invalidLinks: () => number,
+    connections: () => number,
+    refusedConnections: () => number,
+  ) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'kubelink_process_' });
 
     // One prom-client metric per distinct name in the counter table; reason-labelled
@@ -144,6 +151,16 @@ export class BrokerMetrics {
       registers: [this.registry],
       collect() {
         this.set(connections());
+      },
+    });
+
+    new client.Counter({
+      name: 'kubelink_peer_connections_refused_total',
+      help: 'Peer connections closed on accept because too many TLS handshakes were pending',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(refusedConnections());
       },
     });
 

@@ -26,9 +26,11 @@ export interface BrokerTimings {
   reconcileMs: number;
   /** After a fatal error, exit at the latest this long after starting the clean stop. */
   failExitMs: number;
+  /** Accepted peer connections allowed in their TLS handshake at once; more are refused. */
+  maxPendingHandshakes: number;
 }
 
-export const DEFAULT_BROKER_TIMINGS: BrokerTimings = { demandCheckMs: 250, reconcileMs: 10_000, failExitMs: 15_000 };
+export const DEFAULT_BROKER_TIMINGS: BrokerTimings = { demandCheckMs: 250, reconcileMs: 10_000, failExitMs: 15_000, maxPendingHandshakes: 256 };
 
 export class Broker {
   private datapath: Datapath | undefined;
@@ -172,11 +174,15 @@ export class Broker {
       () => this.tunnels?.handshakeFailures ?? 0,
       () => this.invalidLinks,
       () => this.tunnels?.connectionCount() ?? 0,
+      () => this.listener?.refused ?? 0,
     );
     await datapath.startThreads();
     shards.start();
 
-    this.listener = new PeerListener(loadNative(), (fd, remote) => this.tunnels?.adopt(fd, remote), this.log.child({ component: 'listener' }));
+    this.listener = new PeerListener(loadNative(), (fd, remote) => this.tunnels?.adopt(fd, remote), this.log.child({ component: 'listener' }), {
+      pendingHandshakes: () => this.tunnels?.pendingAccepts() ?? 0,
+      maxPendingHandshakes: this.timings.maxPendingHandshakes,
+    });
     const port = await this.listener.listen(config.brokerPort);
     this.log.info('listening for peers', { port, ifname, clusterAddress: formatIpv4(linkAddress.address), gateway: this.nodeIp, workers: config.workers });
 

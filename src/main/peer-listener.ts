@@ -7,13 +7,29 @@ import { once } from 'node:events';
 import type { NativeAddon } from '../shared/native.js';
 import type { Logger } from './log.js';
 
+/**
+ * Admission of new connections: accepted sockets still in their TLS handshake cost a shard
+ * memory and CPU until they finish or time out, so a flood of connects must not grow them
+ * without bound.
+ */
+export interface PeerAdmission {
+  /** Accepted connections not yet identified as a link's peer. */
+  pendingHandshakes(): number;
+  /** At most this many; more are closed at once and counted. */
+  maxPendingHandshakes: number;
+}
+
 export class PeerListener {
   private readonly server: net.Server;
+  /** Connections refused because too many handshakes were pending. */
+  refused = 0;
+  private refusing = false;
 
   constructor(
     private readonly native: NativeAddon,
     private readonly handOver: (fd: number, remote: string) => void,
     private readonly log: Logger,
+    private readonly admission: PeerAdmission = { pendingHandshakes: () => 0, maxPendingHandshakes: Infinity },
   ) {
     this.server = net.createServer({ pauseOnConnect: true }, (socket) => this.onConnection(socket));
     this.server.on('error', (err) => this.log.error('peer listener error', { err }));
@@ -27,6 +43,15 @@ export class PeerListener {
 
   private onConnection(socket: net.Socket): void {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (this.admission.pendingHandshakes() >= this.admission.maxPendingHandshakes) {
+      this.refused++;
+      // One line per burst, not per refused connection: a flood must not flood the log.
+      if (!this.refusing) this.log.warn('refusing peer connections: too many TLS handshakes pending', { max: this.admission.maxPendingHandshakes, remote });
+      this.refusing = true;
+      socket.destroy();
+      return;
+    }
+    this.refusing = false;
     const fd = (socket as net.Socket & { _handle?: { fd?: number } })._handle?.fd;
     if (typeof fd !== 'number' || fd < 0) {
       this.log.error('accepted socket has no file descriptor; dropping it', { remote });

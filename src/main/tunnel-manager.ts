@@ -218,6 +218,13 @@ export class TunnelManager {
     }
   }
 
+  /** Accepted connections that have not yet named their link (TLS handshake and hello). */
+  pendingAccepts(): number {
+    let pending = 0;
+    for (const conn of this.connections.values()) if (!conn.dialed && conn.linkId === null) pending++;
+    return pending;
+  }
+
   /** Open connections (handshaking, established or carrying a link). */
   connectionCount(): number {
     return this.connections.size;

@@ -204,3 +204,15 @@ test('a tunnel that establishes and at once closes again backs off further each 
   assert.equal(h.ofType('dial').length, dials + 1, 'redialed after initialMs / 2');
   manager.stop();
 });
+
+test('accepted connections count as pending handshakes until they name their link', async () => {
+  const h = harness();
+  await servedLink(h);
+  h.manager.adopt(40, '10.0.0.1:5000');
+  h.manager.adopt(41, '10.0.0.2:5000');
+  assert.equal(h.manager.pendingAccepts(), 2, 'the dialed connection is not counted');
+  const [first] = h.ofType('adopt');
+  h.manager.onShardMessage(first!.shard, { type: 'closed', connId: first!.msg.connId, linkId: null, reason: 'bad certificate', handshakeFailure: true });
+  assert.equal(h.manager.pendingAccepts(), 1);
+  h.manager.stop();
+});
