@@ -83,10 +83,13 @@ export class Broker {
     }
     const { loadKubeConfig } = await import('./k8s/kube-config.js');
     const { ensureCrd } = await import('./k8s/ensure-crd.js');
+    const { systemClock, withTimeout } = await import('./k8s/clock.js');
     const { LeaderElector, kubernetesLeaseStore } = await import('./k8s/leader-election.js');
     const kubeConfig = loadKubeConfig(config.kubeconfig);
     try {
-      this.log.info('KubeLink CRD', { result: await ensureCrd(kubeConfig, this.log) });
+      // Bounded: a black-holed API server must not keep the broker from starting its election.
+      const result = await withTimeout(systemClock, ensureCrd(kubeConfig, this.log), 60_000, 'ensuring the KubeLink CRD got no answer within 60 s');
+      this.log.info('KubeLink CRD', { result });
     } catch (err) {
       // Without create rights the CRD must have been installed by an administrator; the
       // link source fails clearly below if it is really missing.

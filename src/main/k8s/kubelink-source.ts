@@ -13,7 +13,7 @@ import type { KubeLinkResource, KubeLinkStatus, LinkSource } from '../../shared/
 import { Backoff } from '../backoff.js';
 import type { Logger } from '../log.js';
 import { apiError, apiErrorMessage, isNotFound } from './api-error.js';
-import { systemClock } from './clock.js';
+import { systemClock, withTimeout } from './clock.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { ResilientInformer } from './informer.js';
 import type { InformerTunables, ListResult, WatchStarter } from './informer.js';
@@ -35,6 +35,11 @@ export interface KubernetesLinkSourceOptions {
   initialSyncTimeoutMs: number;
   /** stop() waits this long at most for status writes in flight. */
   stopTimeoutMs: number;
+  /**
+   * A status patch or Event that got no answer in this time counts as failed (and is
+   * retried): a black-holed API connection must not block a link's status queue.
+   */
+  apiCallTimeoutMs: number;
   /** First delay before a failed status write is tried again; doubles per failure. */
   statusRetryInitialMs: number;
   /** Ceiling of the status write retry delay. */
@@ -53,6 +58,7 @@ export const KUBERNETES_LINK_SOURCE_DEFAULTS: KubernetesLinkSourceOptions = {
   host: os.hostname(),
   initialSyncTimeoutMs: 60_000,
   stopTimeoutMs: 5_000,
+  apiCallTimeoutMs: 15_000,
   statusRetryInitialMs: 1_000,
   statusRetryMaxMs: 30_000,
   random: Math.random,
@@ -195,11 +201,14 @@ export class KubernetesLinkSource implements LinkSource {
       return;
     }
     try {
-      await this.custom.patchClusterCustomObjectStatus(
-        { group: KUBELINK_GROUP, version: KUBELINK_VERSION, plural: KUBELINK_PLURAL, name, body: statusMergePatch(wanted) },
-        // The generated client would send application/json-patch+json, which cannot add
-        // fields to a status that does not exist yet.
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      await this.withinCallTimeout(
+        this.custom.patchClusterCustomObjectStatus(
+          { group: KUBELINK_GROUP, version: KUBELINK_VERSION, plural: KUBELINK_PLURAL, name, body: statusMergePatch(wanted) },
+          // The generated client would send application/json-patch+json, which cannot add
+          // fields to a status that does not exist yet.
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
+        `patching status of KubeLink ${name}`,
       );
     } catch (err) {
       if (isNotFound(err)) {
@@ -215,6 +224,11 @@ export class KubernetesLinkSource implements LinkSource {
     if (effective?.state !== wanted.state) await this.recordStateChange(cached, effective?.state, wanted);
   }
 
+  private withinCallTimeout<T>(call: Promise<T>, what: string): Promise<T> {
+    const ms = this.options.apiCallTimeoutMs;
+    return withTimeout(this.options.clock, call, ms, `${what}: no answer from the API server within ${ms} ms`);
+  }
+
   private async recordStateChange(link: KubeLinkResource, previous: KubeLinkStatus['state'], wanted: KubeLinkStatus): Promise<void> {
     const namespace = this.options.eventNamespace;
     const body = stateChangeEvent(link, previous, wanted, {
@@ -225,7 +239,7 @@ export class KubernetesLinkSource implements LinkSource {
       uniqueSuffix: (this.eventCounter++ % 0x10000).toString(16).padStart(4, '0'),
     });
     try {
-      await this.core.createNamespacedEvent({ namespace, body });
+      await this.withinCallTimeout(this.core.createNamespacedEvent({ namespace, body }), 'creating an Event');
     } catch (err) {
       // Events are for humans; a failure must not fail the status write.
       this.log.warn('recording an Event failed', { link: link.metadata.name, error: apiErrorMessage(err) });

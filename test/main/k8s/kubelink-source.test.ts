@@ -2,6 +2,8 @@
 // Events, and no lost change across an API server restart.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
 import { Watch } from '@kubernetes/client-node';
 import type { CoreV1Event } from '@kubernetes/client-node';
 import { ensureCrd } from '../../../src/main/k8s/ensure-crd.js';
@@ -200,6 +202,52 @@ describe('KubernetesLinkSource across an API server restart', () => {
     // Nothing reports again (the tunnel stays Up): the source itself must retry.
     await waitFor('the status landed after the restart', async () => (await getLink(env, 'retried')).status?.state === 'Up');
     assert.deepEqual((await getLink(env, 'retried')).status, { state: 'Up', message: 'tunnel up', gateway: '10.250.0.2' });
+  });
+});
+
+describe('KubernetesLinkSource against a black-holed API server', () => {
+  let env: ApiServerEnv;
+  let source: KubernetesLinkSource | undefined;
+
+  before(async () => {
+    env = await startEnv({ persistent: true });
+    await ensureCrd(env.kubeConfig, silentLogger);
+  });
+  after(async () => {
+    await source?.stop();
+    await env.close();
+  });
+
+  test('a status patch that gets no answer fails after the call timeout and is written once the server answers again', async () => {
+    await createLink(env, kubeLink('blackholed', 8));
+    source = new KubernetesLinkSource(env.kubeConfig, silentLogger, {
+      eventNamespace: NAMESPACE,
+      informer: FAST,
+      apiCallTimeoutMs: 300,
+      statusRetryInitialMs: 200,
+      statusRetryMaxMs: 400,
+    });
+    await source.start(() => {});
+    const running = source;
+    const port = Number(new URL(env.kubeConfig.getCurrentCluster()!.server).port);
+    let failure: unknown;
+    await env.restart(async () => {
+      // Accepts connections and never answers, like a partitioned API server.
+      const held: net.Socket[] = [];
+      const hole = net.createServer((socket) => void held.push(socket));
+      hole.listen(port, '127.0.0.1');
+      await once(hole, 'listening');
+      const started = Date.now();
+      failure = await running.reportStatus('blackholed', { state: 'Up', message: 'tunnel up', gateway: '10.250.0.2' }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      assert.ok(Date.now() - started < 5_000, 'the write gave up instead of hanging');
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => hole.close(() => resolve()));
+    });
+    assert.match(String(failure), /no answer from the API server within 300 ms/);
+    await waitFor('the status landed after the partition', async () => (await getLink(env, 'blackholed')).status?.state === 'Up');
   });
 });
 
