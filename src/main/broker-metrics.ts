@@ -154,23 +154,19 @@ export class BrokerMetrics {
       },
     });
 
-    new client.Counter({
-      name: 'kubelink_peer_connections_refused_total',
-      help: 'Peer connections closed on accept because too many TLS handshakes were pending',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(refusedConnections());
-      },
-    });
+    this.totalFrom('kubelink_peer_connections_refused_total', 'Peer connections closed on accept because too many TLS handshakes were pending', refusedConnections);
+    this.totalFrom('kubelink_handshake_failures_total', 'Peer connections that failed TLS, identification or hello', handshakeFailures);
+  }
 
+  /** A counter without labels whose value is kept elsewhere and read at scrape time. */
+  private totalFrom(name: string, help: string, read: () => number): void {
     new client.Counter({
-      name: 'kubelink_handshake_failures_total',
-      help: 'Peer connections that failed TLS, identification or hello',
+      name,
+      help,
       registers: [this.registry],
       collect() {
         this.reset();
-        this.inc(handshakeFailures());
+        this.inc(read());
       },
     });
   }
