@@ -45,7 +45,7 @@ function describeRoute(r: RouteSpec): string {
 export class Router {
   private readonly options: RouterOptions;
   private readonly net: GatewayNet;
-  private readonly metrics = new RouterMetrics();
+  private readonly metrics = new RouterMetrics(() => this.linkSource?.stats?.());
   private linkSource: LinkSource | undefined;
   private http: HttpServer | undefined;
   private task: CoalescedTask | undefined;
