@@ -30,9 +30,11 @@ export interface BrokerTimings {
   failExitMs: number;
   /** Accepted peer connections allowed in their TLS handshake at once; more are refused. */
   maxPendingHandshakes: number;
+  /** The same from one source address (a peer needs one or two; NAT may put a few behind one). */
+  maxPendingPerAddress: number;
 }
 
-export const DEFAULT_BROKER_TIMINGS: BrokerTimings = { demandCheckMs: 250, reconcileMs: 10_000, failExitMs: 15_000, maxPendingHandshakes: 256 };
+export const DEFAULT_BROKER_TIMINGS: BrokerTimings = { demandCheckMs: 250, reconcileMs: 10_000, failExitMs: 15_000, maxPendingHandshakes: 256, maxPendingPerAddress: 16 };
 
 export class Broker {
   private datapath: Datapath | undefined;
@@ -179,15 +181,17 @@ export class Broker {
       () => this.tunnels?.handshakeFailures ?? 0,
       () => this.invalidLinks,
       () => this.tunnels?.connectionCount() ?? 0,
-      () => this.listener?.refused ?? 0,
+      () => this.listener?.refused ?? {},
       () => this.linkSource?.stats?.(),
     );
     await datapath.startThreads();
     shards.start();
 
-    this.listener = new PeerListener(loadNative(), (fd, remote) => this.tunnels?.adopt(fd, remote), this.log.child({ component: 'listener' }), {
+    this.listener = new PeerListener(loadNative(), (fd, remote, address) => this.tunnels?.adopt(fd, remote, address), this.log.child({ component: 'listener' }), {
       pendingHandshakes: () => this.tunnels?.pendingAccepts() ?? 0,
       maxPendingHandshakes: this.timings.maxPendingHandshakes,
+      pendingHandshakesFrom: (address) => this.tunnels?.pendingAcceptsFrom(address) ?? 0,
+      maxPendingPerAddress: this.timings.maxPendingPerAddress,
     });
     const port = await this.listener.listen(config.brokerPort);
     this.log.info('listening for peers', { port, ifname, clusterAddress: formatIpv4(linkAddress.address), gateway: this.nodeIp, workers: config.workers });
