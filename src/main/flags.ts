@@ -16,9 +16,9 @@ import {
 } from '../shared/cidr.js';
 import type { Ipv4Interface } from '../shared/cidr.js';
 import type { Ipv4Prefix } from '../shared/types.js';
-import { isLogLevel } from './log.js';
-import type { LogLevel } from './log.js';
-import { isDnsName, normalizeHost, parsePort } from './host-port.js';
+import { isLogLevel } from '../shared/log.js';
+import type { LogLevel } from '../shared/log.js';
+import { isDnsName, normalizeHost, parsePort } from '../shared/host-port.js';
 
 export type ControllerName = 'broker' | 'router';
 export const CONTROLLER_NAMES: readonly ControllerName[] = ['broker', 'router'];
