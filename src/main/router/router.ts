@@ -41,7 +41,7 @@ export const ROUTER_DEFAULTS: Omit<RouterOptions, 'linkSource' | 'net'> = {
 export class Router {
   private readonly options: RouterOptions;
   private readonly net: GatewayNet;
-  private readonly metrics = new RouterMetrics();
+  private readonly metrics = new RouterMetrics(() => this.linkSource?.stats?.());
   private linkSource: LinkSource | undefined;
   private http: HttpServer | undefined;
   private task: CoalescedTask | undefined;
