@@ -4,7 +4,7 @@
 
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Lab } from './lab.js';
+import type { LabContext } from './lab-context.js';
 import type { LabPath } from './lab-path.js';
 import type { LabProcess } from './lab-process.js';
 import type { BrokerArgsOptions } from './kubelink-files.js';
@@ -29,7 +29,7 @@ export class KubelinkPath implements LabPath {
   private brokers: LabProcess[] = [];
 
   constructor(
-    private readonly lab: Lab,
+    private readonly lab: LabContext,
     private readonly options: KubelinkPathOptions,
   ) {
     this.name = `kubelink-w${options.workers}`;
@@ -79,7 +79,7 @@ export class KubelinkPath implements LabPath {
  * pod on node 2, so the route via the gateway node is used too); fails early when one of
  * `processes` exits.
  */
-export async function waitForMeshTraffic(lab: Lab, clusters: readonly LabCluster[], processes: readonly LabProcess[], timeoutMs: number): Promise<void> {
+export async function waitForMeshTraffic(lab: LabContext, clusters: readonly LabCluster[], processes: readonly LabProcess[], timeoutMs: number): Promise<void> {
   for (const from of clusters) {
     for (const to of clusters) {
       if (from.index === to.index) continue;

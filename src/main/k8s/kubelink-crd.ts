@@ -10,7 +10,7 @@
 import { stringify } from 'yaml';
 import { KUBELINK_GROUP, KUBELINK_KIND, KUBELINK_PLURAL, KUBELINK_VERSION } from '../../shared/types.js';
 import type { LinkState } from '../../shared/types.js';
-import { MAX_EGRESS_ENTRIES, MAX_INGRESS_ENTRIES } from '../link-validation.js';
+import { MAX_EGRESS_ENTRIES, MAX_INGRESS_ENTRIES } from '../links/link-validation.js';
 
 export const KUBELINK_CRD_NAME = `${KUBELINK_PLURAL}.${KUBELINK_GROUP}`;
 
