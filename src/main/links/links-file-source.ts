@@ -1,24 +1,21 @@
 // KubeLinks from YAML files (--links PATH): one file or a directory of .yaml/.yml files,
 // each with any number of documents, `kind: KubeLink` or `kind: List` with KubeLink items.
 //
-// Changes are picked up by fs.watch on the directory (for a single file: on its parent,
-// so an atomic rename-replacement is seen too) plus a periodic rescan, because fs.watch
-// misses events on some file systems and across symlink swaps (ConfigMap mounts). Both
-// only trigger a debounced rescan; the rescan reads everything and calls onChange only
-// when the resulting set differs from the last one delivered.
+// Changes are picked up by FileWatch (src/shared/file-watch.ts): fs.watch on the directory
+// (for a single file: on its parent, so an atomic rename-replacement is seen too) plus a
+// periodic rescan. The rescan reads everything and calls onChange only when the resulting
+// set differs from the last one delivered.
 //
 // This source checks structure only (kind, apiVersion, name, spec fields present and
 // strings). Whether a cidr parses or links conflict is link-validation's job, and its
 // verdict comes back through reportStatus.
-import { watch } from 'node:fs';
-import type { FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { KUBELINK_API_VERSION, KUBELINK_KIND } from '../../shared/types.js';
 import type { KubeLinkResource, KubeLinkStatus, LinkSource } from '../../shared/types.js';
-import { createCoalescedTask } from '../../shared/coalesced-task.js';
-import type { CoalescedTask } from '../../shared/coalesced-task.js';
+import { FileWatch, type WatchedDirectory } from '../../shared/file-watch.js';
+import type { Clock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/log.js';
 import type { Logger } from '../../shared/log.js';
 
@@ -32,6 +29,8 @@ export interface FileLinkSourceOptions {
   debounceMs?: number;
   /** Use fs.watch; false leaves only the periodic rescan (tests, odd file systems). */
   useFsWatch?: boolean;
+  /** Runs the rescan period and the debounce. Default systemClock. */
+  clock?: Clock;
 }
 
 export const FILE_LINK_SOURCE_DEFAULTS = {
@@ -147,12 +146,10 @@ function problemKey(p: ManifestProblem): string {
 }
 
 export class FileLinkSource implements LinkSource {
-  private readonly options: Required<Omit<FileLinkSourceOptions, 'logger'>>;
+  private readonly options: Required<Omit<FileLinkSourceOptions, 'logger' | 'clock'>>;
   private readonly log: Logger;
+  private readonly watch: FileWatch;
   private onChange?: (resources: KubeLinkResource[]) => void;
-  private watcher?: FSWatcher;
-  private rescanTimer?: NodeJS.Timeout;
-  private scan?: CoalescedTask;
   private stopped = false;
   private lastDelivered?: string;
   private reportedProblems = new Set<string>();
@@ -162,6 +159,15 @@ export class FileLinkSource implements LinkSource {
   constructor(options: FileLinkSourceOptions) {
     this.options = { ...FILE_LINK_SOURCE_DEFAULTS, ...options };
     this.log = (options.logger ?? silentLogger).child({ component: 'links-file', path: options.path });
+    this.watch = new FileWatch({
+      check: () => this.scanOnce(),
+      directories: () => this.watchedDirectory(),
+      pollIntervalMs: this.options.rescanIntervalMs,
+      debounceMs: this.options.debounceMs,
+      useFsWatch: this.options.useFsWatch,
+      log: this.log,
+      clock: options.clock,
+    });
   }
 
   /** Reads the links once and delivers them, then keeps watching. Fails when PATH is missing. */
@@ -173,20 +179,17 @@ export class FileLinkSource implements LinkSource {
     }
     this.onChange = onChange;
     this.stopped = false;
-    const scan = createCoalescedTask(() => this.scanOnce(), this.options.debounceMs, (err) => this.log.error('scanning links failed', { error: err }));
-    this.scan = scan;
-    await scan.run();
-    this.startWatcher();
-    this.rescanTimer = setInterval(() => void scan.run(), this.options.rescanIntervalMs);
-    this.rescanTimer.unref();
+    await this.watch.start();
+  }
+
+  /** Rescans now; resolves when the files are read (and a changed set delivered). */
+  rescan(): Promise<void> {
+    return this.watch.checkNow();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.watcher?.close();
-    this.watcher = undefined;
-    clearInterval(this.rescanTimer);
-    await this.scan?.stop();
+    await this.watch.stop();
   }
 
   /** Logs a link's status when it differs from the last one reported for that link. */
@@ -204,27 +207,11 @@ export class FileLinkSource implements LinkSource {
     return this.current;
   }
 
-  private startWatcher(): void {
-    if (!this.options.useFsWatch || this.watcher || this.stopped) return;
-    // Watch the directory (of the file): survives atomic replacement of files in it.
-    void stat(this.options.path)
-      .then((s) => {
-        if (this.stopped || this.watcher) return;
-        const dir = s.isDirectory() ? this.options.path : path.dirname(this.options.path);
-        const only = s.isDirectory() ? undefined : path.basename(this.options.path);
-        const watcher = watch(dir, { persistent: false }, (_event, filename) => {
-          if (only === undefined || filename === null || filename === only) this.scan?.trigger();
-        });
-        watcher.on('error', (err) => {
-          this.log.debug('fs.watch failed; relying on periodic rescan until it can be re-established', { error: err });
-          watcher.close();
-          if (this.watcher === watcher) this.watcher = undefined;
-        });
-        this.watcher = watcher;
-      })
-      .catch(() => {
-        // path gone: the periodic rescan reports it and retries the watcher
-      });
+  /** The directory (of the file): a directory watch survives atomic replacement of files in it. */
+  private async watchedDirectory(): Promise<WatchedDirectory[]> {
+    const s = await stat(this.options.path);
+    if (s.isDirectory()) return [{ dir: this.options.path }];
+    return [{ dir: path.dirname(this.options.path), name: path.basename(this.options.path) }];
   }
 
   private async listFiles(): Promise<string[]> {
@@ -268,7 +255,6 @@ export class FileLinkSource implements LinkSource {
       unique.push(r);
     }
     this.reportProblems(problems);
-    this.startWatcher();
 
     const snapshot = JSON.stringify(unique);
     if (snapshot === this.lastDelivered) return;

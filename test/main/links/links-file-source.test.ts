@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import { FileLinkSource, parseLinkManifests } from '../../../src/main/links/links-file-source.js';
 import type { FileLinkSourceOptions } from '../../../src/main/links/links-file-source.js';
 import { createLogger } from '../../../src/shared/log.js';
@@ -143,15 +144,16 @@ test('a directory source delivers the initial set, then additions, changes and d
 });
 
 test('an invalid manifest is logged once with its details and skipped while the others keep working', async () => {
-  const h = await harness({ 'a.yaml': manifest('a') });
+  // rescan period of an hour: fs.watch sees the new files, the test runs the rescans itself
+  const h = await harness({ 'a.yaml': manifest('a') }, { rescanIntervalMs: 3_600_000 });
   try {
     await h.until((names) => names.join() === 'a');
     await writeFile(path.join(h.dir, 'bad.yaml'), `${manifest('bad').replace('  endpoint: broker.c2.kubelink.lab:8088\n', '')}\n---\nx: [`);
     await writeFile(path.join(h.dir, 'd.yaml'), manifest('d', '100.64.80.0/20'));
     await h.until((names) => names.join() === 'a,d');
     const deliveries = h.deliveries;
-    // let a few periodic rescans pass: the same problems must not be logged again
-    await new Promise((r) => setTimeout(r, 800));
+    // later rescans find the same problems: they must not be logged again
+    for (let i = 0; i < 3; i++) await h.source.rescan();
     const warnings = h.logs.filter((l) => l.msg === 'skipping invalid KubeLink manifest');
     assert.deepEqual(
       warnings.map(({ file, document, name, field }) => ({ file: path.basename(String(file)), document, name, field })),
@@ -195,10 +197,14 @@ test('a single-file source sees an atomic rename replacement', async () => {
 });
 
 test('without fs.watch the periodic rescan still picks up changes', async () => {
-  const h = await harness({ 'a.yaml': manifest('a') }, { useFsWatch: false });
+  const clock = new FakeClock();
+  const h = await harness({ 'a.yaml': manifest('a') }, { useFsWatch: false, clock, rescanIntervalMs: 200, debounceMs: 20 });
   try {
     await h.until((names) => names.join() === 'a');
     await writeFile(path.join(h.dir, 'b.yaml'), manifest('b', '100.64.32.0/20'));
+    await clock.advance(199);
+    assert.equal(h.deliveries, 1, 'nothing rescans before the period is up');
+    await clock.advance(1 + 20); // the poll at 200 ms, then the debounce
     await h.until((names) => names.join() === 'a,b');
   } finally {
     await h.close();
