@@ -4,7 +4,8 @@
 import client from 'prom-client';
 import { COUNTER_DESCRIPTORS, Counter, type CounterBlocks } from '../../shared/counters.js';
 import type { LinkSnapshot } from './tunnel-manager.js';
-import type { LinkState } from '../../shared/types.js';
+import type { LinkSourceStats, LinkState } from '../../shared/types.js';
+import { registerLinkSourceMetrics } from '../links/link-source-metrics.js';
 
 export interface MetricsSource {
   counterBlocks: CounterBlocks;
@@ -28,6 +29,7 @@ export class BrokerMetrics {
     invalidLinks: () => number,
     connections: () => number,
     refusedConnections: () => number,
+    linkSourceStats: () => LinkSourceStats | undefined,
   ) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'kubelink_process_' });
 
@@ -155,6 +157,7 @@ export class BrokerMetrics {
     });
 
     this.totalFrom('kubelink_peer_connections_refused_total', 'Peer connections closed on accept because too many TLS handshakes were pending', refusedConnections);
+    registerLinkSourceMetrics(this.registry, linkSourceStats);
     this.totalFrom('kubelink_handshake_failures_total', 'Peer connections that failed TLS, identification or hello', handshakeFailures);
   }
 

@@ -180,6 +180,7 @@ export class Broker {
       () => this.invalidLinks,
       () => this.tunnels?.connectionCount() ?? 0,
       () => this.listener?.refused ?? 0,
+      () => this.linkSource?.stats?.(),
     );
     await datapath.startThreads();
     shards.start();

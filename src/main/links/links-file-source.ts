@@ -6,6 +6,19 @@
 // periodic rescan. The rescan reads everything and calls onChange only when the resulting
 // set differs from the last one delivered.
 //
+// One file never costs another its links: a file that cannot be read or parsed (even one
+// whose YAML throws, like an alias bomb) is a problem of that file only. A file that
+// breaks after it was good keeps serving its last good version, logged and counted
+// (`kubelink_links_file_errors_total`, `kubelink_links_files_stale`), until it is fixed
+// or removed; removing the file removes its links.
+//
+// Conflicts between links are resolved by age (link-validation: the older link wins), and
+// files carry no creation time, so this source stamps each link with the time it first
+// saw it (metadata.creationTimestamp): at the first scan the file's birth time (or mtime
+// where the file system keeps none), later the scan's time. An established link thus
+// outranks a newer conflicting file whatever their names, and an edit (a new inode for an
+// atomic replacement) does not make a link younger.
+//
 // This source checks structure only (kind, apiVersion, name, spec fields present and
 // strings). Whether a cidr parses or links conflict is link-validation's job, and its
 // verdict comes back through reportStatus.
@@ -13,9 +26,9 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { KUBELINK_API_VERSION, KUBELINK_KIND } from '../../shared/types.js';
-import type { KubeLinkResource, KubeLinkStatus, LinkSource } from '../../shared/types.js';
+import type { KubeLinkResource, KubeLinkStatus, LinkSource, LinkSourceStats } from '../../shared/types.js';
 import { FileWatch, type WatchedDirectory } from '../../shared/file-watch.js';
-import type { Clock } from '../../shared/clock.js';
+import { systemClock, type Clock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/log.js';
 import type { Logger } from '../../shared/log.js';
 
@@ -29,7 +42,9 @@ export interface FileLinkSourceOptions {
   debounceMs?: number;
   /** Use fs.watch; false leaves only the periodic rescan (tests, odd file systems). */
   useFsWatch?: boolean;
-  /** Runs the rescan period and the debounce. Default systemClock. */
+  /** Files larger than this are refused (a links file is a few KiB; this bounds memory). */
+  maxFileBytes?: number;
+  /** Runs the rescan period and the debounce, and dates first-seen links. Default systemClock. */
   clock?: Clock;
 }
 
@@ -37,6 +52,7 @@ export const FILE_LINK_SOURCE_DEFAULTS = {
   rescanIntervalMs: 5_000,
   debounceMs: 100,
   useFsWatch: true,
+  maxFileBytes: 1024 * 1024,
 } satisfies Partial<FileLinkSourceOptions>;
 
 /** A manifest that was skipped, with enough detail to find and fix it. */
@@ -126,7 +142,14 @@ export function parseLinkManifests(text: string, file: string): ParsedManifests 
       out.problems.push({ file, document: String(index), reason: `YAML does not parse: ${doc.errors[0]!.message.split('\n')[0]}` });
       return;
     }
-    const value: unknown = doc.toJS();
+    let value: unknown;
+    try {
+      value = doc.toJS();
+    } catch (err) {
+      // e.g. "Excessive alias count indicates a resource exhaustion attack"
+      out.problems.push({ file, document: String(index), reason: `YAML cannot be read: ${(err as Error).message.split('\n')[0]}` });
+      return;
+    }
     if (value === null || value === undefined) return; // empty document, e.g. a trailing ---
     if (isObject(value) && value.kind === 'List') {
       if (!Array.isArray(value.items)) {
@@ -148,6 +171,7 @@ function problemKey(p: ManifestProblem): string {
 export class FileLinkSource implements LinkSource {
   private readonly options: Required<Omit<FileLinkSourceOptions, 'logger' | 'clock'>>;
   private readonly log: Logger;
+  private readonly clock: Clock;
   private readonly watch: FileWatch;
   private onChange?: (resources: KubeLinkResource[]) => void;
   private stopped = false;
@@ -155,10 +179,19 @@ export class FileLinkSource implements LinkSource {
   private reportedProblems = new Set<string>();
   private readonly statuses = new Map<string, string>();
   private current: KubeLinkResource[] = [];
+  /** Per file: what it held when last read without problems. A file that never was good serves its valid documents. */
+  private readonly lastGood = new Map<string, KubeLinkResource[]>();
+  /** Files currently served from lastGood because their content has problems. */
+  private staleFiles = new Set<string>();
+  /** When each (file, link name) was first seen, ms since the epoch. */
+  private readonly firstSeen = new Map<string, number>();
+  private scans = 0;
+  private problemCount = 0;
 
   constructor(options: FileLinkSourceOptions) {
     this.options = { ...FILE_LINK_SOURCE_DEFAULTS, ...options };
     this.log = (options.logger ?? silentLogger).child({ component: 'links-file', path: options.path });
+    this.clock = options.clock ?? systemClock;
     this.watch = new FileWatch({
       check: () => this.scanOnce(),
       directories: () => this.watchedDirectory(),
@@ -166,7 +199,7 @@ export class FileLinkSource implements LinkSource {
       debounceMs: this.options.debounceMs,
       useFsWatch: this.options.useFsWatch,
       log: this.log,
-      clock: options.clock,
+      clock: this.clock,
     });
   }
 
@@ -207,6 +240,11 @@ export class FileLinkSource implements LinkSource {
     return this.current;
   }
 
+  /** Problems found in the files since start (each counted once while it persists), and files served stale. */
+  stats(): LinkSourceStats {
+    return { manifestErrors: this.problemCount, staleFiles: this.staleFiles.size };
+  }
+
   /** The directory (of the file): a directory watch survives atomic replacement of files in it. */
   private async watchedDirectory(): Promise<WatchedDirectory[]> {
     const s = await stat(this.options.path);
@@ -222,38 +260,83 @@ export class FileLinkSource implements LinkSource {
     return names.filter((n) => YAML_FILE.test(n) && !n.startsWith('.')).sort().map((n) => path.join(this.options.path, n));
   }
 
-  private async scanOnce(): Promise<void> {
-    const resources: { resource: KubeLinkResource; file: string }[] = [];
-    const problems: ManifestProblem[] = [];
+  /** Reads one file: its links, its problems and when it was created; 'gone' when it vanished. */
+  private async readLinksFile(file: string): Promise<(ParsedManifests & { bornMs: number }) | 'gone'> {
+    let text: string;
+    let bornMs: number;
     try {
-      for (const file of await this.listFiles()) {
-        let text: string;
-        try {
-          text = await readFile(file, 'utf8');
-        } catch (err) {
-          // removed between readdir and read, or a directory named *.yaml
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') problems.push({ file, document: '-', reason: `cannot be read: ${(err as Error).message}` });
-          continue;
-        }
-        const parsed = parseLinkManifests(text, file);
-        resources.push(...parsed.resources.map((resource) => ({ resource, file })));
-        problems.push(...parsed.problems);
+      const s = await stat(file);
+      if (!s.isFile()) return { resources: [], problems: [{ file, document: '-', reason: 'is not a regular file' }], bornMs: 0 };
+      if (s.size > this.options.maxFileBytes) {
+        return { resources: [], problems: [{ file, document: '-', reason: `is ${s.size} bytes, larger than the limit of ${this.options.maxFileBytes}` }], bornMs: 0 };
       }
+      bornMs = s.birthtimeMs > 0 ? s.birthtimeMs : s.mtimeMs;
+      text = await readFile(file, 'utf8');
     } catch (err) {
-      problems.push({ file: this.options.path, document: '-', reason: `cannot be read: ${(err as Error).message}` });
+      // removed between readdir and read
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+      return { resources: [], problems: [{ file, document: '-', reason: `cannot be read: ${(err as Error).message}` }], bornMs: 0 };
+    }
+    return { ...parseLinkManifests(text, file), bornMs };
+  }
+
+  private async scanOnce(): Promise<void> {
+    const now = this.clock.now();
+    const initial = this.scans++ === 0;
+    let files: string[];
+    try {
+      files = await this.listFiles();
+    } catch (err) {
+      // The directory itself is unreadable (or gone): keep the links delivered so far.
+      this.reportProblems([{ file: this.options.path, document: '-', reason: `cannot be read: ${(err as Error).message}; keeping the links read before` }]);
+      return;
+    }
+
+    const found: { resource: KubeLinkResource; file: string; seenMs: number }[] = [];
+    const problems: ManifestProblem[] = [];
+    const stale = new Set<string>();
+    const seenKeys = new Set<string>();
+    for (const file of files) {
+      const read = await this.readLinksFile(file);
+      if (read === 'gone') continue;
+      problems.push(...read.problems);
+      let resources = read.resources;
+      const good = this.lastGood.get(file);
+      if (read.problems.length === 0) this.lastGood.set(file, resources);
+      else if (good !== undefined) {
+        resources = good;
+        stale.add(file);
+      }
+      for (const resource of resources) {
+        const key = `${file}\0${resource.metadata.name}`;
+        seenKeys.add(key);
+        let seenMs = this.firstSeen.get(key);
+        if (seenMs === undefined) {
+          seenMs = initial && read.bornMs > 0 ? Math.min(now, read.bornMs) : now;
+          this.firstSeen.set(key, seenMs);
+        }
+        found.push({ resource, file, seenMs });
+      }
     }
     if (this.stopped) return;
+    for (const file of this.lastGood.keys()) if (!files.includes(file)) this.lastGood.delete(file);
+    for (const key of this.firstSeen.keys()) if (!seenKeys.has(key)) this.firstSeen.delete(key);
+    this.reportStale(stale);
 
+    // A name defined twice: the definition seen first wins, so a new file cannot take over a link.
+    found.sort((a, b) => a.seenMs - b.seenMs || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
     const unique: KubeLinkResource[] = [];
-    const seen = new Set<string>();
-    for (const { resource: r, file } of resources) {
-      if (seen.has(r.metadata.name)) {
-        problems.push({ file, document: '-', name: r.metadata.name, field: 'metadata.name', reason: 'is defined more than once; the first definition (by file name) is used' });
+    const seen = new Map<string, string>();
+    for (const { resource: r, file, seenMs } of found) {
+      const first = seen.get(r.metadata.name);
+      if (first !== undefined) {
+        problems.push({ file, document: '-', name: r.metadata.name, field: 'metadata.name', reason: `is defined more than once; the definition seen first (in ${first}) is used` });
         continue;
       }
-      seen.add(r.metadata.name);
-      unique.push(r);
+      seen.set(r.metadata.name, file);
+      unique.push({ ...r, metadata: { ...r.metadata, creationTimestamp: new Date(seenMs).toISOString() } });
     }
+    unique.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
     this.reportProblems(problems);
 
     const snapshot = JSON.stringify(unique);
@@ -269,13 +352,28 @@ export class FileLinkSource implements LinkSource {
     }
   }
 
+  /** Logs when a file starts and stops being served from its last good version. */
+  private reportStale(stale: Set<string>): void {
+    for (const file of stale) {
+      if (this.staleFiles.has(file)) continue;
+      const links = (this.lastGood.get(file) ?? []).map((r) => r.metadata.name);
+      this.log.error('links file has errors; keeping its last good version until it is fixed', { file, links });
+    }
+    for (const file of this.staleFiles) {
+      if (!stale.has(file) && this.lastGood.has(file)) this.log.info('links file is readable again', { file });
+    }
+    this.staleFiles = stale;
+  }
+
   /** Logs each problem once while it persists; a fixed and re-broken manifest is logged again. */
   private reportProblems(problems: ManifestProblem[]): void {
     const keys = new Set<string>();
     for (const p of problems) {
       const key = problemKey(p);
       keys.add(key);
-      if (!this.reportedProblems.has(key)) this.log.warn('skipping invalid KubeLink manifest', { ...p });
+      if (this.reportedProblems.has(key)) continue;
+      this.problemCount++;
+      this.log.warn('skipping invalid KubeLink manifest', { ...p });
     }
     this.reportedProblems = keys;
   }

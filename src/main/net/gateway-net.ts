@@ -1,7 +1,8 @@
-// Gateway networking through `ip` and `iptables` (execFile, no shell): the TUN's address,
-// MTU and link state; the SNAT rule for traffic leaving through the TUN; and routes owned
-// by kubelink. Every operation is idempotent, so callers simply re-run it periodically to
-// repair what someone else deleted.
+// Gateway networking: the TUN's address, MTU and link state and the SNAT rule (`ip` and
+// `iptables` through execFile, no shell: they run once at start and on periodic checks,
+// never per link), and routes owned by kubelink (rtnetlink through the RouteBatcher: one
+// batch per reconcile, no fork per route). Every operation is idempotent, so callers
+// simply re-run it periodically to repair what someone else deleted.
 //
 // Ownership markers, so only our own state is ever changed:
 // - routes carry a route protocol number (`ip route ... proto N`): 211 for the broker's
@@ -14,8 +15,12 @@
 import type { Ipv4Interface } from '../../shared/cidr.js';
 import { formatIpv4, formatPrefix, parseIpv4, prefixContains } from '../../shared/cidr.js';
 import type { Ipv4Prefix } from '../../shared/types.js';
-import { CommandError, createCommandRunner } from './run-command.js';
+import { createCommandRunner } from './run-command.js';
 import type { CommandRunner } from './run-command.js';
+import { RT_TABLE_MAIN } from './rtnetlink.js';
+import type { KernelRoute, NetlinkAck, RouteChange, RouteType } from './rtnetlink.js';
+import { NetlinkRouteBatcher } from './route-batcher.js';
+import type { RouteBatcher } from './route-batcher.js';
 
 /** Route protocol of the broker's routes into the TUN (`proto 211`). */
 export const BROKER_ROUTE_PROTOCOL = 211;
@@ -25,18 +30,26 @@ export const ROUTER_ROUTE_PROTOCOL = 212;
 export interface GatewayNetOptions {
   /** Runs the commands; default: execFile, inside `netns` when given. */
   runner?: CommandRunner;
+  /** Reads and changes routes; default: rtnetlink, inside `netns` when given. */
+  routes?: RouteBatcher;
   /** Network namespace to configure (tests, tools); default: the process's own. */
   netns?: string;
   /** How long iptables waits for the xtables lock held by kube-proxy and friends. */
   iptablesLockWaitSeconds?: number;
 }
 
-/** A route kubelink wants: into a device (`dev`), via a gateway (`via`), or both. */
+/**
+ * A route kubelink wants: into a device (`dev`), via a gateway (`via`), or both; or a
+ * route that rejects traffic (`type` unreachable, prohibit, blackhole) for address space
+ * that must not leak elsewhere.
+ */
 export interface RouteSpec {
   destination: Ipv4Prefix;
   dev?: string;
   /** Next hop as an unsigned 32-bit IPv4 address. */
   via?: number;
+  /** Default 'unicast' (forwarding). */
+  type?: RouteType;
 }
 
 /** A route as found in the kernel's main table. */
@@ -45,6 +58,8 @@ export interface InstalledRoute {
   dev?: string;
   via?: number;
   metric?: number;
+  /** Absent for 'unicast'. */
+  type?: RouteType | 'other';
 }
 
 export interface RouteDiff {
@@ -76,6 +91,17 @@ export function snatComment(ifname: string): string {
   return `kubelink:${ifname}`;
 }
 
+/** A route as `ip route` prints it: `unreachable 10.0.0.0/8`, `100.64.0.0/20 via 10.0.0.2 dev eth0`. */
+export function describeRoute(route: RouteSpec | InstalledRoute): string {
+  const parts: string[] = [];
+  if (route.type !== undefined && route.type !== 'unicast') parts.push(route.type);
+  parts.push(formatPrefix(route.destination));
+  if (route.via !== undefined) parts.push('via', formatIpv4(route.via));
+  if (route.dev !== undefined) parts.push('dev', route.dev);
+  if ('metric' in route && route.metric !== undefined) parts.push('metric', String(route.metric));
+  return parts.join(' ');
+}
+
 /** Routes into `dev` for each prefix: the broker's routes into the TUN. */
 export function deviceRoutes(dev: string, prefixes: readonly Ipv4Prefix[]): RouteSpec[] {
   return prefixes.map((destination) => ({ destination, dev }));
@@ -86,6 +112,7 @@ function routeKey(p: Ipv4Prefix): string {
 }
 
 function routeMatches(installed: InstalledRoute, wanted: RouteSpec): boolean {
+  if ((installed.type ?? 'unicast') !== (wanted.type ?? 'unicast')) return false;
   if (wanted.dev !== undefined && installed.dev !== wanted.dev) return false;
   return installed.via === wanted.via;
 }
@@ -126,36 +153,6 @@ export function diffRoutes(installed: readonly InstalledRoute[], wanted: readonl
   return diff;
 }
 
-/** Parses `ip -j route show` output (dst is "default", "a.b.c.d" or "a.b.c.d/len"). */
-export function parseRouteJson(json: string): InstalledRoute[] {
-  const entries = JSON.parse(json.trim() === '' ? '[]' : json) as Array<Record<string, unknown>>;
-  const routes: InstalledRoute[] = [];
-  for (const e of entries) {
-    const dst = String(e.dst ?? '');
-    const [addressText, lengthText] = dst === 'default' ? ['0.0.0.0', '0'] : dst.split('/');
-    const network = parseIpv4(addressText ?? '');
-    if (network === undefined) continue; // not IPv4 (e.g. multicast/IPv6 entries): never ours
-    const route: InstalledRoute = { destination: { network, prefixLength: lengthText === undefined ? 32 : Number(lengthText) } };
-    if (typeof e.dev === 'string') route.dev = e.dev;
-    if (typeof e.gateway === 'string') {
-      const via = parseIpv4(e.gateway);
-      if (via !== undefined) route.via = via;
-    }
-    if (typeof e.metric === 'number' && e.metric !== 0) route.metric = e.metric;
-    routes.push(route);
-  }
-  return routes;
-}
-
-function routeArgs(r: RouteSpec | InstalledRoute, protocol: number): string[] {
-  const args = [formatPrefix(r.destination)];
-  if (r.via !== undefined) args.push('via', formatIpv4(r.via));
-  if (r.dev !== undefined) args.push('dev', r.dev);
-  if ('metric' in r && r.metric !== undefined) args.push('metric', String(r.metric));
-  args.push('proto', String(protocol), 'table', 'main');
-  return args;
-}
-
 /** Splits an `iptables -S` line into arguments, honouring double quotes. */
 export function splitIptablesLine(line: string): string[] {
   const out: string[] = [];
@@ -171,22 +168,20 @@ function argAfter(args: readonly string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-function isFileExists(err: unknown): boolean {
-  return err instanceof CommandError && /File exists/i.test(err.stderr);
-}
-
-/** `ip route del` of a route that is already gone: the goal is reached. */
-function isNoSuchRoute(err: unknown): boolean {
-  return err instanceof CommandError && /No such process/i.test(err.stderr);
-}
-
 export class GatewayNet {
   private readonly run: CommandRunner;
+  private readonly routes: RouteBatcher;
   private readonly lockWait: string;
 
   constructor(options: GatewayNetOptions = {}) {
     this.run = options.runner ?? createCommandRunner({ netns: options.netns });
+    this.routes = options.routes ?? new NetlinkRouteBatcher({ netns: options.netns });
     this.lockWait = String(options.iptablesLockWaitSeconds ?? 5);
+  }
+
+  /** Releases the netlink socket (after the exchanges already started). */
+  close(): void {
+    this.routes.close();
   }
 
   /**
@@ -266,41 +261,82 @@ export class GatewayNet {
     }
   }
 
-  /** Routes of protocol `protocol` in the main table. */
+  /** Routes of protocol `protocol` in the main table, with device names. */
   async listRoutes(protocol: number): Promise<InstalledRoute[]> {
-    const { stdout } = await this.run('ip', ['-j', '-4', 'route', 'show', 'table', 'main', 'proto', String(protocol)]);
-    return parseRouteJson(stdout);
+    return (await this.installedRoutes(protocol, new Map())).map((entry) => entry.installed);
+  }
+
+  /** The kernel's routes of `protocol`, each with its InstalledRoute view (oif named). */
+  private async installedRoutes(protocol: number, knownIndexes: ReadonlyMap<string, number>): Promise<Array<{ installed: InstalledRoute; kernel: KernelRoute }>> {
+    const kernelRoutes = await this.routes.dumpRoutes(protocol);
+    const names = new Map<number, string>([...knownIndexes].map(([name, index]) => [index, name]));
+    const unknown = [...new Set(kernelRoutes.map((r) => r.oif).filter((oif): oif is number => oif !== undefined && !names.has(oif)))];
+    for (const [index, name] of await this.routes.linkNames(unknown)) names.set(index, name);
+    return kernelRoutes.map((kernel) => {
+      const installed: InstalledRoute = { destination: kernel.destination };
+      if (kernel.oif !== undefined) installed.dev = names.get(kernel.oif) ?? `if${kernel.oif}`;
+      if (kernel.gateway !== undefined) installed.via = kernel.gateway;
+      if (kernel.priority) installed.metric = kernel.priority;
+      if (kernel.type !== 'unicast') installed.type = kernel.type;
+      return { installed, kernel };
+    });
   }
 
   /**
    * Makes the routes of `protocol` equal to `wanted`: adds missing ones, replaces changed
    * ones, removes obsolete ones of this protocol. Never touches other protocols' routes.
-   * Failures of single routes (e.g. a foreign route holding a destination) do not stop the
-   * others; they are returned in `failed`.
+   * All changes go to the kernel as one batch; failures of single routes (e.g. a foreign
+   * route holding a destination, a missing device) do not stop the others and are
+   * returned in `failed`.
    */
   async reconcileRoutes(wanted: readonly RouteSpec[], options: { protocol: number }): Promise<RouteReconcileResult> {
     const { protocol } = options;
-    let installed: InstalledRoute[];
+    const failed: RouteFailure[] = [];
+    let indexes: Map<string, number | NetlinkAck>;
+    let installed: Array<{ installed: InstalledRoute; kernel: KernelRoute }>;
     try {
-      installed = await this.listRoutes(protocol);
+      indexes = await this.routes.linkIndexes([...new Set(wanted.flatMap((w) => (w.dev === undefined ? [] : [w.dev])))]);
+      const known = new Map([...indexes].filter((e): e is [string, number] => typeof e[1] === 'number'));
+      installed = await this.installedRoutes(protocol, known);
     } catch (err) {
       throw new Error(`listing routes of protocol ${protocol} failed`, { cause: err });
     }
-    const diff = diffRoutes(installed, wanted);
-    const failed: RouteFailure[] = [];
-    const attempt = async (route: RouteSpec | InstalledRoute, args: string[]) => {
-      try {
-        await this.run('ip', args);
-      } catch (err) {
-        if (args[1] === 'del' && isNoSuchRoute(err)) return;
-        const conflict = isFileExists(err);
-        const reason = conflict ? `a foreign route already holds ${formatPrefix(route.destination)}` : (err as Error).message;
-        failed.push({ route, kind: conflict ? 'conflict' : 'error', reason });
+    const kernelOf = new Map(installed.map((e) => [e.installed, e.kernel]));
+    const diff = diffRoutes(installed.map((e) => e.installed), wanted);
+
+    const changes: RouteChange[] = [];
+    const sources: Array<RouteSpec | InstalledRoute> = [];
+    const want = (op: 'add' | 'replace', route: RouteSpec) => {
+      const oif = route.dev === undefined ? undefined : indexes.get(route.dev);
+      if (typeof oif === 'object') {
+        failed.push({ route, kind: 'error', reason: `route ${op} ${describeRoute(route)}: no device ${route.dev} (${oif.code})` });
+        return;
       }
+      const kernel: KernelRoute = { destination: route.destination, table: RT_TABLE_MAIN, protocol, type: route.type ?? 'unicast' };
+      if (oif !== undefined) kernel.oif = oif;
+      if (route.via !== undefined) kernel.gateway = route.via;
+      changes.push({ op, route: kernel });
+      sources.push(route);
     };
-    for (const r of diff.replace) await attempt(r, ['route', 'replace', ...routeArgs(r, protocol)]);
-    for (const r of diff.add) await attempt(r, ['route', 'add', ...routeArgs(r, protocol)]);
-    for (const r of diff.remove) await attempt(r, ['route', 'del', ...routeArgs(r, protocol)]);
+    for (const r of diff.replace) want('replace', r);
+    for (const r of diff.add) want('add', r);
+    for (const r of diff.remove) {
+      changes.push({ op: 'delete', route: kernelOf.get(r)! });
+      sources.push(r);
+    }
+
+    const acks = await this.routes.apply(changes);
+    acks.forEach((ack, i) => {
+      const { op } = changes[i]!;
+      const route = sources[i]!;
+      if (ack.errno === 0) return;
+      if (op === 'delete' && ack.code === 'ESRCH') return; // already gone: the goal is reached
+      const conflict = op === 'add' && ack.code === 'EEXIST';
+      const reason = conflict
+        ? `a foreign route already holds ${formatPrefix(route.destination)}`
+        : `route ${op} ${describeRoute(route)}: ${ack.description} (${ack.code})${ack.message ? `: ${ack.message}` : ''}`;
+      failed.push({ route, kind: conflict ? 'conflict' : 'error', reason });
+    });
     return { ...diff, failed };
   }
 

@@ -39,6 +39,10 @@ export class GatewayNetwork {
 
   async tearDown(): Promise<void> {
     // Routes into the TUN vanish with the device when its descriptor closes.
-    await this.net.removeSnat(this.ifname);
+    try {
+      await this.net.removeSnat(this.ifname);
+    } finally {
+      this.net.close();
+    }
   }
 }

@@ -1,6 +1,8 @@
 // Prometheus metrics of the router (prom-client), in a registry of its own so a broker in
 // the same process keeps its metric names to itself.
 import client from 'prom-client';
+import type { LinkSourceStats } from '../../shared/types.js';
+import { registerLinkSourceMetrics } from '../links/link-source-metrics.js';
 
 export type RouteChange = 'add' | 'replace' | 'remove';
 
@@ -13,7 +15,7 @@ export class RouterMetrics {
   private readonly changes: client.Counter<'change'>;
   private readonly reconcileErrors: client.Counter;
 
-  constructor() {
+  constructor(linkSourceStats: () => LinkSourceStats | undefined = () => undefined) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'kubelink_process_' });
     const registers = [this.registry];
     this.wanted = new client.Gauge({ name: 'kubelink_router_routes_wanted', help: 'Routes the router wants on this node (service CIDRs, mesh CIDR, cluster addresses)', registers });
@@ -22,6 +24,7 @@ export class RouterMetrics {
     this.gateway = new client.Gauge({ name: 'kubelink_router_node_is_gateway', help: '1 when this node is the gateway (broker node) of a link', registers });
     this.changes = new client.Counter({ name: 'kubelink_router_route_changes_total', help: 'Routes added, replaced or removed by the router', labelNames: ['change'], registers });
     this.reconcileErrors = new client.Counter({ name: 'kubelink_router_reconcile_errors_total', help: 'Reconciles that failed as a whole (e.g. routes could not be listed)', registers });
+    registerLinkSourceMetrics(this.registry, linkSourceStats);
   }
 
   recordReconcile(r: { wanted: number; failed: number; skipped: number; isGateway: boolean; added: number; replaced: number; removed: number }): void {

@@ -12,7 +12,7 @@ import { formatIpv4, formatPrefix } from '../../shared/cidr.js';
 import type { KubeLinkResource, LinkSource } from '../../shared/types.js';
 import { createCoalescedTask, type CoalescedTask } from '../../shared/coalesced-task.js';
 import type { Config } from '../flags.js';
-import { GatewayNet, ROUTER_ROUTE_PROTOCOL, type RouteSpec } from '../net/gateway-net.js';
+import { GatewayNet, ROUTER_ROUTE_PROTOCOL, describeRoute } from '../net/gateway-net.js';
 import { HttpServer } from '../http/http-server.js';
 import type { Logger } from '../../shared/log.js';
 import { systemClock, type Clock, type TimerHandle } from '../../shared/clock.js';
@@ -39,14 +39,10 @@ export const ROUTER_DEFAULTS: Omit<RouterOptions, 'linkSource' | 'net'> = {
   clock: systemClock,
 };
 
-function describeRoute(r: RouteSpec): string {
-  return `${formatPrefix(r.destination)}${r.via !== undefined ? ` via ${formatIpv4(r.via)}` : ''}${r.dev !== undefined ? ` dev ${r.dev}` : ''}`;
-}
-
 export class Router {
   private readonly options: RouterOptions;
   private readonly net: GatewayNet;
-  private readonly metrics = new RouterMetrics();
+  private readonly metrics = new RouterMetrics(() => this.linkSource?.stats?.());
   private linkSource: LinkSource | undefined;
   private http: HttpServer | undefined;
   private task: CoalescedTask | undefined;
@@ -129,6 +125,7 @@ export class Router {
     await this.task?.stop();
     await this.http?.close();
     this.http = undefined;
+    this.net.close();
   }
 
   /** Runs one reconcile now (or waits for the one running and one more). */

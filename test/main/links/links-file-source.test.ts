@@ -7,6 +7,8 @@ import { FakeClock } from '../../helpers/fake-clock.js';
 import { FileLinkSource, parseLinkManifests } from '../../../src/main/links/links-file-source.js';
 import type { FileLinkSourceOptions } from '../../../src/main/links/links-file-source.js';
 import { createLogger } from '../../../src/shared/log.js';
+import { validateLinks } from '../../../src/main/links/link-validation.js';
+import { parseInterface } from '../../../src/shared/cidr.js';
 import type { KubeLinkResource } from '../../../src/shared/types.js';
 
 /** Upper bound for waiting on a file-system change; a guard against hangs, not a speed test. */
@@ -87,6 +89,8 @@ interface Harness {
   /** Waits until a delivered set satisfies `check`; returns it. */
   until(check: (names: string[], resources: KubeLinkResource[]) => boolean): Promise<KubeLinkResource[]>;
   deliveries: number;
+  /** Waits until a log line satisfies `check`. */
+  untilLog(check: (line: Record<string, unknown>) => boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -112,6 +116,13 @@ async function harness(files: Record<string, string>, options: Partial<FileLinkS
           waiter = resolve;
           setTimeout(resolve, 250);
         });
+      }
+    },
+    async untilLog(check) {
+      const deadline = Date.now() + WAIT_LIMIT_MS;
+      while (!h.logs.some(check)) {
+        if (Date.now() > deadline) assert.fail('no matching log line');
+        await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
     async close() {
@@ -246,4 +257,92 @@ test('parseLinkManifests passes a written status through (the router reads statu
   ].join('\n');
   const parsed = parseLinkManifests(text, 'f.yaml');
   assert.deepEqual(parsed.resources.map((r) => r.status), [{ gateway: '10.250.0.2', state: 'Up', message: 'ok' }, {}]);
+});
+
+/** Each alias expands nine times: 9^5 nodes from a few lines (yaml refuses it when converting). */
+const ALIAS_BOMB = [
+  'a: &a [x, x, x, x, x, x, x, x, x]',
+  'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+  'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+  'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+  'e: [*d, *d, *d, *d, *d, *d, *d, *d, *d]',
+].join('\n');
+
+test('a file that cannot be read (a YAML alias bomb) is a problem of that file only: the other links are delivered', async () => {
+  const h = await harness({ 'a.yaml': ALIAS_BOMB, 'k2.yaml': manifest('k2') });
+  try {
+    await h.until((names) => names.join() === 'k2');
+    await h.untilLog((l) => l.msg === 'skipping invalid KubeLink manifest' && /Excessive alias count/.test(String(l.reason)));
+    // and one arriving next to a working link does not take it away
+    await writeFile(path.join(h.dir, 'b.yaml'), ALIAS_BOMB);
+    await writeFile(path.join(h.dir, 'c.yaml'), manifest('c', '100.64.48.0/20'));
+    await h.until((names) => names.join() === 'c,k2');
+  } finally {
+    await h.close();
+  }
+});
+
+const LOCAL = { linkAddress: (parseInterface('192.168.0.11/24') as { ok: true; value: { address: number; prefixLength: number } }).value, serviceCidr: undefined };
+
+test('a new file conflicting with an established link is the one found Invalid, whatever the names', async () => {
+  // A fake clock dates the links; the test runs the rescans itself (its debounce timers never fire).
+  const clock = new FakeClock(Date.parse('2026-01-01T00:00:00Z'));
+  const h = await harness({ 'z-established.yaml': manifest('zz', '100.64.16.0/20') }, { clock });
+  try {
+    await h.until((names) => names.join() === 'zz');
+    await clock.advance(60_000);
+    // sorts first by file name and link name, overlaps zz's cidr
+    await writeFile(path.join(h.dir, 'a-new.yaml'), manifest('aa', '100.64.16.0/24').replace('192.168.0.12/24', '192.168.0.13/24').replace('broker.c2', 'broker.c3'));
+    await h.source.rescan();
+    const set = await h.until((names) => names.join() === 'aa,zz');
+    const verdicts = validateLinks(set, LOCAL);
+    const byName = new Map(verdicts.map((v) => [v.ok ? v.link.name : v.name, v]));
+    assert.equal(byName.get('zz')!.ok, true, 'the established link stays valid');
+    const aa = byName.get('aa')!;
+    assert.ok(!aa.ok && /overlaps cidr 100.64.16.0\/20 of link "zz"/.test(aa.reason), JSON.stringify(aa));
+  } finally {
+    await h.close();
+  }
+});
+
+test('a new file redefining an established link name does not take it over', async () => {
+  // A fake clock dates the links; the test runs the rescans itself (its debounce timers never fire).
+  const clock = new FakeClock(Date.parse('2026-01-01T00:00:00Z'));
+  const h = await harness({ 'z.yaml': manifest('x', '100.64.16.0/20') }, { clock });
+  try {
+    await h.until((names) => names.join() === 'x');
+    await clock.advance(60_000);
+    await writeFile(path.join(h.dir, 'a.yaml'), manifest('x', '100.64.32.0/20'));
+    await h.source.rescan();
+    await h.untilLog((l) => l.field === 'metadata.name' && /more than once/.test(String(l.reason)) && String(l.file).endsWith('a.yaml'));
+    assert.equal(h.source.resources()[0]!.spec.cidr, '100.64.16.0/20');
+  } finally {
+    await h.close();
+  }
+});
+
+test('garbage replacing a links file keeps its last good version, logged and counted, until the file is fixed', async () => {
+  const h = await harness({ 'a.yaml': manifest('a'), 'b.yaml': manifest('b', '100.64.32.0/20') });
+  try {
+    await h.until((names) => names.join() === 'a,b');
+    await writeFile(path.join(h.dir, 'a.yaml'), '\u0000\u0001 not: [yaml');
+    await h.untilLog((l) => l.msg === 'skipping invalid KubeLink manifest' && String(l.file).endsWith('a.yaml'));
+    assert.deepEqual(h.source.resources().map((r) => r.metadata.name), ['a', 'b'], 'link a is kept from the last good version');
+    assert.ok(h.logs.some((l) => l.level === 'error' && /keeping its last good version/.test(String(l.msg)) && (l.links as string[]).join() === 'a'));
+    assert.deepEqual(h.source.stats?.(), { manifestErrors: 1, staleFiles: 1 });
+    // a valid document that is not a KubeLink is a problem too: still the last good version
+    await writeFile(path.join(h.dir, 'a.yaml'), 'kind: ConfigMap\n');
+    await h.untilLog((l) => l.field === 'kind' && String(l.file).endsWith('a.yaml'));
+    assert.deepEqual(h.source.resources().map((r) => r.metadata.name), ['a', 'b']);
+    // fixed: the new content is taken
+    await writeFile(path.join(h.dir, 'a.yaml'), manifest('a', '100.64.64.0/20'));
+    await h.until((_n, rs) => rs.find((r) => r.metadata.name === 'a')?.spec.cidr === '100.64.64.0/20');
+    assert.deepEqual(h.source.stats?.(), { manifestErrors: 2, staleFiles: 0 });
+    assert.ok(h.logs.some((l) => l.msg === 'links file is readable again'));
+    // removing the file removes its links
+    await unlink(path.join(h.dir, 'a.yaml'));
+    await h.until((names) => names.join() === 'b');
+  } finally {
+    await h.close();
+  }
 });

@@ -8,7 +8,6 @@ import {
   ROUTER_ROUTE_PROTOCOL,
   deviceRoutes,
   diffRoutes,
-  parseRouteJson,
   splitIptablesLine,
 } from '../../../src/main/net/gateway-net.js';
 import type { InstalledRoute } from '../../../src/main/net/gateway-net.js';
@@ -51,18 +50,6 @@ test('diffRoutes compares via routes by gateway and removes duplicates of a dest
   const moved = diffRoutes(installed, [{ destination: prefix('192.168.0.0/24'), via: ip4('10.250.0.3') }]);
   assert.equal(moved.replace.length, 1, 'the metric-0 route is replaced in place');
   assert.deepEqual(moved.remove, [installed[1]]);
-});
-
-test('parseRouteJson reads ip -j output including host routes, gateways and metrics', () => {
-  const routes = parseRouteJson(
-    '[{"dst":"10.8.0.1","dev":"t0","scope":"link"},{"dst":"100.64.48.0/20","gateway":"192.168.0.12","dev":"t0","metric":5},{"dst":"default","gateway":"10.0.0.1","dev":"eth0"}]',
-  );
-  assert.deepEqual(routes, [
-    { destination: prefix('10.8.0.1/32'), dev: 't0' },
-    { destination: prefix('100.64.48.0/20'), dev: 't0', via: ip4('192.168.0.12'), metric: 5 },
-    { destination: prefix('0.0.0.0/0'), dev: 'eth0', via: ip4('10.0.0.1') },
-  ]);
-  assert.deepEqual(parseRouteJson(''), []);
 });
 
 test('splitIptablesLine unquotes comments', () => {

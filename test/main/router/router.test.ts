@@ -161,7 +161,10 @@ test('health, readiness and metrics are served on --server-port-http', async () 
 test('/healthz fails once no reconcile has succeeded for three periods, /readyz until the first one succeeds', async () => {
   const port = await freePort();
   const clock = new FakeClock(1_000_000);
-  const brokenIp = new GatewayNet({ runner: async () => Promise.reject(new Error('ip: command not found')) });
+  const unreachable = async () => Promise.reject(new Error('netlinkOpen: socket: Address family not supported by protocol (EAFNOSUPPORT)'));
+  const brokenIp = new GatewayNet({
+    routes: { dumpRoutes: unreachable, linkIndexes: unreachable, linkNames: unreachable, apply: unreachable, close: () => {} },
+  });
   const config = parseFlags(['--controllers=router', '--node-ip=10.250.0.3', `--server-port-http=${port}`]);
   const router = new Router(config, silentLogger, { linkSource: new FakeLinkSource([c2()]), net: brokenIp, reconcileIntervalMs: 60_000, clock });
   await router.start();
