@@ -17,6 +17,7 @@ import { createLogger, isLogLevel, type Logger } from '../main/log.js';
 import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
 import { findLinkForPeer } from '../main/cert-identity.js';
 import { CounterBlocks, Counter } from '../shared/counters.js';
+import { loadNative } from '../shared/native.js';
 
 /** Records taken from the ring per pass before the event loop gets a turn. */
 const MAX_RECORDS_PER_PASS = 1024;
@@ -268,6 +269,8 @@ class Shard implements ConnectionOwner, RecordHandler {
 }
 
 export default async function runShard(init: ShardInit): Promise<{ shardIndex: number }> {
+  // So per-thread CPU (/proc/<pid>/task/<tid>/stat, top -H) tells the shards apart.
+  loadNative().setThreadName(`kl-shard-${init.shardIndex}`);
   const shard = new Shard(init);
   shard.start();
   await shard.stopped;
