@@ -28,7 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger, isLogLevel, type LogLevel } from '../src/main/log.js';
+import { createLogger, isLogLevel, type LogLevel } from '../src/shared/log.js';
 import { runIperf, type IperfOptions, type IperfResult } from '../loadtest/lab/iperf.js';
 import { describeError as describeErrorChain } from '../loadtest/lab/error-text.js';
 import { Lab } from '../loadtest/lab/lab.js';

@@ -2,7 +2,7 @@
 // reduced to the figures the bench and the load tests report.
 
 import { CommandError } from './command.js';
-import type { Lab } from './lab.js';
+import type { LabContext } from './lab-context.js';
 import type { LabPod } from './topology.js';
 
 export interface IperfOptions {
@@ -81,7 +81,7 @@ export function parseIperfJson(text: string): IperfResult {
 }
 
 /** Runs one iperf3 client in `pod` against `targetIp` (e.g. a remote service IP). */
-export async function runIperf(lab: Lab, pod: LabPod, targetIp: string, options: IperfOptions): Promise<IperfResult> {
+export async function runIperf(lab: LabContext, pod: LabPod, targetIp: string, options: IperfOptions): Promise<IperfResult> {
   const argv = iperfClientArgs(targetIp, options);
   lab.log.debug('lab: iperf3', { ns: pod.ns, argv });
   const timeoutMs = (options.durationSec + 30) * 1000;

@@ -4,7 +4,7 @@
 
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Lab } from './lab.js';
+import type { LabContext } from './lab-context.js';
 import type { LabPath } from './lab-path.js';
 import type { LabProcess } from './lab-process.js';
 import { brokerArgs, type BrokerArgsOptions } from './kubelink-files.js';
@@ -35,7 +35,7 @@ export class KubelinkPath implements LabPath {
   private brokers: LabProcess[] = [];
 
   constructor(
-    private readonly lab: Lab,
+    private readonly lab: LabContext,
     private readonly options: KubelinkPathOptions,
   ) {
     this.name = options.name ?? `kubelink-w${options.workers}`;
@@ -85,7 +85,7 @@ export class KubelinkPath implements LabPath {
  * pod on node 2, so the route via the gateway node is used too); fails early when one of
  * `processes` exits.
  */
-export async function waitForMeshTraffic(lab: Lab, clusters: readonly LabCluster[], processes: readonly LabProcess[], timeoutMs: number): Promise<void> {
+export async function waitForMeshTraffic(lab: LabContext, clusters: readonly LabCluster[], processes: readonly LabProcess[], timeoutMs: number): Promise<void> {
   for (const from of clusters) {
     for (const to of clusters) {
       if (from.index === to.index) continue;

@@ -68,4 +68,13 @@ export interface LinkSource {
   stop(): Promise<void>;
   /** Reports a link's status back (the file source logs it; the Kubernetes source patches /status). */
   reportStatus(name: string, status: KubeLinkStatus): Promise<void>;
+  /** Health of a file source (absent for the Kubernetes source, whose API server validates). */
+  stats?(): LinkSourceStats;
+}
+
+export interface LinkSourceStats {
+  /** Problems found in the links files since start, each counted once while it persists. */
+  manifestErrors: number;
+  /** Files served from their last good version because their current content has problems. */
+  staleFiles: number;
 }

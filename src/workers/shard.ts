@@ -13,9 +13,9 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { SpscRing, type RecordHandler } from '../shared/spsc-ring.js';
 import { ALPN_PROTOCOL } from '../shared/wire.js';
 import type { MainToShard, ShardInit, ShardLink, ShardToMain, TlsMaterial } from '../shared/shard-protocol.js';
-import { createLogger, isLogLevel, type Logger } from '../main/log.js';
+import { createLogger, isLogLevel, type Logger } from '../shared/log.js';
 import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
-import { findLinkForPeer } from '../main/cert-identity.js';
+import { findLinkForPeer } from '../shared/cert-identity.js';
 import { CounterBlocks, Counter } from '../shared/counters.js';
 import { loadNative } from '../shared/native.js';
 

@@ -23,7 +23,7 @@ import { Counter, FrameMalformedCounter, inboundDropCounter } from '../shared/co
 import type { ConnectionTraffic, ShardLink, ShardTunables } from '../shared/shard-protocol.js';
 import { INBOUND_PASS, checkInbound, type InboundEndpoint } from '../shared/inbound-filter.js';
 import { formatIpv4 } from '../shared/cidr.js';
-import { certificateIdentities } from '../main/cert-identity.js';
+import { certificateIdentities } from '../shared/cert-identity.js';
 import type { SpscRing } from '../shared/spsc-ring.js';
 
 export type ConnectionState = 'handshake' | 'established' | 'active' | 'closed';

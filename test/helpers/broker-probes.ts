@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Lab } from '../../loadtest/lab/lab.js';
 import { fetchBrokerMetrics, metricValue } from '../../loadtest/lab/broker-metrics.js';
 import type { LabCluster } from '../../loadtest/lab/topology.js';
-import { issueCertificate, type CertificateAuthority } from '../../src/main/pki.js';
+import { issueCertificate, type CertificateAuthority } from '../../src/main/certs/pki.js';
 import type { FakePeerReport } from '../lab/fixtures/fake-peer.js';
 
 const FAKE_PEER = fileURLToPath(new URL('../lab/fixtures/fake-peer.js', import.meta.url));

@@ -8,10 +8,10 @@
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KUBELINK_GROUP, KUBELINK_PLURAL, KUBELINK_VERSION } from '../../shared/types.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../shared/log.js';
 import { apiError, apiErrorMessage, isConflict, isNotFound } from './api-error.js';
-import { sleep, systemClock } from './clock.js';
-import type { Clock } from './clock.js';
+import { sleep, systemClock } from '../../shared/clock.js';
+import type { Clock } from '../../shared/clock.js';
 import { KUBELINK_CRD, KUBELINK_CRD_NAME } from './kubelink-crd.js';
 
 export interface EnsureCrdOptions {

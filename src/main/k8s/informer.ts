@@ -22,12 +22,12 @@
 // Watch.watch() cannot be aborted before its response headers arrive (the library creates
 // the AbortController only then): a hanging connect is left behind (and aborted if it ever
 // answers) while the watchdog starts a new cycle.
-import { Backoff } from '../backoff.js';
-import { silentLogger } from '../log.js';
-import type { Logger } from '../log.js';
+import { Backoff } from '../../shared/backoff.js';
+import { silentLogger } from '../../shared/log.js';
+import type { Logger } from '../../shared/log.js';
 import { apiErrorMessage, isGone } from './api-error.js';
-import { systemClock, withTimeout } from './clock.js';
-import type { Clock, TimerHandle } from './clock.js';
+import { systemClock, withTimeout } from '../../shared/clock.js';
+import type { Clock, TimerHandle } from '../../shared/clock.js';
 
 /** What the informer needs of an object: name, namespace and resourceVersion. */
 export interface InformedObject {

@@ -12,11 +12,11 @@
 import os from 'node:os';
 import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
 import type { KubeConfig, V1Lease, V1LeaseSpec } from '@kubernetes/client-node';
-import { silentLogger } from '../log.js';
-import type { Logger } from '../log.js';
+import { silentLogger } from '../../shared/log.js';
+import type { Logger } from '../../shared/log.js';
 import { apiError, apiErrorMessage, isConflict, isNotFound } from './api-error.js';
-import { systemClock, withTimeout } from './clock.js';
-import type { Clock, TimerHandle } from './clock.js';
+import { systemClock, withTimeout } from '../../shared/clock.js';
+import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { decideLease, leaseSpecFor, releasedLeaseSpec, validateTimings } from './lease-decision.js';
 import type { LeaderElectionTimings, LeaseView } from './lease-decision.js';
 

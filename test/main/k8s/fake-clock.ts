@@ -1,6 +1,6 @@
 // A manual clock for the k8s tests: timers fire only when the test advances time, so
 // backoff, watchdog, resync and lease timing are checked without sleeping.
-import type { Clock, TimerHandle } from '../../../src/main/k8s/clock.js';
+import type { Clock, TimerHandle } from '../../../src/shared/clock.js';
 
 interface FakeTimer {
   at: number;

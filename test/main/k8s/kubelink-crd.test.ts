@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { ENDPOINT_PATTERN, IPV4_WITH_PREFIX_PATTERN, KUBELINK_CRD, KUBELINK_CRD_NAME, kubelinkCrdYaml } from '../../../src/main/k8s/kubelink-crd.js';
 import { containsDesired, ensureCrd } from '../../../src/main/k8s/ensure-crd.js';
 import { apiStatusCode } from '../../../src/main/k8s/api-error.js';
-import { silentLogger } from '../../../src/main/log.js';
+import { silentLogger } from '../../../src/shared/log.js';
 import { createLink, kubeLink, startEnv } from './api-server-env.js';
 import type { ApiServerEnv } from './api-server-env.js';
 
