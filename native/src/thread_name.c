@@ -1,6 +1,6 @@
 // setThreadName(name): names the calling OS thread (prctl PR_SET_NAME, at most 15 bytes),
-// so /proc/<pid>/task/<tid>/comm, top -H and perf tell the data-path threads apart; Node
-// names every thread "node".
+// so /proc/<pid>/task/<tid>/comm, top -H and perf tell the data-path threads apart (Node 20
+// names every thread "node", Node 24 gives all piscina workers one name).
 #include "exports.h"
 #include "js_args.h"
 

@@ -97,7 +97,8 @@ export interface NativeAddon {
   netlinkExchange(fd: number, request: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   /**
    * Names the calling OS thread (its first 15 bytes; prctl PR_SET_NAME), so per-thread CPU
-   * in /proc/<pid>/task/<tid>/stat can be told apart: Node calls every thread "node".
+   * in /proc/<pid>/task/<tid>/stat can be told apart (Node 20 calls every thread "node",
+   * Node 24 every piscina worker the same).
    */
   setThreadName(name: string): void;
 }

@@ -414,11 +414,12 @@ describe('worker threads', () => {
       require(workerData).setThreadName('kl-shard-12345678');
       parentPort.postMessage('named');
       setTimeout(() => {}, 60_000);`;
+    const mainName = readFileSync('/proc/thread-self/comm', 'utf8').trim();
     const worker = new Worker(source, { eval: true, workerData: nativeAddonPath() });
     try {
       await once(worker, 'message');
       assert.ok(names().includes('kl-shard-123456'), `threads: ${names().join(', ')}`);
-      assert.equal(readFileSync('/proc/self/comm', 'utf8').trim(), 'node', 'the main thread keeps its name');
+      assert.equal(readFileSync('/proc/thread-self/comm', 'utf8').trim(), mainName, 'the calling thread keeps its name');
     } finally {
       await worker.terminate();
     }
