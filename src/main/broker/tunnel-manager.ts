@@ -6,8 +6,10 @@ import type { Logger } from '../../shared/log.js';
 import type { ConnectionTraffic, MainToShard, ShardLink, ShardToMain } from '../../shared/shard-protocol.js';
 import type { LinkState, ValidLink } from '../../shared/types.js';
 import { linkRouteEntries, type RouteEntry } from '../../shared/route-table.js';
+import { compileInboundPeer } from '../../shared/inbound-filter.js';
 import { Backoff, type BackoffOptions } from '../../shared/backoff.js';
 import { chooseTunnel } from './tunnel-choice.js';
+import { systemClock, type Clock, type TimerHandle } from '../../shared/clock.js';
 
 export interface TunnelManagerOptions {
   localClusterAddress: number;
@@ -20,8 +22,8 @@ export interface TunnelManagerOptions {
    * that stays down under steady traffic is not dialed in a tight loop. Default 2000 ms.
    */
   demandRedialMs?: number;
-  /** Clock for the demand rate limit; injectable for tests. */
-  now?: () => number;
+  /** Dial backoff timers and the demand rate limit run on this clock. Default systemClock. */
+  clock?: Clock;
 }
 
 /** What the manager needs from the shards (implemented by ShardSupervisor; faked in tests). */
@@ -61,7 +63,7 @@ interface LinkEntry {
   active: ConnectionRecord | undefined;
   /** The outstanding dial, if any: at most one per link. */
   dialing: number | undefined;
-  dialTimer: NodeJS.Timeout | undefined;
+  dialTimer: TimerHandle | undefined;
   backoff: Backoff;
   state: LinkState;
   message: string;
@@ -91,6 +93,7 @@ export class TunnelManager {
   private readonly connections = new Map<number, ConnectionRecord>();
   private nextConnId = 1;
   private stopped = false;
+  private readonly clock: Clock;
   handshakeFailures = 0;
 
   constructor(
@@ -99,7 +102,9 @@ export class TunnelManager {
     private readonly datapath: TunnelDatapath,
     private readonly onStatus: (report: LinkStatusReport) => void,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.clock = options.clock ?? systemClock;
+  }
 
   /** Replaces the set of served links: new ones are dialed, removed ones closed. */
   setLinks(valid: ValidLink[]): void {
@@ -145,7 +150,7 @@ export class TunnelManager {
     this.shards.broadcast({ type: 'links', links: this.shardLinks() });
   }
 
-  /** The data path's destination table: each link's service CIDR and its cluster address. */
+  /** The data path's destination table: each link's service CIDR, egress and cluster address. */
   routeEntries(): RouteEntry[] {
     return [...this.links.values()].flatMap((e) => linkRouteEntries(e.linkId, e.link));
   }
@@ -157,7 +162,8 @@ export class TunnelManager {
       endpointHost: e.link.endpointHost,
       endpointPort: e.link.endpointPort,
       clusterAddress: e.link.clusterAddress,
-      serviceCidr: e.link.serviceCidr,
+      ...(e.link.serviceCidr ? { serviceCidr: e.link.serviceCidr } : {}),
+      inbound: compileInboundPeer(e.link),
     }));
   }
 
@@ -171,7 +177,7 @@ export class TunnelManager {
 
   /** Packets are waiting for these links: dial now those that wait out a backoff. */
   onDemand(linkIds: number[]): void {
-    const now = (this.options.now ?? Date.now)();
+    const now = this.clock.now();
     const minInterval = this.options.demandRedialMs ?? 2000;
     for (const id of linkIds) {
       const entry = this.byId[id];
@@ -327,12 +333,11 @@ export class TunnelManager {
   }
 
   private scheduleDial(entry: LinkEntry, delayMs: number): void {
-    if (this.stopped || entry.active || entry.dialing !== undefined || entry.dialTimer) return;
-    entry.dialTimer = setTimeout(() => {
+    if (this.stopped || entry.active || entry.dialing !== undefined || entry.dialTimer !== undefined) return;
+    entry.dialTimer = this.clock.setTimeout(() => {
       entry.dialTimer = undefined;
       if (this.links.get(entry.link.name) === entry && !entry.active && entry.dialing === undefined) this.dial(entry);
     }, delayMs);
-    entry.dialTimer.unref?.();
   }
 
   private dial(entry: LinkEntry): void {
@@ -340,7 +345,7 @@ export class TunnelManager {
     const connId = this.nextConnId++;
     const shard = this.shards.assign();
     entry.dialing = connId;
-    entry.lastDialAt = (this.options.now ?? Date.now)();
+    entry.lastDialAt = this.clock.now();
     // The link id is known for a dial from the start: it keeps the id reserved until this
     // connection is gone (see freeLinkId).
     this.connections.set(connId, { connId, shard, dialed: true, linkId: entry.linkId, reported: NO_TRAFFIC });
@@ -349,7 +354,7 @@ export class TunnelManager {
   }
 
   private clearDialTimer(entry: LinkEntry): void {
-    if (entry.dialTimer) clearTimeout(entry.dialTimer);
+    if (entry.dialTimer !== undefined) this.clock.clearTimeout(entry.dialTimer);
     entry.dialTimer = undefined;
   }
 
