@@ -17,6 +17,7 @@ import { createLogger, isLogLevel, type Logger } from '../shared/log.js';
 import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
 import { findLinkForPeer } from '../shared/cert-identity.js';
 import { CounterBlocks, Counter } from '../shared/counters.js';
+import { systemClock } from '../shared/clock.js';
 
 /** Records taken from the ring per pass before the event loop gets a turn. */
 const MAX_RECORDS_PER_PASS = 1024;
@@ -185,7 +186,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   private track(connId: number, dialed: boolean, socket: tls.TLSSocket): TunnelConnection {
-    const conn = new TunnelConnection(connId, dialed, socket, this, this.init.local, this.toTun, this.counters, this.init.tunables, Date.now, this.init.vnetHdr ?? false);
+    const conn = new TunnelConnection(connId, dialed, socket, this, this.init.local, this.toTun, this.counters, this.init.tunables, systemClock, this.init.vnetHdr ?? false);
     this.connections.set(connId, conn);
     return conn;
   }
