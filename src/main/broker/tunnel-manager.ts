@@ -7,6 +7,7 @@ import type { Logger } from '../../shared/log.js';
 import type { ConnectionTraffic, MainToShard, ShardLink, ShardToMain } from '../../shared/shard-protocol.js';
 import type { LinkState, ValidLink } from '../../shared/types.js';
 import { linkRouteEntries, type RouteEntry } from '../../shared/route-table.js';
+import { compileInboundPeer } from '../../shared/inbound-filter.js';
 import { Backoff, type BackoffOptions } from '../../shared/backoff.js';
 import { chooseTunnel } from './tunnel-choice.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
@@ -167,7 +168,7 @@ export class TunnelManager {
     this.shards.broadcast({ type: 'links', links: this.shardLinks() });
   }
 
-  /** The data path's destination table: each link's service CIDR and its cluster address. */
+  /** The data path's destination table: each link's service CIDR, egress and cluster address. */
   routeEntries(): RouteEntry[] {
     return [...this.links.values()].flatMap((e) => linkRouteEntries(e.linkId, e.link));
   }
@@ -179,7 +180,8 @@ export class TunnelManager {
       endpointHost: e.link.endpointHost,
       endpointPort: e.link.endpointPort,
       clusterAddress: e.link.clusterAddress,
-      serviceCidr: e.link.serviceCidr,
+      ...(e.link.serviceCidr ? { serviceCidr: e.link.serviceCidr } : {}),
+      inbound: compileInboundPeer(e.link),
     }));
   }
 

@@ -75,7 +75,9 @@ export interface ParsedManifests {
 }
 
 const YAML_FILE = /\.ya?ml$/i;
-const SPEC_FIELDS = ['cidr', 'clusterAddress', 'endpoint'] as const;
+const SPEC_FIELDS = ['clusterAddress', 'endpoint'] as const;
+/** Optional spec fields, passed on as written: link validation judges them. */
+const OPTIONAL_SPEC_FIELDS = ['cidr', 'egress', 'ingress'] as const;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -100,7 +102,11 @@ function checkKubeLink(obj: Record<string, unknown>, file: string, document: str
     apiVersion: KUBELINK_API_VERSION,
     kind: KUBELINK_KIND,
     metadata: { ...metadata, name },
-    spec: { cidr: spec.cidr as string, clusterAddress: spec.clusterAddress as string, endpoint: spec.endpoint as string },
+    spec: {
+      clusterAddress: spec.clusterAddress as string,
+      endpoint: spec.endpoint as string,
+      ...Object.fromEntries(OPTIONAL_SPEC_FIELDS.filter((f) => spec[f] !== undefined && spec[f] !== null).map((f) => [f, spec[f]])),
+    },
     // A status written in the file is passed on: the router reads status.gateway from it
     // when links come from files (no API server to hold the broker's status).
     ...(isObject(obj.status) ? { status: pickStatus(obj.status) } : {}),

@@ -13,6 +13,7 @@ function link(name: string, clusterAddress = PEER): ValidLink {
   return {
     name,
     serviceCidr: { network: 0x64401000, prefixLength: 20 },
+    egress: [],
     clusterAddress,
     meshPrefixLength: 24,
     endpointHost: `${name}.example`,

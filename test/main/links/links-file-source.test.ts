@@ -47,11 +47,20 @@ test('parseLinkManifests reads several documents and List items, skipping empty 
   assert.equal(parsed.resources[0]!.kind, 'KubeLink');
 });
 
+test('parseLinkManifests passes cidr, egress and ingress on as written and leaves out what is absent', () => {
+  const text = manifest('c2').replace('  cidr: 100.64.16.0/20\n', '  egress: [192.168.0.100/32]\n  ingress: ["!100.64.0.20/32"]\n');
+  const parsed = parseLinkManifests(text, 'f.yaml');
+  assert.deepEqual(parsed.problems, []);
+  assert.deepEqual(parsed.resources[0]!.spec, {
+    clusterAddress: '192.168.0.12/24', endpoint: 'broker.c2.kubelink.lab:8088', egress: ['192.168.0.100/32'], ingress: ['!100.64.0.20/32'],
+  });
+});
+
 test('parseLinkManifests reports file, document, name, field and reason for each bad manifest', () => {
   const text = [
     manifest('good'),
     '---',
-    manifest('nocidr').replace('  cidr: 100.64.16.0/20\n', ''),
+    manifest('noaddress').replace('  clusterAddress: 192.168.0.12/24\n', ''),
     '---',
     manifest('oldapi').replace('v1alpha1', 'v1beta9'),
     '---',
@@ -69,7 +78,7 @@ test('parseLinkManifests reports file, document, name, field and reason for each
   assert.deepEqual(parsed.resources.map((r) => r.metadata.name), ['good']);
   const problems = parsed.problems.map(({ document, name, field, reason }) => ({ document, name, field, reason }));
   assert.deepEqual(problems.slice(0, 6), [
-    { document: '1', name: 'nocidr', field: 'spec.cidr', reason: 'is missing' },
+    { document: '1', name: 'noaddress', field: 'spec.clusterAddress', reason: 'is missing' },
     { document: '2', name: 'oldapi', field: 'apiVersion', reason: 'is "kubelink.mandelsoft.org/v1beta9", expected kubelink.mandelsoft.org/v1alpha1' },
     { document: '3', name: 'cm', field: 'kind', reason: 'is "ConfigMap", expected KubeLink or List' },
     { document: '4', name: undefined, field: 'metadata.name', reason: 'is missing' },
