@@ -98,3 +98,44 @@ export interface LinkSourceStats {
   /** Files served from their last good version because their current content has problems. */
   staleFiles: number;
 }
+
+export const MESHSERVICE_KIND = 'MeshService';
+export const MESHSERVICE_PLURAL = 'meshservices';
+
+export type MeshServiceState = 'Ok' | 'Invalid' | 'Error';
+export type MeshServiceProtocol = 'TCP' | 'UDP';
+
+export interface MeshServicePort {
+  name?: string;
+  /** Default TCP. */
+  protocol?: MeshServiceProtocol;
+  /** The port published on the mesh address (or the cluster address in port mode). */
+  port: number;
+  /** The Service's port, by number or name; default: `port`. */
+  targetPort?: number | string;
+}
+
+export interface MeshServiceSpec {
+  /** A Service in the MeshService's namespace. */
+  service: string;
+  /** An address of the mesh CIDR for this service alone; absent: port mode on the cluster address. */
+  meshAddress?: string;
+  /** Published ports; absent (only with meshAddress): every port of the Service as it is. */
+  ports?: MeshServicePort[];
+}
+
+export interface MeshServiceStatus {
+  state?: MeshServiceState;
+  message?: string;
+  /** Where the service is reachable in the mesh: meshAddress, or the cluster address in port mode. */
+  address?: string;
+}
+
+/** MeshService resource (namespaced, kubelink.mandelsoft.org/v1alpha1, short name msvc). */
+export interface MeshServiceResource {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; generation?: number; uid?: string; creationTimestamp?: string | Date; [k: string]: unknown };
+  spec: MeshServiceSpec;
+  status?: MeshServiceStatus;
+}

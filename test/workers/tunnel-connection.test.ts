@@ -2,7 +2,7 @@
 // reaches the far side's TUN ring for every mix of offload-capable and old peers.
 import { describe, test } from 'node:test';
 import { systemClock, type Clock } from '../../src/shared/clock.js';
-import { FakeClock } from '../main/k8s/fake-clock.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { setImmediate as tick } from 'node:timers/promises';

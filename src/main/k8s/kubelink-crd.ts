@@ -125,12 +125,17 @@ export const KUBELINK_CRD = {
   },
 } as const;
 
-/** The text of k8s/kubelink-crd.yaml. */
-export function kubelinkCrdYaml(): string {
+/** The text of a generated CRD manifest: a header naming its source, then the CRD as YAML. */
+export function generatedCrdYaml(crd: { spec: { names: { kind: string } } }, source: string): string {
   const header = [
-    '# The KubeLink CustomResourceDefinition. GENERATED from src/main/k8s/kubelink-crd.ts:',
+    `# The ${crd.spec.names.kind} CustomResourceDefinition. GENERATED from ${source}:`,
     '# edit that file and run `node dist/src/main/k8s/write-kubelink-crd.js`.',
     '# The broker creates or updates this CRD itself at start.',
   ].join('\n');
-  return `${header}\n${stringify(KUBELINK_CRD, { lineWidth: 0 })}`;
+  return `${header}\n${stringify(crd, { lineWidth: 0 })}`;
+}
+
+/** The text of k8s/kubelink-crd.yaml. */
+export function kubelinkCrdYaml(): string {
+  return generatedCrdYaml(KUBELINK_CRD, 'src/main/k8s/kubelink-crd.ts');
 }

@@ -203,7 +203,8 @@ function conflictWith(link: ValidLink, accepted: ValidLink): Invalid | undefined
   return undefined;
 }
 
-function creationRank(resource: KubeLinkResource): number {
+/** Order of age (older first): ms since the epoch, +Infinity without a creationTimestamp. */
+export function creationRank(resource: { metadata?: { [k: string]: unknown } }): number {
   const ts = resource.metadata?.creationTimestamp;
   const text = ts instanceof Date ? ts.toISOString() : typeof ts === 'string' ? ts : undefined;
   const ms = text === undefined ? NaN : Date.parse(text);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DialPacer } from '../../../src/main/broker/dial-pacer.js';
-import { FakeClock } from '../k8s/fake-clock.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 
 function pacer(maxInFlight: number, jitterMs: number, random = () => 0.5) {
   const clock = new FakeClock(0);

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TunnelManager, type LinkStatusReport, type ShardChannel, type TunnelDatapath } from '../../../src/main/broker/tunnel-manager.js';
-import { FakeClock } from '../k8s/fake-clock.js';
 import { silentLogger } from '../../../src/shared/log.js';
+import type { BackoffOptions } from '../../../src/shared/backoff.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import type { MainToShard } from '../../../src/shared/shard-protocol.js';
 import type { ValidLink } from '../../../src/shared/types.js';
 
@@ -22,7 +23,7 @@ function link(name: string, clusterAddress = PEER): ValidLink {
   };
 }
 
-function harness(backoff: { initialMs: number; maxMs: number } = { initialMs: 10, maxMs: 20 }) {
+function harness(backoff: Partial<BackoffOptions> = { initialMs: 10, maxMs: 20, random: () => 0 }) {
   const sent: { shard: number; msg: MainToShard }[] = [];
   const linkShard = new Map<number, number>();
   const statuses: LinkStatusReport[] = [];
@@ -39,7 +40,7 @@ function harness(backoff: { initialMs: number; maxMs: number } = { initialMs: 10
   };
   const clock = new FakeClock(0);
   const manager = new TunnelManager(
-    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff: { ...backoff, random: () => 0 }, demandRedialMs: 2000, clock, random: () => 0 },
+    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff, demandRedialMs: 2000, clock, random: () => 0 },
     shards,
     datapath,
     (r) => statuses.push(r),
@@ -49,11 +50,10 @@ function harness(backoff: { initialMs: number; maxMs: number } = { initialMs: 10
   return { manager, sent, linkShard, statuses, ofType, clock };
 }
 
-
 /** Serves link b, lets the manager dial it and, unless told otherwise, establishes that connection. */
 async function servedLink(h: ReturnType<typeof harness>, establish = true) {
   h.manager.setLinks([link('b')]);
-  await h.clock.advance(5);
+  await h.clock.advance(0);
   const dial = h.ofType('dial')[0]!;
   if (establish) h.manager.onShardMessage(dial.shard, { type: 'established', connId: dial.msg.connId, linkId: dial.msg.linkId, dialed: true, peerVersion: 1 });
   return dial;
@@ -112,12 +112,13 @@ test('removing a link closes its connection and unpublishes it', async () => {
 });
 
 test('packets waiting for a down link dial it without waiting out the backoff, but not more often than the demand interval', async () => {
-  const h = harness({ initialMs: 60_000, maxMs: 60_000 });
+  const h = harness({ initialMs: 10_000, maxMs: 10_000, random: () => 0 });
   const dial = await servedLink(h, false);
   h.manager.onShardMessage(dial.shard, { type: 'closed', connId: dial.msg.connId, linkId: null, reason: 'refused', handshakeFailure: false });
   h.manager.onDemand([dial.msg.linkId]);
   assert.equal(h.ofType('dial').length, 1, 'dialed just now: demand waits for the interval');
   await h.clock.advance(2000);
+  assert.equal(h.ofType('dial').length, 1, 'the backoff (5 s) has not run out');
   h.manager.onDemand([dial.msg.linkId]);
   assert.equal(h.ofType('dial').length, 2, 'demand dials once the interval has passed');
   const second = h.ofType('dial')[1]!;
@@ -177,7 +178,7 @@ test('a tunnel that establishes and at once closes again backs off further each 
     silentLogger,
   );
   manager.setLinks([link('b')]);
-  await h.clock.advance(5);
+  await h.clock.advance(0);
   const dial = h.ofType('dial')[0]!;
   const linkId = dial.msg.linkId;
   /** The peer takes a connection through the hello and then drops it (e.g. it refuses our cluster address). */

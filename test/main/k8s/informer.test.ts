@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ResilientInformer } from '../../../src/main/k8s/informer.js';
 import type { InformerEvent, InformerOptions } from '../../../src/main/k8s/informer.js';
-import { FakeClock, settle } from './fake-clock.js';
+import { FakeClock, settle } from '../../helpers/fake-clock.js';
 import { FakeList, FakeWatch, obj } from './fake-watch.js';
 import type { FakeObject } from './fake-watch.js';
 
