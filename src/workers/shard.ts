@@ -18,6 +18,7 @@ import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
 import { findLinkForPeer } from '../shared/cert-identity.js';
 import { CounterBlocks, Counter } from '../shared/counters.js';
 import { systemClock } from '../shared/clock.js';
+import { loadNative } from '../shared/native.js';
 import { NO_PUBLISHED, compilePublished, type InboundLocal } from '../shared/inbound-filter.js';
 
 /** Records taken from the ring per pass before the event loop gets a turn. */
@@ -276,6 +277,8 @@ class Shard implements ConnectionOwner, RecordHandler {
 }
 
 export default async function runShard(init: ShardInit): Promise<{ shardIndex: number }> {
+  // So per-thread CPU (/proc/<pid>/task/<tid>/stat, top -H) tells the shards apart.
+  loadNative().setThreadName(`kl-shard-${init.shardIndex}`);
   const shard = new Shard(init);
   shard.start();
   await shard.stopped;
