@@ -45,13 +45,21 @@ fi
 echo "install-deps: Node $(node --version) ($(command -v node))"
 
 # The addon is rebuilt when it was built for another Node than this one (node-gyp records the
-# target in native/build/config.gypi).
-if [ -f native/build/Release/kubelink.node ] && ! grep -q "\"node_module_version\": $(node -p process.versions.modules)," native/build/config.gypi 2>/dev/null; then
-  echo "install-deps: rebuilding the native addon for Node $(node --version)"
-  rm -rf native/build
+# ABI in native/build/config.gypi) or its sources changed since (e.g. after a merge).
+if [ -f native/build/Release/kubelink.node ]; then
+  if ! grep -q "\"node_module_version\": $(node -p process.versions.modules)," native/build/config.gypi 2>/dev/null; then
+    echo "install-deps: rebuilding the native addon for Node $(node --version)"
+    rm -rf native/build
+  elif [ -n "$(find native/binding.gyp native/src -newer native/build/Release/kubelink.node -print -quit)" ]; then
+    echo "install-deps: rebuilding the native addon (its sources changed)"
+    rm -rf native/build
+  fi
 fi
-if [ ! -f native/build/Release/kubelink.node ] || [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "install-deps: npm ci (builds the native addon)"
   npm ci --no-audit --no-fund --loglevel=error
+elif [ ! -f native/build/Release/kubelink.node ]; then
+  echo "install-deps: building the native addon (npm run install: node-gyp rebuild)"
+  npm run --silent install >/dev/null
 fi
 npm run --silent build

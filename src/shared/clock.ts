@@ -1,7 +1,9 @@
-// Time for the Kubernetes controllers, injected so tests drive informers, lease renewals
-// and retries with a fake clock instead of sleeping.
+// Time, injected. Every module that reads the time or waits takes a Clock, so tests drive
+// timers, debounces, backoff, keepalive deadlines, lease renewals and retries with a fake
+// clock (test/helpers/fake-clock.ts) instead of sleeping, and no real timer decides a unit
+// test's outcome. Production code uses systemClock.
 
-/** An opaque timer handle as returned by `Clock.setTimeout`. */
+/** An opaque timer handle as returned by `Clock.setTimeout` / `Clock.setInterval`. */
 export type TimerHandle = unknown;
 
 export interface Clock {
@@ -9,13 +11,18 @@ export interface Clock {
   now(): number;
   setTimeout(fn: () => void, delayMs: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+  /** Calls `fn` every `periodMs` until cleared. */
+  setInterval(fn: () => void, periodMs: number): TimerHandle;
+  clearInterval(handle: TimerHandle): void;
 }
 
 /** The real clock. Owners clear their timers in stop(), so none is left to hold the process. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, delayMs) => setTimeout(fn, delayMs),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
+  setInterval: (fn, periodMs) => setInterval(fn, periodMs),
+  clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout | undefined),
 };
 
 /** Resolves after `delayMs` on `clock`. */

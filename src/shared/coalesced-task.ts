@@ -12,12 +12,14 @@ export interface CoalescedTask {
   stop(): Promise<void>;
 }
 
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+
 /** `onError` receives what the task throws; the task keeps being run on later requests. */
-export function createCoalescedTask(task: () => Promise<void>, debounceMs: number, onError: (err: unknown) => void): CoalescedTask {
+export function createCoalescedTask(task: () => Promise<void>, debounceMs: number, onError: (err: unknown) => void, clock: Clock = systemClock): CoalescedTask {
   let running: Promise<void> | undefined;
   let again = false;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: TimerHandle | undefined;
 
   const run = (): Promise<void> => {
     if (running) {
@@ -39,12 +41,12 @@ export function createCoalescedTask(task: () => Promise<void>, debounceMs: numbe
     run,
     trigger() {
       if (stopped) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => void run(), debounceMs);
+      clock.clearTimeout(timer);
+      timer = clock.setTimeout(() => void run(), debounceMs);
     },
     async stop() {
       stopped = true;
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       await running;
     },
   };

@@ -17,6 +17,9 @@ import { createLogger, isLogLevel, type Logger } from '../shared/log.js';
 import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
 import { findLinkForPeer } from '../shared/cert-identity.js';
 import { CounterBlocks, Counter } from '../shared/counters.js';
+import { systemClock } from '../shared/clock.js';
+import { loadNative } from '../shared/native.js';
+import { NO_PUBLISHED, compilePublished, type InboundLocal } from '../shared/inbound-filter.js';
 
 /** Records taken from the ring per pass before the event loop gets a turn. */
 const MAX_RECORDS_PER_PASS = 1024;
@@ -47,6 +50,8 @@ class Shard implements ConnectionOwner, RecordHandler {
   /** Accepted sockets in their TLS handshake, by remote address:port. */
   private readonly pendingAccepts = new Map<string, PendingAccept>();
   private tlsMaterial: TlsMaterial;
+  /** Shared by every connection of this shard; `published` is replaced on MeshService changes. */
+  private readonly local: InboundLocal;
   private readonly acceptor: tls.Server;
   private running = true;
   private keepaliveTimer: NodeJS.Timeout | undefined;
@@ -59,6 +64,7 @@ class Shard implements ConnectionOwner, RecordHandler {
     this.toTun = new SpscRing(init.toTunRing, { signal: new Int32Array(init.toTunSignal), signalIndex: 0 });
     this.counters = new CounterBlocks(init.counters).block(init.counterBlock);
     this.tlsMaterial = init.tls;
+    this.local = { ...init.local, published: init.published ? compilePublished(init.published) : NO_PUBLISHED };
     this.setLinks(init.links);
     // Accepted sockets are handed to a tls.Server that never listens: it gives accepted
     // connections the same verification (requestCert + rejectUnauthorized) as a listening one.
@@ -194,7 +200,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   private track(connId: number, dialed: boolean, socket: tls.TLSSocket): TunnelConnection {
-    const conn = new TunnelConnection(connId, dialed, socket, this, this.init.local, this.toTun, this.counters, this.init.tunables, Date.now, this.init.vnetHdr ?? false);
+    const conn = new TunnelConnection(connId, dialed, socket, this, this.local, this.toTun, this.counters, this.init.tunables, systemClock, this.init.vnetHdr ?? false);
     this.connections.set(connId, conn);
     return conn;
   }
@@ -230,6 +236,9 @@ class Shard implements ConnectionOwner, RecordHandler {
       case 'tls':
         this.setTls(msg.tls);
         break;
+      case 'published':
+        this.local.published = compilePublished(msg.published);
+        break;
       case 'dial':
         this.dial(msg.connId, msg.linkId, msg.host, msg.port);
         break;
@@ -262,7 +271,7 @@ class Shard implements ConnectionOwner, RecordHandler {
       if (!current || current.endpointHost !== conn.link.endpointHost || current.clusterAddress !== conn.link.clusterAddress) {
         conn.close(current ? `link ${conn.link.name} changed its endpoint or address` : `link ${conn.link.name} was removed`, false);
       } else {
-        conn.link = current; // e.g. a changed cidr: checks use the new one at once
+        conn.link = current; // e.g. a changed cidr, egress or ingress: checks use the new one at once
       }
     }
   }
@@ -289,6 +298,8 @@ class Shard implements ConnectionOwner, RecordHandler {
 }
 
 export default async function runShard(init: ShardInit): Promise<{ shardIndex: number }> {
+  // So per-thread CPU (/proc/<pid>/task/<tid>/stat, top -H) tells the shards apart.
+  loadNative().setThreadName(`kl-shard-${init.shardIndex}`);
   const shard = new Shard(init);
   shard.start();
   await shard.stopped;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCoalescedTask } from '../../src/shared/coalesced-task.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 
 test('requests during a run collapse into exactly one more run', async () => {
   let runs = 0;
@@ -32,18 +33,25 @@ test('a failing run is reported and later runs still happen', async () => {
 });
 
 test('triggers are debounced into one run, and stop cancels a pending trigger', async () => {
+  const clock = new FakeClock();
   let runs = 0;
   const task = createCoalescedTask(async () => {
     runs++;
-  }, 20, () => {});
+  }, 20, () => {}, clock);
   task.trigger();
+  await clock.advance(15);
   task.trigger();
+  await clock.advance(15);
   task.trigger();
-  while (runs === 0) await new Promise((r) => setTimeout(r, 5));
-  await new Promise((r) => setTimeout(r, 60));
+  await clock.advance(19);
+  assert.equal(runs, 0, 'each trigger restarts the debounce');
+  await clock.advance(1);
   assert.equal(runs, 1);
+  await clock.advance(100);
+  assert.equal(runs, 1, 'three triggers, one run');
   task.trigger();
   await task.stop();
-  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(clock.pendingTimers, 0, 'stop cancels the pending trigger');
+  await clock.advance(100);
   assert.equal(runs, 1);
 });

@@ -1,6 +1,8 @@
 // Two TunnelConnections joined by an in-memory socket pair: the gso negotiation and what
 // reaches the far side's TUN ring for every mix of offload-capable and old peers.
 import { describe, test } from 'node:test';
+import { systemClock, type Clock } from '../../src/shared/clock.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { setImmediate as tick } from 'node:timers/promises';
@@ -10,7 +12,7 @@ import { SpscRing, type RecordHandler } from '../../src/shared/spsc-ring.js';
 import { COUNTERS_PER_BLOCK, Counter, FrameMalformedCounter, inboundDropCounter } from '../../src/shared/counters.js';
 import { DEFAULT_SHARD_TUNABLES, type ShardLink } from '../../src/shared/shard-protocol.js';
 import { ALPN_PROTOCOL, KEEPALIVE_BYTES, encodeKeepalive } from '../../src/shared/wire.js';
-import { InboundDrop } from '../../src/shared/inbound-filter.js';
+import { InboundDrop, NO_PUBLISHED, compileInboundPeer } from '../../src/shared/inbound-filter.js';
 import { VNET_HDR_BYTES, isTrivialVnetHeader } from '../../src/shared/gso-header.js';
 import { parseIpv4, parsePrefix } from '../../src/shared/cidr.js';
 import { payloadBytes, superPacketRecord, tcpv4ChecksumsValid, tcpv4Packet, vnetRecord } from '../shared/tcp-fixtures.js';
@@ -80,12 +82,12 @@ interface Side {
   drain(): Buffer[];
 }
 
-function side(socket: FakeSocket, local: typeof A, peer: typeof A, vnetHdr: boolean, dialed: boolean): Side {
-  const link: ShardLink = { linkId: 1, name: 'peer', endpointHost: 'peer.kubelink.lab', endpointPort: 8088, ...peer };
+function side(socket: FakeSocket, local: typeof A, peer: typeof A, vnetHdr: boolean, dialed: boolean, clock: Clock = systemClock): Side {
+  const link: ShardLink = { linkId: 1, name: 'peer', endpointHost: 'peer.kubelink.lab', endpointPort: 8088, ...peer, inbound: compileInboundPeer(peer) };
   const owner = new Owner(link);
   const ring = new SpscRing(SpscRing.allocate(1 << 20));
   const counters = new Float64Array(COUNTERS_PER_BLOCK);
-  const conn = new TunnelConnection(1, dialed, socket as unknown as tls.TLSSocket, owner, local, ring, counters, DEFAULT_SHARD_TUNABLES, Date.now, vnetHdr);
+  const conn = new TunnelConnection(1, dialed, socket as unknown as tls.TLSSocket, owner, { ...local, published: NO_PUBLISHED }, ring, counters, DEFAULT_SHARD_TUNABLES, clock, vnetHdr);
   return {
     conn, owner, ring, counters,
     drain: () => {
@@ -249,4 +251,23 @@ describe('tunnel connection keepalives', () => {
     assert.deepEqual(writes, []);
     assert.equal(b.conn.state, 'established');
   });
+});
+
+test("a dial's handshake deadline counts from the TCP connect, not from the dial; an unconnected dial has a deadline of its own", async () => {
+  const limit = DEFAULT_SHARD_TUNABLES.handshakeTimeoutMs;
+  const clock = new FakeClock(0);
+  const queued = new FakeSocket();
+  const a = side(queued, A, B, false, true, clock);
+  // The dial waited (for CPU, in the shard's queue) almost the whole limit before connecting.
+  await clock.advance(limit - 1);
+  queued.emit('connect');
+  await clock.advance(limit - 1);
+  assert.deepEqual(a.owner.closedReasons, [], 'the handshake has its full time after connecting');
+  await clock.advance(1);
+  assert.deepEqual(a.owner.closedReasons, [`handshake not finished within ${limit} ms of connecting`]);
+
+  const never = new FakeSocket();
+  const b = side(never, A, B, false, true, clock);
+  await clock.advance(limit);
+  assert.deepEqual(b.owner.closedReasons, [`TCP connect not finished within ${limit} ms`]);
 });

@@ -8,7 +8,7 @@ import { ShardSupervisor } from './shard-supervisor.js';
 import { TunnelManager, type LinkStatusReport } from './tunnel-manager.js';
 import { PeerListener } from './peer-listener.js';
 import { HttpServer } from '../http/http-server.js';
-import { validateLinks, validationMessage } from '../links/link-validation.js';
+import { tunnelDestinations, validateLinks, validationMessage } from '../links/link-validation.js';
 import { GatewayNetwork } from '../net/gateway-network.js';
 import { BrokerMetrics } from './broker-metrics.js';
 import { loadNative } from '../../shared/native.js';
@@ -169,7 +169,7 @@ export class Broker {
     );
     this.shards = shards;
     this.tunnels = new TunnelManager(
-      { localClusterAddress: linkAddress.address, maxLinks: datapath.options.maxLinks, staleAfterMs: DEFAULT_SHARD_TUNABLES.deadAfterMs },
+      { localClusterAddress: linkAddress.address, maxLinks: datapath.options.maxLinks, staleAfterMs: DEFAULT_SHARD_TUNABLES.deadAfterMs, maxDialsInFlight: config.maxDialsInFlight },
       shards,
       datapath,
       (report) => this.onLinkStatus(report),
@@ -234,19 +234,29 @@ export class Broker {
    */
   private withinCapacity(links: ValidLink[]): ValidLink[] {
     const capacity = this.datapath!.options.maxLinks;
-    if (links.length <= capacity) return links;
+    const routeCapacity = this.datapath!.routes.capacityEntries;
+    const entries = (l: ValidLink) => tunnelDestinations(l).length + 1;
+    if (links.length <= capacity && links.reduce((n, l) => n + entries(l), 0) <= routeCapacity) return links;
     const current = new Set(this.servedLinks.map((l) => l.name));
     const ordered = [...links].sort((a, b) => Number(current.has(b.name)) - Number(current.has(a.name)) || a.name.localeCompare(b.name));
-    for (const link of ordered.slice(capacity)) {
-      void this.report(link.name, 'Invalid', `this broker serves at most ${capacity} links`);
+    const kept: ValidLink[] = [];
+    let used = 0;
+    for (const link of ordered) {
+      if (kept.length < capacity && used + entries(link) <= routeCapacity) {
+        kept.push(link);
+        used += entries(link);
+        continue;
+      }
+      const why = kept.length >= capacity ? `this broker serves at most ${capacity} links` : `the data path's route table holds at most ${routeCapacity} destinations (cidr, egress and cluster address of all links)`;
+      void this.report(link.name, 'Invalid', why);
+      this.invalidLinks++;
     }
-    this.invalidLinks += ordered.length - capacity;
-    return ordered.slice(0, capacity);
+    return kept;
   }
 
   /** SNAT and routes for the served links; one run at a time, a request during a run makes one more. */
   private readonly networkReconcile = createCoalescedTask(
-    async () => this.gateway?.reconcile(this.servedLinks.map((l) => l.serviceCidr)),
+    async () => this.gateway?.reconcile(this.servedLinks.flatMap(tunnelDestinations)),
     0,
     (err) => this.log.error('gateway networking reconcile failed', { err }),
   );

@@ -43,6 +43,12 @@ const TUN_OFFLOAD_FLAGS = TunOffload.csum | TunOffload.tso4 | TunOffload.tsoEcn;
 /** Read slot with tunOffload: header + the largest IPv4 packet, rounded up to 8 bytes. */
 const OFFLOAD_SLOT_BYTES = (VNET_HDR_BYTES + 0xffff + 7) & ~7;
 
+/**
+ * Route table entries per link id: cidr and cluster address take 2, the rest is room for
+ * egress prefixes (the broker marks links Invalid beyond the total, never fails).
+ */
+const ROUTE_ENTRIES_PER_LINK = 8;
+
 export const READER_BLOCK = 0;
 export const WRITER_BLOCK = 1;
 const FIRST_SHARD_BLOCK = 2;
@@ -80,7 +86,7 @@ export class Datapath {
     this.ringViews = [...this.toTunnelRings, ...this.toTunRings].map((sab) => new SpscRing(sab));
     this.counters = CounterBlocks.allocate(FIRST_SHARD_BLOCK + this.options.shards);
     this.counterBlocks = new CounterBlocks(this.counters);
-    this.routeTableSab = RouteTable.allocate({ capacityEntries: this.options.maxLinks * 2, maxLinks: this.options.maxLinks });
+    this.routeTableSab = RouteTable.allocate({ capacityEntries: this.options.maxLinks * ROUTE_ENTRIES_PER_LINK, maxLinks: this.options.maxLinks });
     this.routes = new RouteTable(this.routeTableSab);
     this.demand = new Int32Array(new SharedArrayBuffer(4 * this.options.maxLinks));
   }

@@ -3,20 +3,17 @@
 // certificate and the certificate chains to the CA; anything else is logged and the
 // previous set stays in use, so a half-written rotation never breaks the broker.
 //
-// Change detection: fs.watch on the directories holding the files (a directory watch
-// sees the atomic rename used by cert-manager tools and the `..data` symlink swap used by
-// kubelet for Secret volumes, which a watch on the file itself would lose), plus a
-// periodic stat of the files (through symlinks: inode, size, mtime) as a fallback.
+// Change detection: FileWatch (src/shared/file-watch.ts) on the directories holding the
+// files, with a periodic stat of the files (through symlinks: inode, size, mtime) as the
+// fallback poll.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { watch } from 'node:fs';
-import type { FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ParseResult } from '../../shared/parse-result.js';
 import type { TlsMaterial } from '../../shared/shard-protocol.js';
 import { certificateIdentities } from '../../shared/cert-identity.js';
-import { createCoalescedTask } from '../../shared/coalesced-task.js';
-import type { CoalescedTask } from '../../shared/coalesced-task.js';
+import { FileWatch } from '../../shared/file-watch.js';
+import type { Clock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/log.js';
 import type { Logger } from '../../shared/log.js';
 
@@ -41,6 +38,8 @@ export interface CertFilesOptions {
   debounceMs?: number;
   /** Use fs.watch; false leaves only the periodic stat (tests, odd file systems). */
   useFsWatch?: boolean;
+  /** Runs the poll period and the debounce. Default systemClock. */
+  clock?: Clock;
 }
 
 export const CERT_FILES_DEFAULTS = {
@@ -138,21 +137,29 @@ function sameSet(a: CertificateSet, b: CertificateSet): boolean {
 
 /** A TlsSource (see sources.ts) backed by --certfile/--keyfile/--cacertfile. */
 export class CertFilesTlsSource {
-  private readonly options: Required<Omit<CertFilesOptions, 'logger' | 'caFile'>> & { caFile?: string };
+  private readonly options: Required<Omit<CertFilesOptions, 'logger' | 'caFile' | 'clock'>> & { caFile?: string };
   private readonly log: Logger;
+  private readonly watch: FileWatch;
   private currentSet?: CertificateSet;
   private onChange?: (set: CertificateSet, info: CertificateInfo) => void;
-  private watchers: FSWatcher[] = [];
-  private pollTimer?: NodeJS.Timeout;
   private fingerprint = '';
   private rejected?: CertificateSet;
   private unreadable = false;
-  private reload?: CoalescedTask;
   private stopped = false;
 
   constructor(options: CertFilesOptions) {
     this.options = { ...CERT_FILES_DEFAULTS, ...options };
     this.log = (options.logger ?? silentLogger).child({ component: 'cert-files' });
+    this.watch = new FileWatch({
+      check: () => this.checkOnce(),
+      directories: async () => [...new Set(this.files().map((f) => path.dirname(path.resolve(f))))].map((dir) => ({ dir })),
+      changed: async () => (await this.statFingerprint()) !== this.fingerprint,
+      pollIntervalMs: this.options.pollIntervalMs,
+      debounceMs: this.options.debounceMs,
+      useFsWatch: this.options.useFsWatch,
+      log: this.log,
+      clock: options.clock,
+    });
   }
 
   /**
@@ -166,11 +173,13 @@ export class CertFilesTlsSource {
     this.stopped = false;
     this.fingerprint = await this.statFingerprint();
     this.log.info('certificates loaded', { identities: info.identities, notAfter: info.notAfter.toISOString() });
-    this.reload = createCoalescedTask(() => this.checkOnce(), this.options.debounceMs, (err) => this.log.error('reloading certificates failed', { error: err }));
-    if (this.options.useFsWatch) this.watchDirectories();
-    this.pollTimer = setInterval(() => void this.poll(), this.options.pollIntervalMs);
-    this.pollTimer.unref();
+    await this.watch.start();
     return set;
+  }
+
+  /** Reads the files now; resolves when they are read (and a valid change delivered). */
+  recheck(): Promise<void> {
+    return this.watch.checkNow();
   }
 
   /** The set in use: the last valid one. */
@@ -181,31 +190,12 @@ export class CertFilesTlsSource {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const w of this.watchers) w.close();
-    this.watchers = [];
-    clearInterval(this.pollTimer);
-    await this.reload?.stop();
+    await this.watch.stop();
   }
 
   private files(): string[] {
     const p = certPaths(this.options);
     return [p.certFile, p.keyFile, p.caFile];
-  }
-
-  private watchDirectories(): void {
-    const dirs = new Set(this.files().map((f) => path.dirname(path.resolve(f))));
-    for (const dir of dirs) {
-      try {
-        const watcher = watch(dir, { persistent: false }, () => this.reload?.trigger());
-        watcher.on('error', (err) => {
-          this.log.debug('fs.watch failed; relying on periodic stat', { dir, error: err });
-          watcher.close();
-        });
-        this.watchers.push(watcher);
-      } catch (err) {
-        this.log.debug('fs.watch unavailable; relying on periodic stat', { dir, error: err });
-      }
-    }
   }
 
   /** inode, size and mtime of each file, through symlinks; '' parts for missing files. */
@@ -219,12 +209,6 @@ export class CertFilesTlsSource {
       ),
     );
     return parts.join('|');
-  }
-
-  private async poll(): Promise<void> {
-    if (this.stopped) return;
-    const fp = await this.statFingerprint();
-    if (fp !== this.fingerprint) this.reload?.trigger();
   }
 
   private async checkOnce(): Promise<void> {

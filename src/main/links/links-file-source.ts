@@ -1,11 +1,10 @@
 // KubeLinks from YAML files (--links PATH): one file or a directory of .yaml/.yml files,
 // each with any number of documents, `kind: KubeLink` or `kind: List` with KubeLink items.
 //
-// Changes are picked up by fs.watch on the directory (for a single file: on its parent,
-// so an atomic rename-replacement is seen too) plus a periodic rescan, because fs.watch
-// misses events on some file systems and across symlink swaps (ConfigMap mounts). Both
-// only trigger a debounced rescan; the rescan reads everything and calls onChange only
-// when the resulting set differs from the last one delivered.
+// Changes are picked up by FileWatch (src/shared/file-watch.ts): fs.watch on the directory
+// (for a single file: on its parent, so an atomic rename-replacement is seen too) plus a
+// periodic rescan. The rescan reads everything and calls onChange only when the resulting
+// set differs from the last one delivered.
 //
 // One file never costs another its links: a file that cannot be read or parsed (even one
 // whose YAML throws, like an alias bomb) is a problem of that file only. A file that
@@ -23,15 +22,13 @@
 // This source checks structure only (kind, apiVersion, name, spec fields present and
 // strings). Whether a cidr parses or links conflict is link-validation's job, and its
 // verdict comes back through reportStatus.
-import { watch } from 'node:fs';
-import type { FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { KUBELINK_API_VERSION, KUBELINK_KIND } from '../../shared/types.js';
 import type { KubeLinkResource, KubeLinkStatus, LinkSource, LinkSourceStats } from '../../shared/types.js';
-import { createCoalescedTask } from '../../shared/coalesced-task.js';
-import type { CoalescedTask } from '../../shared/coalesced-task.js';
+import { FileWatch, type WatchedDirectory } from '../../shared/file-watch.js';
+import { systemClock, type Clock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/log.js';
 import type { Logger } from '../../shared/log.js';
 
@@ -47,8 +44,8 @@ export interface FileLinkSourceOptions {
   useFsWatch?: boolean;
   /** Files larger than this are refused (a links file is a few KiB; this bounds memory). */
   maxFileBytes?: number;
-  /** Wall clock in ms, for first-seen times (injected by tests). */
-  now?: () => number;
+  /** Runs the rescan period and the debounce, and dates first-seen links. Default systemClock. */
+  clock?: Clock;
 }
 
 export const FILE_LINK_SOURCE_DEFAULTS = {
@@ -56,7 +53,6 @@ export const FILE_LINK_SOURCE_DEFAULTS = {
   debounceMs: 100,
   useFsWatch: true,
   maxFileBytes: 1024 * 1024,
-  now: () => Date.now(),
 } satisfies Partial<FileLinkSourceOptions>;
 
 /** A manifest that was skipped, with enough detail to find and fix it. */
@@ -75,7 +71,9 @@ export interface ParsedManifests {
 }
 
 const YAML_FILE = /\.ya?ml$/i;
-const SPEC_FIELDS = ['cidr', 'clusterAddress', 'endpoint'] as const;
+const SPEC_FIELDS = ['clusterAddress', 'endpoint'] as const;
+/** Optional spec fields, passed on as written: link validation judges them. */
+const OPTIONAL_SPEC_FIELDS = ['cidr', 'egress', 'ingress'] as const;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -100,7 +98,11 @@ function checkKubeLink(obj: Record<string, unknown>, file: string, document: str
     apiVersion: KUBELINK_API_VERSION,
     kind: KUBELINK_KIND,
     metadata: { ...metadata, name },
-    spec: { cidr: spec.cidr as string, clusterAddress: spec.clusterAddress as string, endpoint: spec.endpoint as string },
+    spec: {
+      clusterAddress: spec.clusterAddress as string,
+      endpoint: spec.endpoint as string,
+      ...Object.fromEntries(OPTIONAL_SPEC_FIELDS.filter((f) => spec[f] !== undefined && spec[f] !== null).map((f) => [f, spec[f]])),
+    },
     // A status written in the file is passed on: the router reads status.gateway from it
     // when links come from files (no API server to hold the broker's status).
     ...(isObject(obj.status) ? { status: pickStatus(obj.status) } : {}),
@@ -173,12 +175,11 @@ function problemKey(p: ManifestProblem): string {
 }
 
 export class FileLinkSource implements LinkSource {
-  private readonly options: Required<Omit<FileLinkSourceOptions, 'logger'>>;
+  private readonly options: Required<Omit<FileLinkSourceOptions, 'logger' | 'clock'>>;
   private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly watch: FileWatch;
   private onChange?: (resources: KubeLinkResource[]) => void;
-  private watcher?: FSWatcher;
-  private rescanTimer?: NodeJS.Timeout;
-  private scan?: CoalescedTask;
   private stopped = false;
   private lastDelivered?: string;
   private reportedProblems = new Set<string>();
@@ -196,6 +197,16 @@ export class FileLinkSource implements LinkSource {
   constructor(options: FileLinkSourceOptions) {
     this.options = { ...FILE_LINK_SOURCE_DEFAULTS, ...options };
     this.log = (options.logger ?? silentLogger).child({ component: 'links-file', path: options.path });
+    this.clock = options.clock ?? systemClock;
+    this.watch = new FileWatch({
+      check: () => this.scanOnce(),
+      directories: () => this.watchedDirectory(),
+      pollIntervalMs: this.options.rescanIntervalMs,
+      debounceMs: this.options.debounceMs,
+      useFsWatch: this.options.useFsWatch,
+      log: this.log,
+      clock: this.clock,
+    });
   }
 
   /** Reads the links once and delivers them, then keeps watching. Fails when PATH is missing. */
@@ -207,20 +218,17 @@ export class FileLinkSource implements LinkSource {
     }
     this.onChange = onChange;
     this.stopped = false;
-    const scan = createCoalescedTask(() => this.scanOnce(), this.options.debounceMs, (err) => this.log.error('scanning links failed', { error: err }));
-    this.scan = scan;
-    await scan.run();
-    this.startWatcher();
-    this.rescanTimer = setInterval(() => void scan.run(), this.options.rescanIntervalMs);
-    this.rescanTimer.unref();
+    await this.watch.start();
+  }
+
+  /** Rescans now; resolves when the files are read (and a changed set delivered). */
+  rescan(): Promise<void> {
+    return this.watch.checkNow();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.watcher?.close();
-    this.watcher = undefined;
-    clearInterval(this.rescanTimer);
-    await this.scan?.stop();
+    await this.watch.stop();
   }
 
   /** Logs a link's status when it differs from the last one reported for that link. */
@@ -243,27 +251,11 @@ export class FileLinkSource implements LinkSource {
     return { manifestErrors: this.problemCount, staleFiles: this.staleFiles.size };
   }
 
-  private startWatcher(): void {
-    if (!this.options.useFsWatch || this.watcher || this.stopped) return;
-    // Watch the directory (of the file): survives atomic replacement of files in it.
-    void stat(this.options.path)
-      .then((s) => {
-        if (this.stopped || this.watcher) return;
-        const dir = s.isDirectory() ? this.options.path : path.dirname(this.options.path);
-        const only = s.isDirectory() ? undefined : path.basename(this.options.path);
-        const watcher = watch(dir, { persistent: false }, (_event, filename) => {
-          if (only === undefined || filename === null || filename === only) this.scan?.trigger();
-        });
-        watcher.on('error', (err) => {
-          this.log.debug('fs.watch failed; relying on periodic rescan until it can be re-established', { error: err });
-          watcher.close();
-          if (this.watcher === watcher) this.watcher = undefined;
-        });
-        this.watcher = watcher;
-      })
-      .catch(() => {
-        // path gone: the periodic rescan reports it and retries the watcher
-      });
+  /** The directory (of the file): a directory watch survives atomic replacement of files in it. */
+  private async watchedDirectory(): Promise<WatchedDirectory[]> {
+    const s = await stat(this.options.path);
+    if (s.isDirectory()) return [{ dir: this.options.path }];
+    return [{ dir: path.dirname(this.options.path), name: path.basename(this.options.path) }];
   }
 
   private async listFiles(): Promise<string[]> {
@@ -295,7 +287,7 @@ export class FileLinkSource implements LinkSource {
   }
 
   private async scanOnce(): Promise<void> {
-    const now = this.options.now();
+    const now = this.clock.now();
     const initial = this.scans++ === 0;
     let files: string[];
     try {
@@ -352,7 +344,6 @@ export class FileLinkSource implements LinkSource {
     }
     unique.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
     this.reportProblems(problems);
-    this.startWatcher();
 
     const snapshot = JSON.stringify(unique);
     if (snapshot === this.lastDelivered) return;

@@ -2,7 +2,8 @@
 // broker left them, with status.gateway) and this node's IP, so every decision here is
 // unit-tested without a network namespace.
 //
-// Per link whose gateway is another node: its service CIDR via that gateway. For replies
+// Per link whose gateway is another node: its service CIDR (if any) and its egress
+// prefixes via that gateway. For replies
 // to remote cluster addresses: the mesh CIDR via the gateway. When links are served by
 // brokers on different nodes (--served-links), the mesh CIDR goes via the gateway serving
 // most links and each other link's cluster address gets a /32 via its own gateway. On a
@@ -48,7 +49,10 @@ export interface RouterPlan {
 
 interface Candidate {
   name: string;
-  serviceCidr: Ipv4Prefix;
+  /** spec.cidr (optional) and spec.egress: what goes via the link's gateway. */
+  destinations: Ipv4Prefix[];
+  /** The field each destination came from, for messages. */
+  cidrFields: string[];
   clusterAddress: Ipv4Interface;
   gateway: number;
 }
@@ -70,20 +74,31 @@ function candidateOf(resource: KubeLinkResource, networks: RouterNetworks): Cand
   if (networks.nodeCidr !== undefined && !prefixContains(networks.nodeCidr, gateway)) {
     return `status.gateway ${status.gateway} is outside the node network ${formatPrefix(networks.nodeCidr)}`;
   }
-  const cidr = parsePrefix(String(spec.cidr ?? ''));
-  if (!cidr.ok) return `spec.cidr ${JSON.stringify(spec.cidr ?? '')}: ${cidr.reason}`;
+  const destinations: Ipv4Prefix[] = [];
+  const fields: [string, unknown][] = [];
+  if (spec.cidr !== undefined && spec.cidr !== null && spec.cidr !== '') fields.push(['spec.cidr', spec.cidr]);
+  if (spec.egress !== undefined && spec.egress !== null) {
+    if (!Array.isArray(spec.egress)) return `spec.egress ${JSON.stringify(spec.egress)}: must be a list of CIDRs`;
+    spec.egress.forEach((e, i) => fields.push([`spec.egress[${i}]`, e]));
+  }
+  for (const [field, value] of fields) {
+    const prefix = parsePrefix(String(value ?? ''));
+    if (!prefix.ok) return `${field} ${JSON.stringify(value ?? '')}: ${prefix.reason}`;
+    destinations.push(prefix.value);
+  }
   const address = parseInterface(String(spec.clusterAddress ?? ''));
   if (!address.ok) return `spec.clusterAddress ${JSON.stringify(spec.clusterAddress ?? '')}: ${address.reason}`;
   const local: [string, Ipv4Prefix | undefined][] = [
     ['the node network', networks.nodeCidr],
     ['the pod network', networks.podCidr],
     ['the local service network', networks.serviceCidr],
-    ['the mesh network', networks.meshCidr],
   ];
-  for (const [what, net] of local) {
-    if (net !== undefined && prefixesOverlap(cidr.value, net)) return `spec.cidr ${formatPrefix(cidr.value)} overlaps ${what} ${formatPrefix(net)}`;
+  for (const [i, destination] of destinations.entries()) {
+    for (const [what, net] of local) {
+      if (net !== undefined && prefixesOverlap(destination, net)) return `${fields[i]![0]} ${formatPrefix(destination)} overlaps ${what} ${formatPrefix(net)}`;
+    }
   }
-  return { name: String(resource.metadata.name), serviceCidr: cidr.value, clusterAddress: address.value, gateway };
+  return { name: String(resource.metadata.name), destinations, cidrFields: fields.map(([f]) => f), clusterAddress: address.value, gateway };
 }
 
 /** The value most entries map to; ties go to the smallest key, so the choice is stable. */
@@ -132,7 +147,7 @@ export function wantedRouterRoutes(links: readonly KubeLinkResource[], ownNodeIp
 
   const isGateway = accepted.some((c) => c.gateway === ownNodeIp);
   const remote = accepted.filter((c) => c.gateway !== ownNodeIp);
-  const routes: RouteSpec[] = remote.map((c) => ({ destination: c.serviceCidr, via: c.gateway }));
+  const routes: RouteSpec[] = remote.flatMap((c) => c.destinations.map((destination) => ({ destination, via: c.gateway })));
   if (remote.length > 0 && meshCidr !== undefined) {
     const meshGateway = isGateway ? undefined : mostCommon(remote, (c) => c.gateway)!.gateway;
     if (meshGateway !== undefined) routes.push({ destination: meshCidr, via: meshGateway });
@@ -149,14 +164,23 @@ function rejectAgainst(c: Candidate, meshCidr: Ipv4Prefix | undefined, accepted:
     if (!prefixContains(meshCidr, c.clusterAddress.address)) {
       return `spec.clusterAddress ${formatIpv4(c.clusterAddress.address)} is outside the mesh network ${formatPrefix(meshCidr)}`;
     }
-    if (prefixesOverlap(c.serviceCidr, meshCidr)) return `spec.cidr ${formatPrefix(c.serviceCidr)} overlaps the mesh network ${formatPrefix(meshCidr)}`;
+    // Egress may lie inside the mesh network (mesh service addresses do); a service CIDR may not.
+    const cidrIndex = c.cidrFields.indexOf('spec.cidr');
+    if (cidrIndex >= 0 && prefixesOverlap(c.destinations[cidrIndex]!, meshCidr)) {
+      return `spec.cidr ${formatPrefix(c.destinations[cidrIndex]!)} overlaps the mesh network ${formatPrefix(meshCidr)}`;
+    }
   }
   for (const other of accepted) {
-    if (prefixesOverlap(c.serviceCidr, other.serviceCidr)) {
-      return `spec.cidr ${formatPrefix(c.serviceCidr)} overlaps cidr ${formatPrefix(other.serviceCidr)} of link ${JSON.stringify(other.name)}`;
-    }
     if (c.clusterAddress.address === other.clusterAddress.address) {
       return `spec.clusterAddress ${formatIpv4(c.clusterAddress.address)} is already the cluster address of link ${JSON.stringify(other.name)}`;
+    }
+    for (const [i, mine] of c.destinations.entries()) {
+      for (const [j, theirs] of other.destinations.entries()) {
+        if (prefixesOverlap(mine, theirs)) {
+          const theirField = other.cidrFields[j] === 'spec.cidr' ? 'cidr' : 'egress';
+          return `${c.cidrFields[i]} ${formatPrefix(mine)} overlaps ${theirField} ${formatPrefix(theirs)} of link ${JSON.stringify(other.name)}`;
+        }
+      }
     }
   }
   return undefined;

@@ -15,6 +15,7 @@ import type { Config } from '../flags.js';
 import { GatewayNet, ROUTER_ROUTE_PROTOCOL, describeRoute } from '../net/gateway-net.js';
 import { HttpServer } from '../http/http-server.js';
 import type { Logger } from '../../shared/log.js';
+import { systemClock, type Clock, type TimerHandle } from '../../shared/clock.js';
 import { RouterMetrics } from './router-metrics.js';
 import { wantedRouterRoutes } from './router-routes.js';
 import { createLinkSource } from '../links/link-source-factory.js';
@@ -28,14 +29,14 @@ export interface RouterOptions {
   linkSource?: LinkSource;
   /** Route and address access; default: this process's network namespace. */
   net?: GatewayNet;
-  /** Clock for health decisions. */
-  now: () => number;
+  /** Runs the reconcile period and the health decisions. */
+  clock: Clock;
 }
 
 export const ROUTER_DEFAULTS: Omit<RouterOptions, 'linkSource' | 'net'> = {
   reconcileIntervalMs: 10_000,
   unhealthyAfterPeriods: 3,
-  now: () => Date.now(),
+  clock: systemClock,
 };
 
 export class Router {
@@ -45,7 +46,7 @@ export class Router {
   private linkSource: LinkSource | undefined;
   private http: HttpServer | undefined;
   private task: CoalescedTask | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private links: KubeLinkResource[] | undefined;
   private startedAt = 0;
   private lastSuccessAt: number | undefined;
@@ -68,11 +69,16 @@ export class Router {
     if (config.nodeIp === undefined && config.nodeCidr === undefined) {
       throw new Error('the router needs --node-ip or --node-cidr to tell whether this node is the gateway of a link');
     }
-    this.startedAt = this.options.now();
-    this.task = createCoalescedTask(() => this.reconcile(), 0, (err) => {
-      this.metrics.recordReconcileError();
-      this.log.error('route reconcile failed', { err });
-    });
+    this.startedAt = this.options.clock.now();
+    this.task = createCoalescedTask(
+      () => this.reconcile(),
+      0,
+      (err) => {
+        this.metrics.recordReconcileError();
+        this.log.error('route reconcile failed', { err });
+      },
+      this.options.clock,
+    );
 
     // Both controllers in one process share the broker's HTTP server (one port).
     if (config.serverPortHttp > 0 && !config.controllers.includes('broker')) {
@@ -100,7 +106,7 @@ export class Router {
     await this.task.run();
     // Not unref'd: with --server-port-http=0 and a file source this timer is what keeps
     // the process running.
-    this.timer = setInterval(() => void this.task?.run(), this.options.reconcileIntervalMs);
+    this.timer = this.options.clock.setInterval(() => void this.task?.run(), this.options.reconcileIntervalMs);
     this.log.info('router started', {
       nodeIp: config.nodeIp !== undefined ? formatIpv4(config.nodeIp) : undefined,
       nodeCidr: config.nodeCidr ? formatPrefix(config.nodeCidr) : undefined,
@@ -113,7 +119,7 @@ export class Router {
    * the DaemonSet) takes them over without a gap in forwarding.
    */
   async stop(): Promise<void> {
-    clearInterval(this.timer);
+    this.options.clock.clearInterval(this.timer);
     this.timer = undefined;
     await this.linkSource?.stop();
     await this.task?.stop();
@@ -129,7 +135,7 @@ export class Router {
 
   private health(): { ok: boolean; detail: string } {
     const limit = this.options.reconcileIntervalMs * this.options.unhealthyAfterPeriods;
-    const since = this.options.now() - (this.lastSuccessAt ?? this.startedAt);
+    const since = this.options.clock.now() - (this.lastSuccessAt ?? this.startedAt);
     if (since <= limit) return { ok: true, detail: 'ok' };
     return { ok: false, detail: `no successful route reconcile for ${Math.round(since / 1000)} s` };
   }
@@ -188,6 +194,6 @@ export class Router {
       replaced: replaced.length,
       removed: removed.length,
     });
-    this.lastSuccessAt = this.options.now();
+    this.lastSuccessAt = this.options.clock.now();
   }
 }

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TunnelManager, type LinkStatusReport, type ShardChannel, type TunnelDatapath } from '../../../src/main/broker/tunnel-manager.js';
 import { silentLogger } from '../../../src/shared/log.js';
+import type { BackoffOptions } from '../../../src/shared/backoff.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import type { MainToShard } from '../../../src/shared/shard-protocol.js';
 import type { ValidLink } from '../../../src/shared/types.js';
 
@@ -12,6 +14,7 @@ function link(name: string, clusterAddress = PEER): ValidLink {
   return {
     name,
     serviceCidr: { network: 0x64401000, prefixLength: 20 },
+    egress: [],
     clusterAddress,
     meshPrefixLength: 24,
     endpointHost: `${name}.example`,
@@ -20,7 +23,7 @@ function link(name: string, clusterAddress = PEER): ValidLink {
   };
 }
 
-function harness() {
+function harness(backoff: Partial<BackoffOptions> = { initialMs: 10, maxMs: 20, random: () => 0 }) {
   const sent: { shard: number; msg: MainToShard }[] = [];
   const linkShard = new Map<number, number>();
   const statuses: LinkStatusReport[] = [];
@@ -35,9 +38,9 @@ function harness() {
     publishRoutes: () => undefined,
     setLinkShard: (linkId, shard) => linkShard.set(linkId, shard),
   };
-  const clock = { now: 0 };
+  const clock = new FakeClock(0);
   const manager = new TunnelManager(
-    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff: { initialMs: 10, maxMs: 20, random: () => 0 }, demandRedialMs: 2000, now: () => clock.now },
+    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff, demandRedialMs: 2000, clock, random: () => 0 },
     shards,
     datapath,
     (r) => statuses.push(r),
@@ -47,12 +50,10 @@ function harness() {
   return { manager, sent, linkShard, statuses, ofType, clock };
 }
 
-const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Serves link b, lets the manager dial it and, unless told otherwise, establishes that connection. */
 async function servedLink(h: ReturnType<typeof harness>, establish = true) {
   h.manager.setLinks([link('b')]);
-  await tick(5);
+  await h.clock.advance(0);
   const dial = h.ofType('dial')[0]!;
   if (establish) h.manager.onShardMessage(dial.shard, { type: 'established', connId: dial.msg.connId, linkId: dial.msg.linkId, dialed: true, peerVersion: 1 });
   return dial;
@@ -75,7 +76,7 @@ test('a tunnel that closes takes the link Down, unpublishes its shard and is dia
   assert.equal(h.statuses.at(-1)?.state, 'Down');
   assert.equal(h.statuses.at(-1)?.message, 'peer went away');
   assert.equal(h.linkShard.get(dial.msg.linkId), -1);
-  await tick(40);
+  await h.clock.advance(40);
   assert.equal(h.ofType('dial').length, 2, 'redialed after the backoff');
   assert.equal(h.manager.snapshot()[0]?.reconnects, 1);
   h.manager.stop();
@@ -95,7 +96,7 @@ test('when the shard carrying a link dies the link goes Down and is dialed again
   const dial = await servedLink(h);
   h.manager.onShardLost(dial.shard);
   assert.equal(h.statuses.at(-1)?.state, 'Down');
-  await tick(40);
+  await h.clock.advance(40);
   assert.equal(h.ofType('dial').length, 2);
   h.manager.stop();
 });
@@ -111,12 +112,13 @@ test('removing a link closes its connection and unpublishes it', async () => {
 });
 
 test('packets waiting for a down link dial it without waiting out the backoff, but not more often than the demand interval', async () => {
-  const h = harness();
+  const h = harness({ initialMs: 10_000, maxMs: 10_000, random: () => 0 });
   const dial = await servedLink(h, false);
   h.manager.onShardMessage(dial.shard, { type: 'closed', connId: dial.msg.connId, linkId: null, reason: 'refused', handshakeFailure: false });
   h.manager.onDemand([dial.msg.linkId]);
   assert.equal(h.ofType('dial').length, 1, 'dialed just now: demand waits for the interval');
-  h.clock.now = 2000;
+  await h.clock.advance(2000);
+  assert.equal(h.ofType('dial').length, 1, 'the backoff (5 s) has not run out');
   h.manager.onDemand([dial.msg.linkId]);
   assert.equal(h.ofType('dial').length, 2, 'demand dials once the interval has passed');
   const second = h.ofType('dial')[1]!;
@@ -130,7 +132,7 @@ test("a removed link's id is not given to a new link while a connection of the o
   const h = harness();
   const dial = await servedLink(h);
   h.manager.setLinks([link('c', 0xc0a8000d)]);
-  await tick(5);
+  await h.clock.advance(5);
   const newDial = h.ofType('dial').find((d) => d.msg.host === 'c.example')!;
   assert.notEqual(newDial.msg.linkId, dial.msg.linkId, 'the old id is still held by the closing connection');
   // The old connection's late report does not touch the new link.
@@ -158,7 +160,7 @@ test("a link's traffic adds up the reports of all its connections, each report c
   health([3, 300, 4, 400]);
   assert.deepEqual(h.manager.snapshot()[0]?.traffic, { txPackets: 3, txBytes: 300, rxPackets: 4, rxBytes: 400 });
   h.manager.onShardMessage(dial.shard, { type: 'closed', connId, linkId, reason: 'gone', handshakeFailure: false, traffic: { txPackets: 5, txBytes: 500, rxPackets: 6, rxBytes: 600 } });
-  await tick(40);
+  await h.clock.advance(40);
   const redial = h.ofType('dial')[1]!;
   h.manager.onShardMessage(redial.shard, { type: 'established', connId: redial.msg.connId, linkId, dialed: true, peerVersion: 1 });
   h.manager.onShardMessage(redial.shard, { type: 'health', connId: redial.msg.connId, linkId, rttMs: 1, lastReceiveAgeMs: 0, traffic: { txPackets: 1, txBytes: 10, rxPackets: 1, rxBytes: 10 } });
@@ -169,14 +171,14 @@ test("a link's traffic adds up the reports of all its connections, each report c
 test('a tunnel that establishes and at once closes again backs off further each time; a keepalive round trip resets the backoff', async () => {
   const h = harness();
   const manager = new TunnelManager(
-    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff: { initialMs: 40, maxMs: 60_000, factor: 2, random: () => 0 } },
+    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff: { initialMs: 40, maxMs: 60_000, factor: 2, random: () => 0 }, clock: h.clock, random: () => 0 },
     { send: (shard, msg) => h.sent.push({ shard, msg }), broadcast: () => undefined, assign: () => 0, release: () => undefined },
     { publishRoutes: () => undefined, setLinkShard: () => undefined },
     () => undefined,
     silentLogger,
   );
   manager.setLinks([link('b')]);
-  await tick(5);
+  await h.clock.advance(0);
   const dial = h.ofType('dial')[0]!;
   const linkId = dial.msg.linkId;
   /** The peer takes a connection through the hello and then drops it (e.g. it refuses our cluster address). */
@@ -191,7 +193,7 @@ test('a tunnel that establishes and at once closes again backs off further each 
     flap(h.ofType('adopt').at(-1)!.msg.connId, false);
   }
   const dials = h.ofType('dial').length;
-  await tick(60);
+  await h.clock.advance(60);
   assert.equal(h.ofType('dial').length, dials, 'after 5 flaps the redial waits 40 * 2^4 / 2 ms, not 20 ms');
 
   // A connection whose keepalive came back resets the backoff: its loss is redialed at once.
@@ -200,7 +202,7 @@ test('a tunnel that establishes and at once closes again backs off further each 
   manager.onShardMessage(0, { type: 'established', connId: healthy, linkId, dialed: false, peerVersion: 1 });
   manager.onShardMessage(0, { type: 'health', connId: healthy, linkId, rttMs: 1, lastReceiveAgeMs: 10, traffic: { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 } });
   manager.onShardMessage(0, { type: 'closed', connId: healthy, linkId, reason: 'peer restarted', handshakeFailure: false });
-  await tick(60);
+  await h.clock.advance(60);
   assert.equal(h.ofType('dial').length, dials + 1, 'redialed after initialMs / 2');
   manager.stop();
 });
@@ -242,7 +244,7 @@ test('a healthy tunnel is replaced by a newcomer of the same identity at most on
   // The peer's address is below ours: accepted connections are the preferred direction, so
   // before this rule every newer accepted connection replaced the active one.
   h.manager.setLinks([link('b', 0xc0a8000a)]);
-  await tick(5);
+  await h.clock.advance(0);
   const linkId = h.ofType('dial')[0]!.msg.linkId;
   const traffic = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
   const accept = () => {
@@ -269,11 +271,43 @@ test('a healthy tunnel is replaced by a newcomer of the same identity at most on
   assert.deepEqual(h.manager.snapshot()[0]!.contention, { replaced: 1, refused: 2 });
   assert.equal(h.statuses.filter((s) => s.state !== 'Up').length, 1, 'only the initial Down: the link never flapped');
 
-  h.clock.now += 20; // the next period: one more replacement is allowed
+  await h.clock.advance(20); // the next period: one more replacement is allowed
   healthy(impostor1);
   const next = accept();
   assert.deepEqual(closes().at(-1), impostor1);
   assert.deepEqual(h.manager.snapshot()[0]!.contention, { replaced: 2, refused: 2 });
   assert.ok(next > impostor3);
   h.manager.stop();
+});
+
+test('252 new links are dialed at most maxDialsInFlight at a time; the rest start as handshakes end, established or failed', async () => {
+  const sent: { shard: number; msg: MainToShard }[] = [];
+  const clock = new FakeClock(0);
+  const manager = new TunnelManager(
+    { localClusterAddress: LOCAL, maxLinks: 256, staleAfterMs: 8000, maxDialsInFlight: 8, dialJitterMs: 500, clock, random: () => 0.999 },
+    { send: (shard, msg) => sent.push({ shard, msg }), broadcast: () => undefined, assign: () => 0, release: () => undefined },
+    { publishRoutes: () => undefined, setLinkShard: () => undefined },
+    () => undefined,
+    silentLogger,
+  );
+  const dials = () => sent.filter((s) => s.msg.type === 'dial') as { shard: number; msg: Extract<MainToShard, { type: 'dial' }> }[];
+  manager.setLinks(Array.from({ length: 252 }, (_, i) => link(`l${i}`, 0xc0a80000 + 2 + i)));
+  assert.equal(dials().length, 0, 'fresh dials wait for their jitter');
+  await clock.advance(500);
+  assert.equal(dials().length, 8);
+  let answered = 0;
+  let peak = 0;
+  while (answered < dials().length) {
+    const d = dials()[answered]!;
+    // Every third handshake fails; the others establish.
+    if (answered % 3 === 0) manager.onShardMessage(0, { type: 'closed', connId: d.msg.connId, linkId: d.msg.linkId, reason: 'handshake not finished', handshakeFailure: true });
+    else manager.onShardMessage(0, { type: 'established', connId: d.msg.connId, linkId: d.msg.linkId, dialed: true, peerVersion: 1 });
+    answered++;
+    peak = Math.max(peak, dials().length - answered);
+    if (answered === dials().length) await clock.advance(60_000); // the failed ones are redialed after backoff
+  }
+  assert.ok(peak <= 8, `never more than 8 handshakes of ours in flight (saw ${peak})`);
+  assert.equal(manager.pacer.peakInFlight, 8);
+  assert.equal(manager.snapshot().filter((l) => l.state === 'Up').length, 252);
+  manager.stop();
 });

@@ -12,6 +12,7 @@ import { createLogger } from '../../../src/shared/log.js';
 import { createCa, issueCertificate } from '../../../src/main/certs/pki.js';
 import type { CertificateAuthority, IssuedCertificate } from '../../../src/main/certs/pki.js';
 import type { ValidLink } from '../../../src/shared/types.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 
 /** Upper bound for waiting on a file-system change; a guard against hangs, not a speed test. */
 const WAIT_LIMIT_MS = 15_000;
@@ -146,6 +147,15 @@ async function watched(options: Omit<CertFilesOptions, 'logger'>): Promise<Watch
   };
 }
 
+/** Waits (for real I/O, such as a stat) until `done`; fails after WAIT_LIMIT_MS. */
+async function waitUntil(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + WAIT_LIMIT_MS;
+  while (!done()) {
+    if (Date.now() > deadline) assert.fail(`gave up waiting for ${what}`);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 async function writeSet(dir: string, s: CertificateSet): Promise<void> {
   await writeFile(path.join(dir, 'tls.crt'), s.cert);
   await writeFile(path.join(dir, 'tls.key'), s.key);
@@ -183,6 +193,8 @@ test('rewritten files are delivered; an invalid new set is logged once and the o
     }
     assert.equal(w.source.current().cert, first.certPem);
     assert.equal(w.changes.length, 0);
+    // later checks see the same bad content: not logged again
+    for (let i = 0; i < 3; i++) await w.source.recheck();
     // the rest of the rotation arrives -> delivered
     await writeFile(path.join(dir, 'tls.key'), second.keyPem);
     const delivered = await w.waitForChange(1);
@@ -217,13 +229,18 @@ test('a kubelet-style ..data symlink swap is detected by the periodic stat alone
   await writeSet(path.join(dir, '..v1'), set(first));
   await symlink('..v1', path.join(dir, '..data'));
   for (const f of ['tls.crt', 'tls.key', 'ca.crt']) await symlink(path.join('..data', f), path.join(dir, f));
-  const w = await watched({ ...filesIn(dir), useFsWatch: false });
+  const clock = new FakeClock();
+  const w = await watched({ ...filesIn(dir), useFsWatch: false, clock });
   try {
     await mkdir(path.join(dir, '..v2'));
     await writeSet(path.join(dir, '..v2'), set(second));
     await symlink('..v2', path.join(dir, '..data_tmp'));
     await rename(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
     await rm(path.join(dir, '..v1'), { recursive: true });
+    assert.equal(w.changes.length, 0, 'nothing looks before the poll');
+    await clock.advance(100); // the poll: the stat fingerprint changed, a debounced read follows
+    await waitUntil(() => clock.pendingTimers > 1, 'the poll to schedule a read');
+    await clock.advance(30);
     assert.equal((await w.waitForChange(1)).key, second.keyPem);
   } finally {
     await w.source.stop();

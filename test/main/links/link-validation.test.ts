@@ -26,6 +26,9 @@ function link(name: string, spec: Partial<KubeLinkSpec>, creationTimestamp?: str
   };
 }
 
+/** The advice a cidr colliding with another service network gets. */
+const HINT = "overlapping service networks cannot both be routed; leave spec.cidr out and reach the peer's services through MeshService addresses listed in spec.egress";
+
 function message(v: LinkValidation): string {
   assert.equal(v.ok, false, 'expected an invalid link');
   return validationMessage(v as Extract<LinkValidation, { ok: false }>);
@@ -41,6 +44,7 @@ test('a valid link is parsed into integers, host and port', () => {
   assert.deepEqual(v.link, {
     name: 'c2',
     serviceCidr: { network: parseIpv4('100.64.16.0'), prefixLength: 20 },
+    egress: [],
     clusterAddress: parseIpv4('192.168.0.12'),
     meshPrefixLength: 24,
     endpointHost: 'broker.c2.kubelink.lab',
@@ -61,7 +65,6 @@ test('an endpoint without port defaults to 80, an IPv4 endpoint is accepted, hos
 });
 
 test('a missing field is reported by name', () => {
-  assert.equal(message(one({ cidr: undefined })), 'spec.cidr "": is missing');
   assert.equal(message(one({ clusterAddress: '' })), 'spec.clusterAddress "": is missing');
   assert.equal(message(one({ endpoint: undefined })), 'spec.endpoint "": is missing');
   assert.equal(message(one({ cidr: 42 as unknown as string })), 'spec.cidr 42: must be a string');
@@ -98,8 +101,8 @@ test('an endpoint must be host[:port] with a DNS name or IPv4 host and a port 1.
 });
 
 test('a cidr overlapping the local service, node, pod or mesh network is invalid', () => {
-  assert.equal(message(one({ cidr: '100.64.0.0/16' })), 'spec.cidr "100.64.0.0/16": overlaps the local service network 100.64.0.0/20');
-  assert.equal(message(one({ cidr: '100.64.8.0/21' })), 'spec.cidr "100.64.8.0/21": overlaps the local service network 100.64.0.0/20');
+  assert.equal(message(one({ cidr: '100.64.0.0/16' })), `spec.cidr "100.64.0.0/16": overlaps the local service network 100.64.0.0/20: ${HINT}`);
+  assert.equal(message(one({ cidr: '100.64.8.0/21' })), `spec.cidr "100.64.8.0/21": overlaps the local service network 100.64.0.0/20: ${HINT}`);
   assert.equal(message(one({ cidr: '10.250.0.128/25' })), 'spec.cidr "10.250.0.128/25": overlaps the local node network 10.250.0.0/24');
   assert.equal(message(one({ cidr: '100.100.0.0/16' })), 'spec.cidr "100.100.0.0/16": overlaps the local pod network 100.96.0.0/11');
   assert.equal(message(one({ cidr: '192.168.0.0/16' })), 'spec.cidr "192.168.0.0/16": overlaps the mesh network 192.168.0.0/24');
@@ -114,7 +117,7 @@ test('of two links with overlapping cidrs only the later name is invalid and nam
     link('c2', {}),
   ], LOCAL);
   assert.ok(results[1]!.ok, 'c2 sorts first and stays valid');
-  assert.equal(message(results[0]!), 'spec.cidr "100.64.16.0/21": overlaps cidr 100.64.16.0/20 of link "c2"');
+  assert.equal(message(results[0]!), `spec.cidr "100.64.16.0/21": overlaps cidr 100.64.16.0/20 of link "c2": ${HINT}`);
 });
 
 test('an older link wins a conflict against a newer one regardless of names', () => {
@@ -123,7 +126,7 @@ test('an older link wins a conflict against a newer one regardless of names', ()
     link('z-old', { endpoint: 'other.example' }, '2024-05-01T00:00:00Z'),
   ], LOCAL);
   assert.ok(results[1]!.ok);
-  assert.equal(message(results[0]!), 'spec.cidr "100.64.16.0/20": overlaps cidr 100.64.16.0/20 of link "z-old"');
+  assert.equal(message(results[0]!), `spec.cidr "100.64.16.0/20": overlaps cidr 100.64.16.0/20 of link "z-old": ${HINT}`);
 });
 
 test('duplicate cluster addresses and duplicate endpoint hosts are conflicts', () => {
@@ -170,4 +173,56 @@ test('results are in input order and independent of the order of the input', () 
   const backward = validateLinks([b, a], LOCAL);
   assert.deepEqual(forward, [backward[1], backward[0]]);
   assert.equal(forward[0]!.ok, true);
+});
+
+// --- optional cidr, egress, ingress ---
+
+test('a link without cidr carries only its egress; egress and ingress are parsed into prefixes', () => {
+  const v = one({ cidr: undefined, egress: ['192.168.0.100/32', '10.1.0.0/16'], ingress: ['100.64.0.0/24', '!100.64.0.20/32'] });
+  assert.ok(v.ok);
+  assert.equal(v.link.serviceCidr, undefined);
+  assert.deepEqual(v.link.egress, [must(parsePrefix('192.168.0.100/32')), must(parsePrefix('10.1.0.0/16'))]);
+  assert.deepEqual(v.link.ingress, { allow: [must(parsePrefix('100.64.0.0/24'))], deny: [must(parsePrefix('100.64.0.20/32'))] });
+  assert.deepEqual(v.link.spec, {
+    clusterAddress: '192.168.0.12/24', endpoint: 'broker.c2.kubelink.lab:8088', egress: ['192.168.0.100/32', '10.1.0.0/16'], ingress: ['100.64.0.0/24', '!100.64.0.20/32'],
+  });
+  const plain = one({});
+  assert.ok(plain.ok);
+  assert.equal(plain.link.ingress, undefined, 'no spec.ingress: the default');
+  assert.ok(one({ cidr: '' }).ok, 'an empty cidr is the same as none');
+  const none = one({ ingress: [] });
+  assert.ok(none.ok);
+  assert.deepEqual(none.link.ingress, { allow: [], deny: [] });
+});
+
+test('bad egress and ingress entries name the entry', () => {
+  assert.equal(message(one({ egress: ['192.168.0.100/24'] })), 'spec.egress[0] "192.168.0.100/24": host bits set (did you mean 192.168.0.0/24?)');
+  assert.equal(message(one({ egress: ['192.168.0.0/24'] })), 'spec.egress[0] "192.168.0.0/24": holds the local cluster address 192.168.0.11');
+  assert.equal(message(one({ egress: ['10.1.0.0/16', '100.64.0.10/32'] })), 'spec.egress[1] "100.64.0.10/32": overlaps the local service network 100.64.0.0/20');
+  assert.equal(message(one({ egress: ['10.250.0.0/16'] })), 'spec.egress[0] "10.250.0.0/16": overlaps the local node network 10.250.0.0/24');
+  assert.equal(message(one({ egress: '192.168.0.100/32' as unknown as string[] })), 'spec.egress "192.168.0.100/32": must be a list of CIDRs');
+  assert.equal(message(one({ egress: [7 as unknown as string] })), 'spec.egress [7]: entry 7 must be a string');
+  assert.match(message(one({ egress: Array.from({ length: 33 }, (_, i) => `10.9.${i}.0/24`) })), /^spec\.egress .*has 33 entries, at most 32 are allowed$/);
+  assert.equal(message(one({ ingress: ['100.64.0.0/24', '!banana'] })), 'spec.ingress[1] "!banana": expected an IPv4 CIDR like 10.0.0.0/16 (missing /prefix-length)');
+  assert.equal(message(one({ ingress: ['!100.64.0.1/24'] })), 'spec.ingress[0] "!100.64.0.1/24": host bits set (did you mean 100.64.0.0/24?)');
+});
+
+test('egress overlapping another link\'s cidr, egress or cluster address is a conflict of the newer link', () => {
+  const c3 = (spec: Partial<KubeLinkSpec>) => link('c3', { cidr: undefined, clusterAddress: '192.168.0.13/24', endpoint: 'broker.c3', ...spec }, '2024-05-02T00:00:00Z');
+  const c2 = link('c2', { egress: ['192.168.0.100/32'] }, '2024-05-01T00:00:00Z');
+  const check = (spec: Partial<KubeLinkSpec>) => validateLinks([c3(spec), c2], LOCAL);
+  assert.equal(message(check({ egress: ['192.168.0.100/32'] })[0]!), 'spec.egress[0] "192.168.0.100/32": overlaps egress 192.168.0.100/32 of link "c2"');
+  assert.equal(message(check({ egress: ['100.64.16.128/25'] })[0]!), 'spec.egress[0] "100.64.16.128/25": overlaps cidr 100.64.16.0/20 of link "c2"');
+  assert.equal(message(check({ egress: ['192.168.0.12/32'] })[0]!), 'spec.egress[0] "192.168.0.12/32": overlaps cluster address 192.168.0.12 of link "c2"');
+  assert.equal(message(check({ clusterAddress: '192.168.0.100/24' })[0]!), 'spec.clusterAddress "192.168.0.100/24": overlaps egress 192.168.0.100/32 of link "c2"');
+  const fine = check({ egress: ['192.168.0.101/32'] });
+  assert.ok(fine[0]!.ok && fine[1]!.ok);
+});
+
+test('two peers with the same service CIDR as ours: both valid without cidr, each reached through its own egress', () => {
+  const results = validateLinks([
+    link('c2', { cidr: undefined, egress: ['192.168.0.100/32'] }),
+    link('c3', { cidr: undefined, clusterAddress: '192.168.0.13/24', endpoint: 'broker.c3', egress: ['192.168.0.110/32'] }),
+  ], LOCAL);
+  assert.ok(results.every((r) => r.ok));
 });

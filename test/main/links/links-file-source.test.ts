@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import { FileLinkSource, parseLinkManifests } from '../../../src/main/links/links-file-source.js';
 import type { FileLinkSourceOptions } from '../../../src/main/links/links-file-source.js';
 import { createLogger } from '../../../src/shared/log.js';
@@ -47,11 +48,20 @@ test('parseLinkManifests reads several documents and List items, skipping empty 
   assert.equal(parsed.resources[0]!.kind, 'KubeLink');
 });
 
+test('parseLinkManifests passes cidr, egress and ingress on as written and leaves out what is absent', () => {
+  const text = manifest('c2').replace('  cidr: 100.64.16.0/20\n', '  egress: [192.168.0.100/32]\n  ingress: ["!100.64.0.20/32"]\n');
+  const parsed = parseLinkManifests(text, 'f.yaml');
+  assert.deepEqual(parsed.problems, []);
+  assert.deepEqual(parsed.resources[0]!.spec, {
+    clusterAddress: '192.168.0.12/24', endpoint: 'broker.c2.kubelink.lab:8088', egress: ['192.168.0.100/32'], ingress: ['!100.64.0.20/32'],
+  });
+});
+
 test('parseLinkManifests reports file, document, name, field and reason for each bad manifest', () => {
   const text = [
     manifest('good'),
     '---',
-    manifest('nocidr').replace('  cidr: 100.64.16.0/20\n', ''),
+    manifest('noaddress').replace('  clusterAddress: 192.168.0.12/24\n', ''),
     '---',
     manifest('oldapi').replace('v1alpha1', 'v1beta9'),
     '---',
@@ -69,7 +79,7 @@ test('parseLinkManifests reports file, document, name, field and reason for each
   assert.deepEqual(parsed.resources.map((r) => r.metadata.name), ['good']);
   const problems = parsed.problems.map(({ document, name, field, reason }) => ({ document, name, field, reason }));
   assert.deepEqual(problems.slice(0, 6), [
-    { document: '1', name: 'nocidr', field: 'spec.cidr', reason: 'is missing' },
+    { document: '1', name: 'noaddress', field: 'spec.clusterAddress', reason: 'is missing' },
     { document: '2', name: 'oldapi', field: 'apiVersion', reason: 'is "kubelink.mandelsoft.org/v1beta9", expected kubelink.mandelsoft.org/v1alpha1' },
     { document: '3', name: 'cm', field: 'kind', reason: 'is "ConfigMap", expected KubeLink or List' },
     { document: '4', name: undefined, field: 'metadata.name', reason: 'is missing' },
@@ -154,15 +164,16 @@ test('a directory source delivers the initial set, then additions, changes and d
 });
 
 test('an invalid manifest is logged once with its details and skipped while the others keep working', async () => {
-  const h = await harness({ 'a.yaml': manifest('a') });
+  // rescan period of an hour: fs.watch sees the new files, the test runs the rescans itself
+  const h = await harness({ 'a.yaml': manifest('a') }, { rescanIntervalMs: 3_600_000 });
   try {
     await h.until((names) => names.join() === 'a');
     await writeFile(path.join(h.dir, 'bad.yaml'), `${manifest('bad').replace('  endpoint: broker.c2.kubelink.lab:8088\n', '')}\n---\nx: [`);
     await writeFile(path.join(h.dir, 'd.yaml'), manifest('d', '100.64.80.0/20'));
     await h.until((names) => names.join() === 'a,d');
     const deliveries = h.deliveries;
-    // let a few periodic rescans pass: the same problems must not be logged again
-    await new Promise((r) => setTimeout(r, 800));
+    // later rescans find the same problems: they must not be logged again
+    for (let i = 0; i < 3; i++) await h.source.rescan();
     const warnings = h.logs.filter((l) => l.msg === 'skipping invalid KubeLink manifest');
     assert.deepEqual(
       warnings.map(({ file, document, name, field }) => ({ file: path.basename(String(file)), document, name, field })),
@@ -206,10 +217,14 @@ test('a single-file source sees an atomic rename replacement', async () => {
 });
 
 test('without fs.watch the periodic rescan still picks up changes', async () => {
-  const h = await harness({ 'a.yaml': manifest('a') }, { useFsWatch: false });
+  const clock = new FakeClock();
+  const h = await harness({ 'a.yaml': manifest('a') }, { useFsWatch: false, clock, rescanIntervalMs: 200, debounceMs: 20 });
   try {
     await h.until((names) => names.join() === 'a');
     await writeFile(path.join(h.dir, 'b.yaml'), manifest('b', '100.64.32.0/20'));
+    await clock.advance(199);
+    assert.equal(h.deliveries, 1, 'nothing rescans before the period is up');
+    await clock.advance(1 + 20); // the poll at 200 ms, then the debounce
     await h.until((names) => names.join() === 'a,b');
   } finally {
     await h.close();
@@ -279,13 +294,15 @@ test('a file that cannot be read (a YAML alias bomb) is a problem of that file o
 const LOCAL = { linkAddress: (parseInterface('192.168.0.11/24') as { ok: true; value: { address: number; prefixLength: number } }).value, serviceCidr: undefined };
 
 test('a new file conflicting with an established link is the one found Invalid, whatever the names', async () => {
-  let now = Date.parse('2026-01-01T00:00:00Z');
-  const h = await harness({ 'z-established.yaml': manifest('zz', '100.64.16.0/20') }, { now: () => now });
+  // A fake clock dates the links; the test runs the rescans itself (its debounce timers never fire).
+  const clock = new FakeClock(Date.parse('2026-01-01T00:00:00Z'));
+  const h = await harness({ 'z-established.yaml': manifest('zz', '100.64.16.0/20') }, { clock });
   try {
     await h.until((names) => names.join() === 'zz');
-    now += 60_000;
+    await clock.advance(60_000);
     // sorts first by file name and link name, overlaps zz's cidr
     await writeFile(path.join(h.dir, 'a-new.yaml'), manifest('aa', '100.64.16.0/24').replace('192.168.0.12/24', '192.168.0.13/24').replace('broker.c2', 'broker.c3'));
+    await h.source.rescan();
     const set = await h.until((names) => names.join() === 'aa,zz');
     const verdicts = validateLinks(set, LOCAL);
     const byName = new Map(verdicts.map((v) => [v.ok ? v.link.name : v.name, v]));
@@ -298,12 +315,14 @@ test('a new file conflicting with an established link is the one found Invalid, 
 });
 
 test('a new file redefining an established link name does not take it over', async () => {
-  let now = Date.parse('2026-01-01T00:00:00Z');
-  const h = await harness({ 'z.yaml': manifest('x', '100.64.16.0/20') }, { now: () => now });
+  // A fake clock dates the links; the test runs the rescans itself (its debounce timers never fire).
+  const clock = new FakeClock(Date.parse('2026-01-01T00:00:00Z'));
+  const h = await harness({ 'z.yaml': manifest('x', '100.64.16.0/20') }, { clock });
   try {
     await h.until((names) => names.join() === 'x');
-    now += 60_000;
+    await clock.advance(60_000);
     await writeFile(path.join(h.dir, 'a.yaml'), manifest('x', '100.64.32.0/20'));
+    await h.source.rescan();
     await h.untilLog((l) => l.field === 'metadata.name' && /more than once/.test(String(l.reason)) && String(l.file).endsWith('a.yaml'));
     assert.equal(h.source.resources()[0]!.spec.cidr, '100.64.16.0/20');
   } finally {

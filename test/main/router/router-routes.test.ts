@@ -140,3 +140,28 @@ test('a tie between gateways picks the lowest address, whatever the input order'
   assert.deepEqual(mesh([a, b]), ['192.168.0.0/24 via 10.250.0.4']);
   assert.deepEqual(mesh([b, a]), ['192.168.0.0/24 via 10.250.0.4']);
 });
+
+test('egress prefixes go via the gateway like service CIDRs; a link without cidr routes only its egress', () => {
+  const c2 = kubeLink('c2', '', '192.168.0.12/24', up());
+  delete c2.spec.cidr;
+  c2.spec.egress = ['192.168.0.100/32', '10.9.0.0/16'];
+  const c3 = kubeLink('c3', '100.64.32.0/20', '192.168.0.13/24', up());
+  c3.spec.egress = ['192.168.0.110/32'];
+  const plan = wantedRouterRoutes([c2, c3], NODE, { serviceCidr: prefix('100.64.0.0/20') });
+  assert.deepEqual(text(plan.routes), [
+    '10.9.0.0/16 via 10.250.0.2', '100.64.32.0/20 via 10.250.0.2', '192.168.0.0/24 via 10.250.0.2', '192.168.0.100/32 via 10.250.0.2', '192.168.0.110/32 via 10.250.0.2',
+  ]);
+  assert.deepEqual(plan.skipped, []);
+});
+
+test('egress that overlaps a local network or another link\'s destinations gets the link no route', () => {
+  const local = kubeLink('c2', '100.64.16.0/20', '192.168.0.12/24', up());
+  local.spec.egress = ['100.64.0.10/32'];
+  const taken = kubeLink('c4', '100.64.48.0/20', '192.168.0.14/24', up());
+  taken.spec.egress = ['100.64.32.0/24'];
+  const plan = wantedRouterRoutes([local, kubeLink('c3', '100.64.32.0/20', '192.168.0.13/24', up()), taken], NODE, { serviceCidr: prefix('100.64.0.0/20') });
+  assert.deepEqual(plan.skipped, [
+    { name: 'c2', reason: 'spec.egress[0] 100.64.0.10/32 overlaps the local service network 100.64.0.0/20' },
+    { name: 'c4', reason: 'spec.egress[0] 100.64.32.0/24 overlaps cidr 100.64.32.0/20 of link "c3"' },
+  ]);
+});

@@ -2,6 +2,7 @@
 // the links handed in by a fake link source (the file-backed run of the real binary is in
 // router-cli.test.ts).
 import { after, before, beforeEach, test } from 'node:test';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { parseFlags } from '../../../src/main/flags.js';
@@ -159,19 +160,19 @@ test('health, readiness and metrics are served on --server-port-http', async () 
 
 test('/healthz fails once no reconcile has succeeded for three periods, /readyz until the first one succeeds', async () => {
   const port = await freePort();
-  let now = 1_000_000;
+  const clock = new FakeClock(1_000_000);
   const unreachable = async () => Promise.reject(new Error('netlinkOpen: socket: Address family not supported by protocol (EAFNOSUPPORT)'));
   const brokenIp = new GatewayNet({
     routes: { dumpRoutes: unreachable, linkIndexes: unreachable, linkNames: unreachable, apply: unreachable, close: () => {} },
   });
   const config = parseFlags(['--controllers=router', '--node-ip=10.250.0.3', `--server-port-http=${port}`]);
-  const router = new Router(config, silentLogger, { linkSource: new FakeLinkSource([c2()]), net: brokenIp, reconcileIntervalMs: 60_000, now: () => now });
+  const router = new Router(config, silentLogger, { linkSource: new FakeLinkSource([c2()]), net: brokenIp, reconcileIntervalMs: 60_000, clock });
   await router.start();
   try {
     const status = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`)).status;
     assert.equal(await status('/readyz'), 503);
     assert.equal(await status('/healthz'), 200, 'within the grace of three periods');
-    now += 3 * 60_000 + 1;
+    await clock.advance(3 * 60_000 + 1);
     assert.equal(await status('/healthz'), 503);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     assert.match(metrics, /^kubelink_router_reconcile_errors_total [1-9]/m);

@@ -1,11 +1,14 @@
-// A manual clock for the k8s tests: timers fire only when the test advances time, so
-// backoff, watchdog, resync and lease timing are checked without sleeping.
-import type { Clock, TimerHandle } from '../../../src/shared/clock.js';
+// A manual clock for unit tests: timers fire only when the test advances time, so
+// debounces, dial backoff, keepalive deadlines, resyncs and lease timing are checked
+// without sleeping and no real timer decides a test's outcome.
+import type { Clock, TimerHandle } from '../../src/shared/clock.js';
 
 interface FakeTimer {
   at: number;
   seq: number;
   fn: () => void;
+  /** Set for intervals: the timer is due again this long after it fired. */
+  periodMs?: number;
 }
 
 /** Lets pending promise chains (and I/O callbacks already due) run. */
@@ -36,6 +39,17 @@ export class FakeClock implements Clock {
     this.timers.delete(handle as number);
   }
 
+  setInterval(fn: () => void, periodMs: number): TimerHandle {
+    const seq = ++this.seq;
+    const period = Math.max(1, periodMs);
+    this.timers.set(seq, { at: this.nowMs + period, seq, fn, periodMs: period });
+    return seq;
+  }
+
+  clearInterval(handle: TimerHandle): void {
+    this.timers.delete(handle as number);
+  }
+
   /** Number of timers not yet fired or cleared. */
   get pendingTimers(): number {
     return this.timers.size;
@@ -56,8 +70,9 @@ export class FakeClock implements Clock {
         if (t.at <= target && (!next || t.at < next.at || (t.at === next.at && t.seq < next.seq))) next = t;
       }
       if (!next) break;
-      this.timers.delete(next.seq);
       this.nowMs = next.at;
+      if (next.periodMs === undefined) this.timers.delete(next.seq);
+      else next.at += next.periodMs;
       next.fn();
       await settle();
     }
