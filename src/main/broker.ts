@@ -18,6 +18,7 @@ import type { KubeLinkResource, LinkSource, ValidLink } from '../shared/types.js
 import { createLinkSource, createTlsSource, type TlsSource } from './sources.js';
 import { createCoalescedTask } from './coalesced-task.js';
 import type { LeaderElector } from './k8s/leader-election.js';
+import { conventionalClusterDns } from './dns/cluster-dns.js';
 
 export interface BrokerTimings {
   /** How often packets waiting for a down link are checked (dial on demand). */
@@ -151,7 +152,7 @@ export class Broker {
         vnetHdr: datapath.vnetHdr,
         counters: datapath.counters,
         counterBlock: shardCounterBlock(shard),
-        local: { clusterAddress: linkAddress.address, serviceCidr },
+        local: { clusterAddress: linkAddress.address, serviceCidr, dns: conventionalClusterDns(serviceCidr) },
         tls: this.tlsSource!.current(),
         links: this.tunnels?.shardLinks() ?? [],
         tunables: DEFAULT_SHARD_TUNABLES,

@@ -8,10 +8,10 @@
 // without one ranks after those with one), then by name; a link that conflicts with a
 // higher-ranked *valid* link is Invalid and its message names that link. A link that is
 // invalid on its own never blocks another one.
-import { formatIpv4, formatPrefix, interfaceNetwork, parseInterface, parsePrefix, prefixContains, prefixesOverlap } from '../shared/cidr.js';
+import { formatIpv4, formatPrefix, interfaceNetwork, parseInterface, parseIpv4, parsePrefix, prefixContains, prefixesOverlap } from '../shared/cidr.js';
 import type { Ipv4Interface } from '../shared/cidr.js';
-import type { Ipv4Prefix, KubeLinkResource, LinkValidation, ValidLink } from '../shared/types.js';
-import { parseHostPort } from './host-port.js';
+import type { Ipv4Prefix, KubeLinkDnsSpec, KubeLinkResource, LinkDns, LinkValidation, ValidLink } from '../shared/types.js';
+import { isDnsName, normalizeHost, parseHostPort } from './host-port.js';
 
 /** Port of an endpoint written without one (the seed's default). */
 export const DEFAULT_ENDPOINT_PORT = 80;
@@ -82,6 +82,9 @@ function validateOne(resource: KubeLinkResource, local: LocalNetworks): LinkVali
     }
   }
 
+  const dns = validateDns(name, spec.dns, serviceCidr);
+  if ('ok' in dns) return dns;
+
   const link: ValidLink = {
     name,
     serviceCidr,
@@ -89,9 +92,40 @@ function validateOne(resource: KubeLinkResource, local: LocalNetworks): LinkVali
     meshPrefixLength: address.value.prefixLength,
     endpointHost: hostPort.value.host,
     endpointPort: hostPort.value.port,
-    spec: { cidr, clusterAddress, endpoint },
+    dns,
+    spec: { cidr, clusterAddress, endpoint, ...(spec.dns !== undefined ? { dns: spec.dns } : {}) },
   };
   return { ok: true, link };
+}
+
+/**
+ * spec.dns (optional, every field optional). The DNS IP must lie in the link's service
+ * CIDR: queries reach it through the tunnel, and the peer admits only traffic to its
+ * service network.
+ */
+function validateDns(name: string, value: unknown, serviceCidr: Ipv4Prefix): LinkDns | Invalid {
+  if (value === undefined || value === null) return { omitPropagation: false };
+  if (typeof value !== 'object' || Array.isArray(value)) return invalid(name, 'spec.dns', value, 'must be a mapping');
+  const spec = value as Record<keyof KubeLinkDnsSpec, unknown>;
+  const dns: LinkDns = { omitPropagation: false };
+  if (spec.dnsIP !== undefined && spec.dnsIP !== null && spec.dnsIP !== '') {
+    const ip = typeof spec.dnsIP === 'string' ? parseIpv4(spec.dnsIP) : undefined;
+    if (ip === undefined) return invalid(name, 'spec.dns.dnsIP', spec.dnsIP, 'is not an IPv4 address');
+    if (!prefixContains(serviceCidr, ip)) {
+      return invalid(name, 'spec.dns.dnsIP', spec.dnsIP, `is outside spec.cidr ${formatPrefix(serviceCidr)} (the remote cluster DNS is a service of that network)`);
+    }
+    dns.dnsIp = ip;
+  }
+  if (spec.baseDomain !== undefined && spec.baseDomain !== null && spec.baseDomain !== '') {
+    const domain = typeof spec.baseDomain === 'string' ? normalizeHost(spec.baseDomain) : '';
+    if (!isDnsName(domain)) return invalid(name, 'spec.dns.baseDomain', spec.baseDomain, 'is not a DNS name (expected e.g. cluster.local)');
+    dns.baseDomain = domain;
+  }
+  if (spec.omitDNSPropagation !== undefined && spec.omitDNSPropagation !== null) {
+    if (typeof spec.omitDNSPropagation !== 'boolean') return invalid(name, 'spec.dns.omitDNSPropagation', spec.omitDNSPropagation, 'must be true or false');
+    dns.omitPropagation = spec.omitDNSPropagation;
+  }
+  return dns;
 }
 
 /** A conflict of `link` with an already accepted link, or undefined. */

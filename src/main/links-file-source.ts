@@ -16,7 +16,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { KUBELINK_API_VERSION, KUBELINK_KIND } from '../shared/types.js';
-import type { KubeLinkResource, KubeLinkStatus, LinkSource } from '../shared/types.js';
+import type { KubeLinkDnsSpec, KubeLinkResource, KubeLinkStatus, LinkSource } from '../shared/types.js';
 import { createCoalescedTask } from './coalesced-task.js';
 import type { CoalescedTask } from './coalesced-task.js';
 import { silentLogger } from './log.js';
@@ -81,7 +81,8 @@ function checkKubeLink(obj: Record<string, unknown>, file: string, document: str
     apiVersion: KUBELINK_API_VERSION,
     kind: KUBELINK_KIND,
     metadata: { ...metadata, name },
-    spec: { cidr: spec.cidr as string, clusterAddress: spec.clusterAddress as string, endpoint: spec.endpoint as string },
+    // spec.dns is passed on as written: link validation checks it like the API server's would not.
+    spec: { cidr: spec.cidr as string, clusterAddress: spec.clusterAddress as string, endpoint: spec.endpoint as string, ...(spec.dns !== undefined ? { dns: spec.dns as KubeLinkDnsSpec } : {}) },
     // A status written in the file is passed on: the router reads status.gateway from it
     // when links come from files (no API server to hold the broker's status).
     ...(isObject(obj.status) ? { status: pickStatus(obj.status) } : {}),

@@ -5,6 +5,7 @@
 import type { Logger } from './log.js';
 import type { ConnectionTraffic, MainToShard, ShardLink, ShardToMain } from '../shared/shard-protocol.js';
 import type { LinkState, ValidLink } from '../shared/types.js';
+import type { HelloDns } from '../shared/wire.js';
 import { linkRouteEntries, type RouteEntry } from '../shared/route-table.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { chooseTunnel } from './tunnel-choice.js';
@@ -42,6 +43,8 @@ export interface LinkStatusReport {
   name: string;
   state: LinkState;
   message: string;
+  /** The cluster DNS the peer announced in its last hello (absent from older brokers). */
+  peerDns?: HelloDns;
 }
 
 interface ConnectionRecord {
@@ -72,6 +75,7 @@ interface LinkEntry {
   lastDialAt: number;
   /** Traffic over all of the link's connections, as of their last reports (every keepalive). */
   traffic: ConnectionTraffic;
+  peerDns: HelloDns | undefined;
 }
 
 export interface LinkSnapshot {
@@ -135,6 +139,7 @@ export class TunnelManager {
         reconnects: 0,
         lastDialAt: Number.NEGATIVE_INFINITY,
         traffic: { ...NO_TRAFFIC },
+        peerDns: undefined,
       };
       this.links.set(name, entry);
       this.byId[linkId] = entry;
@@ -185,7 +190,7 @@ export class TunnelManager {
   onShardMessage(shard: number, msg: ShardToMain): void {
     switch (msg.type) {
       case 'established':
-        this.onEstablished(shard, msg.connId, msg.linkId, msg.dialed);
+        this.onEstablished(shard, msg.connId, msg.linkId, msg.dialed, msg.peerDns);
         break;
       case 'closed':
         if (msg.traffic) this.account(msg.connId, msg.traffic);
@@ -262,7 +267,7 @@ export class TunnelManager {
 
   // --- internals ---
 
-  private onEstablished(shard: number, connId: number, linkId: number, dialed: boolean): void {
+  private onEstablished(shard: number, connId: number, linkId: number, dialed: boolean, peerDns: HelloDns | undefined): void {
     const conn = this.connections.get(connId);
     const entry = this.byId[linkId];
     if (!conn || !entry) {
@@ -282,7 +287,10 @@ export class TunnelManager {
       this.datapath.setLinkShard(linkId, shard);
       this.clearDialTimer(entry);
       this.log.info('tunnel up', { link: entry.link.name, connId, shard, direction: dialed ? 'dialed' : 'accepted' });
-      this.report(entry, 'Up', upMessage(entry));
+      // A peer that comes back announcing another cluster DNS is reported even while Up.
+      const dnsChanged = peerDns?.dnsIp !== entry.peerDns?.dnsIp || peerDns?.domain !== entry.peerDns?.domain;
+      entry.peerDns = peerDns;
+      this.report(entry, 'Up', upMessage(entry), dnsChanged);
     }
   }
 
@@ -383,7 +391,7 @@ export class TunnelManager {
     if (!force && entry.state === state && (state === 'Up' || entry.message === message)) return;
     entry.state = state;
     entry.message = message;
-    this.onStatus({ name: entry.link.name, state, message });
+    this.onStatus({ name: entry.link.name, state, message, ...(entry.peerDns ? { peerDns: entry.peerDns } : {}) });
   }
 }
 

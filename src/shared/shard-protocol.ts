@@ -2,6 +2,7 @@
 // MessagePort per shard. Control-plane cadence only: never one message per packet.
 import type { MessagePort } from 'node:worker_threads';
 import type { Ipv4Prefix } from './types.js';
+import type { HelloDns } from './wire.js';
 
 /** What a shard needs to know about a link to identify and check a peer. */
 export interface ShardLink {
@@ -56,7 +57,8 @@ export interface ShardInit {
   /** All data-plane counter blocks (CounterBlocks) and the index of this shard's block. */
   counters: SharedArrayBuffer;
   counterBlock: number;
-  local: { clusterAddress: number; serviceCidr: Ipv4Prefix };
+  /** This broker's identity in the hello; dns is announced to peers (absent: not announced). */
+  local: { clusterAddress: number; serviceCidr: Ipv4Prefix; dns?: HelloDns };
   /** Records in both rings are [virtio_net_hdr][IP packet] (the TUN has offloads): the
    *  shard announces gso to peers and passes super-packets through. Default false. */
   vnetHdr?: boolean;
@@ -88,7 +90,7 @@ export type MainToShard =
 
 export type ShardToMain =
   /** Handshake and hello done; the peer is the link linkId. Awaits 'activate' or 'close'. */
-  | { type: 'established'; connId: number; linkId: number; dialed: boolean; peerVersion: number }
+  | { type: 'established'; connId: number; linkId: number; dialed: boolean; peerVersion: number; peerDns?: HelloDns }
   /** The connection ended (or never got established). */
   | { type: 'closed'; connId: number; linkId: number | null; reason: string; handshakeFailure: boolean; traffic?: ConnectionTraffic }
   /** Periodic per-connection health from keepalives, with the traffic carried so far. */

@@ -106,7 +106,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   established(conn: TunnelConnection): void {
-    this.post({ type: 'established', connId: conn.connId, linkId: conn.link!.linkId, dialed: conn.dialed, peerVersion: conn.peerVersion });
+    this.post({ type: 'established', connId: conn.connId, linkId: conn.link!.linkId, dialed: conn.dialed, peerVersion: conn.peerVersion, peerDns: conn.peerDns });
   }
 
   closed(conn: TunnelConnection, reason: string, handshakeFailure: boolean): void {
