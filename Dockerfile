@@ -4,11 +4,15 @@
 #
 #   docker build -t registry.example.com/kubelink:0.1.0 .
 #
-# Builder and runtime share Debian bookworm and Node 20, so the addon built here (N-API 8,
-# linked against bookworm's glibc) loads in the runtime unchanged.
+# Builder and runtime share Debian bookworm and Node 24 (LTS), so the addon built here (N-API
+# 8, against Node 24's headers, linked against bookworm's glibc) loads in the runtime
+# unchanged. The builder is the full image because node-gyp needs python3, make and g++ (the
+# slim image has none of them); the runtime is the slim one.
 
-FROM node:20-bookworm AS builder
+FROM node:24-bookworm AS builder
 WORKDIR /src
+# Fails the build early, naming the tool, if the base image ever stops shipping one.
+RUN python3 --version && make --version >/dev/null && g++ --version >/dev/null && node --version
 # node-gyp builds the addon against the headers of the node in this image instead of
 # downloading them (the full node image ships them under /usr/local/include/node).
 ENV npm_config_nodedir=/usr/local
@@ -24,7 +28,7 @@ RUN npm run build \
  && test -f native/build/Release/kubelink.node \
  && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 # iproute2: routes, TUN address and MTU (ip); iptables: the broker's SNAT rule. Debian's
 # iptables is the nft backend by default; kube-proxy nodes on the legacy backend need
 # `update-alternatives --set iptables /usr/sbin/iptables-legacy` in a derived image.

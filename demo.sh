@@ -6,4 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/install-deps.sh
+# Node 24 first on PATH (from .runtime/ where the system Node is older).
+. scripts/node-env.sh
 exec node dist/loadtest/demo.js "$@"

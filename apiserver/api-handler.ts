@@ -17,7 +17,7 @@ import type { ResourceRegistry } from './resource-registry.js';
 import type { FieldValidation, ResourceOperations, WriteOptions, WriteResult } from './resource-operations.js';
 import { partialObjectMetadata, toTable, type IncludeObject } from './table.js';
 import type { WatchHub } from './watch.js';
-import type { Logger } from '../src/main/log.js';
+import type { Logger } from '../src/shared/log.js';
 
 /** The real server's request body limit. */
 const MAX_BODY_BYTES = 3 * 1024 * 1024;

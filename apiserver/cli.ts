@@ -3,7 +3,7 @@
 //   node dist/apiserver/cli.js --listen 127.0.0.1:0 --kubeconfig-out PATH [--data-file PATH] [--tls]
 // Prints one JSON line {"event":"ready","url":...} on stdout when it serves; logs go to stderr.
 
-import { createLogger, isLogLevel } from '../src/main/log.js';
+import { createLogger, isLogLevel } from '../src/shared/log.js';
 import { startApiServer, type ApiServerOptions } from './server.js';
 
 const USAGE = `usage: kubelink-test-apiserver [flags]

@@ -4,7 +4,7 @@
 
 import type { JsonValue, KubeObject } from './api-types.js';
 import { isJsonObject } from './api-types.js';
-import type { ParseResult } from '../src/shared/cidr.js';
+import type { ParseResult } from '../src/shared/parse-result.js';
 
 export interface FieldRequirement {
   field: string;

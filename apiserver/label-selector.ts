@@ -3,7 +3,7 @@
 // Semantics follow k8s.io/apimachinery/pkg/labels: `!=` and `notin` also match objects
 // that do not carry the key at all.
 
-import type { ParseResult } from '../src/shared/cidr.js';
+import type { ParseResult } from '../src/shared/parse-result.js';
 
 export type LabelOperator = '=' | '!=' | 'in' | 'notin' | 'exists' | '!' | 'gt' | 'lt';
 

@@ -19,7 +19,7 @@ import { ResourceOperations } from './resource-operations.js';
 import { createServingCertificate } from './tls-cert.js';
 import { createStrategyLookup } from './type-strategies.js';
 import { WatchHub } from './watch.js';
-import { silentLogger, type Logger } from '../src/main/log.js';
+import { silentLogger, type Logger } from '../src/shared/log.js';
 
 export interface ApiServerOptions {
   /** Address to listen on; an address inside a network namespace works when the process runs there. Default 127.0.0.1. */

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { isLogLevel, type LogLevel } from '../src/main/log.js';
+import { isLogLevel, type LogLevel } from '../src/shared/log.js';
 import { MAX_WORKERS } from '../src/main/flags.js';
 import { runToolMain } from './tool/entry.js';
 import { runDemo, DEMO_USAGE, parseDemoArgs } from './tool/demo-command.js';

@@ -8,7 +8,9 @@
         "src/tun_open.c",
         "src/tun_offload.c",
         "src/batch_io.c",
-        "src/fd_ops.c"
+        "src/fd_ops.c",
+        "src/thread_name.c",
+        "src/netlink.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]

@@ -3,7 +3,7 @@
 // /etc/netns, the state dir's records), never from a live Lab object.
 
 import { readdir, rm } from 'node:fs/promises';
-import type { Logger } from '../../src/main/log.js';
+import type { Logger } from '../../src/shared/log.js';
 import { runCommand } from './command.js';
 import { terminateProcesses } from './lab-process.js';
 import { NETNS_ETC_DIR } from './network-builder.js';

@@ -1,8 +1,8 @@
 // Commands for the lab, on the host or inside one of its network namespaces. Running a
-// command is src/main/run-command.ts's job; this adds the lab's namespace helpers.
-import { runCommand as runWithoutLabDefaults, type CommandOptions, type CommandResult } from '../../src/main/run-command.js';
+// command is src/main/net/run-command.ts's job; this adds the lab's namespace helpers.
+import { runCommand as runWithoutLabDefaults, type CommandOptions, type CommandResult } from '../../src/main/net/run-command.js';
 
-export { CommandError, type CommandOptions, type CommandResult } from '../../src/main/run-command.js';
+export { CommandError, type CommandOptions, type CommandResult } from '../../src/main/net/run-command.js';
 
 /** Lab commands (iperf3 runs, kubectl) may take longer than the controllers' 15 s default. */
 const LAB_TIMEOUT_MS = 30_000;

@@ -3,7 +3,7 @@
 // addresses go out the path's interface, and requests leave SNATed to the local cluster
 // address (pod networks are identical in all clusters, so replies need a unique address).
 
-import type { Logger } from '../../src/main/log.js';
+import type { Logger } from '../../src/shared/log.js';
 import { runCommand, runInNamespace } from './command.js';
 
 /** nat POSTROUTING chain holding a path's SNAT rules (one chain per gateway namespace). */

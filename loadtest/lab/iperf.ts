@@ -2,7 +2,7 @@
 // reduced to the figures the bench and the load tests report.
 
 import { CommandError } from './command.js';
-import type { Lab } from './lab.js';
+import type { LabContext } from './lab-context.js';
 import type { LabPod } from './topology.js';
 
 export interface IperfOptions {
@@ -17,6 +17,8 @@ export interface IperfOptions {
   udp?: boolean;
   /** Target bitrate, iperf3 syntax (e.g. '1G'). */
   bitrate?: string;
+  /** Bytes per write (-l): the UDP datagram size. Default iperf3's. */
+  lengthBytes?: number;
   /** Default 5000 ms. */
   connectTimeoutMs?: number;
 }
@@ -48,6 +50,7 @@ export function iperfClientArgs(targetIp: string, options: IperfOptions): string
   if (options.reverse) argv.push('-R');
   if (options.udp) argv.push('-u');
   if (options.bitrate) argv.push('-b', options.bitrate);
+  if (options.lengthBytes !== undefined) argv.push('-l', String(options.lengthBytes));
   return argv;
 }
 
@@ -78,7 +81,7 @@ export function parseIperfJson(text: string): IperfResult {
 }
 
 /** Runs one iperf3 client in `pod` against `targetIp` (e.g. a remote service IP). */
-export async function runIperf(lab: Lab, pod: LabPod, targetIp: string, options: IperfOptions): Promise<IperfResult> {
+export async function runIperf(lab: LabContext, pod: LabPod, targetIp: string, options: IperfOptions): Promise<IperfResult> {
   const argv = iperfClientArgs(targetIp, options);
   lab.log.debug('lab: iperf3', { ns: pod.ns, argv });
   const timeoutMs = (options.durationSec + 30) * 1000;

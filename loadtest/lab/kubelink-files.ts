@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { createCa, issueCertificate } from '../../src/main/pki.js';
+import { createCa, issueCertificate } from '../../src/main/certs/pki.js';
 import { KUBELINK_API_VERSION, KUBELINK_KIND, type KubeLinkResource } from '../../src/shared/types.js';
 import type { LabCluster, LabTopology } from './topology.js';
 

@@ -14,7 +14,7 @@ import { brokerCertificateFiles, LAB_KUBELINK_NAMESPACE, routerArgs, type Broker
 import { waitForMeshTraffic } from './kubelink-path.js';
 import { readLinkStates, type LinkRow } from './kubelink-states.js';
 import { writeKubectlWrapper } from './kubectl.js';
-import type { Lab } from './lab.js';
+import type { LabContext } from './lab-context.js';
 import type { LabPath } from './lab-path.js';
 import type { LabProcess } from './lab-process.js';
 import { kubeLinkCrdManifest } from './repo-root.js';
@@ -59,7 +59,7 @@ export class KubelinkKubernetesPath implements LabPath {
   private workers: number;
 
   constructor(
-    private readonly lab: Lab,
+    private readonly lab: LabContext,
     private readonly options: KubelinkKubernetesPathOptions,
   ) {
     this.workers = options.workers;

@@ -2,7 +2,7 @@
 // the lab waits for and shows: name, spec and status of each link of a cluster.
 
 import type { KubeLinkResource, LinkState } from '../../src/shared/types.js';
-import type { Lab } from './lab.js';
+import type { LabContext } from './lab-context.js';
 
 export interface LinkRow {
   name: string;
@@ -38,7 +38,7 @@ export function parseKubeLinkList(json: string): LinkRow[] {
 }
 
 /** The KubeLinks of cluster `index`, read with the real kubectl. */
-export async function readLinkStates(lab: Lab, index: number): Promise<LinkRow[]> {
+export async function readLinkStates(lab: LabContext, index: number): Promise<LinkRow[]> {
   const { stdout } = await lab.kubectl(index, ['get', 'klink', '-o', 'json'], { timeoutMs: 15_000 });
   return parseKubeLinkList(stdout);
 }

@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { silentLogger, type Logger } from '../../src/main/log.js';
+import { silentLogger, type Logger } from '../../src/shared/log.js';
 import { apiServerArgs, apiServerFiles, kubeconfigWritten, type LabApiServer } from './api-server.js';
 import { runCommand, runInNamespace, type CommandOptions, type CommandResult } from './command.js';
 import { kubectlArgv } from './kubectl.js';
@@ -36,6 +36,7 @@ import {
 } from './kubelink-files.js';
 import { KubelinkPath, type KubelinkPathOptions } from './kubelink-path.js';
 import { KubelinkKubernetesPath, type KubelinkKubernetesPathOptions } from './kubelink-k8s-path.js';
+import type { LabContext, SpawnOptions, WaitOptions } from './lab-context.js';
 import { spawnInNamespace, type LabProcess } from './lab-process.js';
 import { buildLabNetwork } from './network-builder.js';
 import { OpenVpnPath, type OpenVpnOptions } from './openvpn.js';
@@ -77,18 +78,7 @@ export interface LabOptions {
   detachProcesses?: boolean;
 }
 
-export interface SpawnOptions {
-  /** stdout+stderr go here (appended). Default `<workDir>/logs/<ns>.<program>.<n>.log`. */
-  logFile?: string;
-  env?: NodeJS.ProcessEnv;
-}
-
-export interface WaitOptions {
-  /** Give up after this long. Default 20 000 ms. */
-  timeoutMs?: number;
-  /** Pause between attempts. Default 200 ms. */
-  intervalMs?: number;
-}
+export type { SpawnOptions, WaitOptions } from './lab-context.js';
 
 export interface DestroyOptions {
   /** Keep the work directory (logs) even when the lab created it. Default false. */
@@ -109,7 +99,7 @@ export function defaultLabWorkDir(prefix: string): string {
   return path.join(os.tmpdir(), `kubelink-lab-${prefix}`);
 }
 
-export class Lab {
+export class Lab implements LabContext {
   readonly prefix: string;
   readonly topology: LabTopology;
   readonly workDir: string;

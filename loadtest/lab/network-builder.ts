@@ -4,7 +4,7 @@
 // to the other node's pod subnet, the kube-proxy stand-in, and /etc/netns files.
 
 import { mkdir, writeFile } from 'node:fs/promises';
-import type { Logger } from '../../src/main/log.js';
+import type { Logger } from '../../src/shared/log.js';
 import { runCommand, runInNamespace, runIpBatch } from './command.js';
 import {
   BRIDGE_NAME,

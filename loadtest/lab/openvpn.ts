@@ -8,7 +8,7 @@ import path from 'node:path';
 import { runCommand } from './command.js';
 import { installGatewayForwarding, removeGatewayForwarding, type GatewayForwarding } from './gateway-forwarding.js';
 import { brokerCertificateFiles } from './kubelink-files.js';
-import type { Lab } from './lab.js';
+import type { LabContext } from './lab-context.js';
 import type { LabPath } from './lab-path.js';
 import type { LabProcess } from './lab-process.js';
 import type { LabCluster } from './topology.js';
@@ -40,7 +40,7 @@ export class OpenVpnPath implements LabPath {
 
   /** `server` listens, `client` dials it. */
   constructor(
-    private readonly lab: Lab,
+    private readonly lab: LabContext,
     private readonly server: LabCluster,
     private readonly client: LabCluster,
     options: OpenVpnOptions = {},

@@ -4,7 +4,7 @@
 // uses; the remote side's kube-proxy stand-in DNATs as usual. Node 2 reaches the mesh and
 // remote services through the static routes (or the router controller).
 
-import type { Lab } from './lab.js';
+import type { LabContext } from './lab-context.js';
 import type { LabPath } from './lab-path.js';
 import { installGatewayForwarding, removeGatewayForwarding, type GatewayForwarding } from './gateway-forwarding.js';
 import type { LabCluster } from './topology.js';
@@ -14,7 +14,7 @@ export class RawPath implements LabPath {
   private readonly forwarding: GatewayForwarding[];
 
   /** Connects `clusters` (default all of the lab's) in a full mesh. */
-  constructor(private readonly lab: Lab, clusters: readonly LabCluster[] = lab.clusters) {
+  constructor(private readonly lab: LabContext, clusters: readonly LabCluster[] = lab.clusters) {
     this.forwarding = clusters.map((local) => {
       const remotes = clusters.filter((c) => c.index !== local.index);
       return {

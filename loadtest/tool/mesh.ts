@@ -5,7 +5,7 @@
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { nativeAddonPath } from '../../src/shared/native.js';
-import { createLogger, type LogLevel } from '../../src/main/log.js';
+import { createLogger, type LogLevel } from '../../src/shared/log.js';
 import { defaultLabWorkDir, Lab } from '../lab/lab.js';
 import type { KubelinkKubernetesPath } from '../lab/kubelink-k8s-path.js';
 import { findMissingPrerequisites, KUBECTL_TOOL } from '../lab/preconditions.js';

@@ -4,7 +4,7 @@ import { listNamespaces } from '../lab/cleanup.js';
 import { describeError } from '../lab/error-text.js';
 import { readLabRecord } from '../lab/state-dir.js';
 import { namespaceBelongsTo } from '../lab/topology.js';
-import type { LogLevel } from '../../src/main/log.js';
+import type { LogLevel } from '../../src/shared/log.js';
 import { findMissingForMesh, newMeshLab, onInterrupt, startMesh } from './mesh.js';
 import type { Progress } from './progress.js';
 import { clusterTable, prefixFlag, toolInvocation, usageHints } from './summary.js';

@@ -38,6 +38,10 @@ static const char *typed_array_name(napi_typedarray_type type) {
   case napi_float64_array: return "Float64Array";
   case napi_bigint64_array: return "BigInt64Array";
   case napi_biguint64_array: return "BigUint64Array";
+#ifdef NODE_API_HAS_FLOAT16_ARRAY
+  /* Node 24's headers add Float16Array; older headers do not define it. */
+  case napi_float16_array: return "Float16Array";
+#endif
   }
   return "TypedArray";
 }
@@ -49,6 +53,9 @@ static const char *article(napi_typedarray_type type) {
 static size_t typed_element_bytes(napi_typedarray_type type) {
   switch (type) {
   case napi_int16_array:
+#ifdef NODE_API_HAS_FLOAT16_ARRAY
+  case napi_float16_array:
+#endif
   case napi_uint16_array: return 2;
   case napi_int32_array:
   case napi_uint32_array:

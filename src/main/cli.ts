@@ -1,8 +1,8 @@
 // `kubelink`: parses the flags, starts the selected controllers, and stops them cleanly on
 // SIGTERM/SIGINT. A bad flag exits 2 with one line naming the flag and the value.
 import { FlagError, helpText, parseFlags, type Config } from './flags.js';
-import { createLogger, type Logger } from './log.js';
-import { Broker } from './broker.js';
+import { createLogger, type Logger } from '../shared/log.js';
+import { Broker } from './broker/broker.js';
 
 interface Controller {
   stop(): Promise<void>;
@@ -16,7 +16,7 @@ async function startControllers(config: Config, log: Logger): Promise<Controller
     started.push(broker);
   }
   if (config.controllers.includes('router')) {
-    const { Router } = await import('./router.js');
+    const { Router } = await import('./router/router.js');
     const router = new Router(config, log.child({ controller: 'router' }));
     await router.start();
     started.push(router);

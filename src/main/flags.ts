@@ -16,9 +16,9 @@ import {
 } from '../shared/cidr.js';
 import type { Ipv4Interface } from '../shared/cidr.js';
 import type { Ipv4Prefix } from '../shared/types.js';
-import { isLogLevel } from './log.js';
-import type { LogLevel } from './log.js';
-import { isDnsLabel, isDnsName, normalizeHost, parsePort } from './host-port.js';
+import { isLogLevel } from '../shared/log.js';
+import type { LogLevel } from '../shared/log.js';
+import { isDnsLabel, isDnsName, normalizeHost, parsePort } from '../shared/host-port.js';
 
 export type ControllerName = 'broker' | 'router';
 export const CONTROLLER_NAMES: readonly ControllerName[] = ['broker', 'router'];
@@ -469,17 +469,7 @@ function validateCombination(c: Config, given: Set<string>): void {
     }
     c.secret ??= DEFAULT_SELF_MANAGED_SECRET;
   }
-  if (c.nodeIp !== undefined && c.nodeCidr !== undefined && !prefixContains(c.nodeCidr, c.nodeIp)) {
-    throw flagError('node-ip', formatIpv4(c.nodeIp), `is outside --node-cidr ${formatPrefix(c.nodeCidr)}`, 'an address inside the node network');
-  }
-  if (c.meshCidr !== undefined && c.linkAddress !== undefined) {
-    const linkAddress = `${formatIpv4(c.linkAddress.address)}/${c.linkAddress.prefixLength}`;
-    for (const [flag, prefix] of [['service-cidr', c.serviceCidr], ['node-cidr', c.nodeCidr], ['pod-cidr', c.podCidr]] as const) {
-      if (prefix !== undefined && prefixesOverlap(prefix, c.meshCidr)) {
-        throw flagError('link-address', linkAddress, `mesh network ${formatPrefix(c.meshCidr)} overlaps --${flag} ${formatPrefix(prefix)}`, 'a mesh network disjoint from node, pod and service networks');
-      }
-    }
-  }
+  validateNetworks(c);
 
   if (!broker) return;
   if (c.linkAddress === undefined) {
@@ -493,5 +483,58 @@ function validateCombination(c: Config, given: Set<string>): void {
   }
   if (c.certFile !== undefined && c.caCertFile === undefined) {
     throw flagError('cacertfile', undefined, 'missing, required by the broker with --certfile to verify peers', 'a PEM CA file path');
+  }
+}
+
+/** A network-valued flag as it appears in messages: the flag, its text, its prefix. */
+interface NetworkFlag {
+  flag: string;
+  text: string;
+  prefix: Ipv4Prefix;
+  /** How the prefix is named after the flag's value ("mesh network" for --link-address). */
+  what?: string;
+}
+
+/**
+ * The address plan must be consistent: each pair of the mesh network (from
+ * --link-address), the service, node and pod networks, and the node IP is checked, and
+ * a contradiction names both flags. Two prefixes either are disjoint or one contains the
+ * other; all overlaps are refused except a pod network inside (or equal to) the node
+ * network, which is how VPC-style CNIs address pods (from the nodes' subnet). A node
+ * network strictly inside the pod network would let pods be given node addresses.
+ */
+function validateNetworks(c: Config): void {
+  const nets: NetworkFlag[] = [];
+  if (c.linkAddress !== undefined && c.meshCidr !== undefined) {
+    nets.push({ flag: 'link-address', text: `${formatIpv4(c.linkAddress.address)}/${c.linkAddress.prefixLength}`, prefix: c.meshCidr, what: 'mesh network' });
+  }
+  if (c.serviceCidr !== undefined) nets.push({ flag: 'service-cidr', text: formatPrefix(c.serviceCidr), prefix: c.serviceCidr });
+  if (c.nodeCidr !== undefined) nets.push({ flag: 'node-cidr', text: formatPrefix(c.nodeCidr), prefix: c.nodeCidr });
+  if (c.podCidr !== undefined) nets.push({ flag: 'pod-cidr', text: formatPrefix(c.podCidr), prefix: c.podCidr });
+
+  for (let i = 0; i < nets.length; i++) {
+    for (let j = i + 1; j < nets.length; j++) {
+      const [a, b] = [nets[i]!, nets[j]!];
+      if (!prefixesOverlap(a.prefix, b.prefix)) continue;
+      if (a.flag === 'node-cidr' && b.flag === 'pod-cidr' && b.prefix.prefixLength >= a.prefix.prefixLength) continue;
+      const subject = a.what ? `${a.what} ${formatPrefix(a.prefix)} ` : '';
+      const relation = a.prefix.prefixLength === b.prefix.prefixLength ? 'is the same network as'
+        : a.prefix.prefixLength < b.prefix.prefixLength ? 'contains' : 'lies inside';
+      const expected = a.flag === 'node-cidr' && b.flag === 'pod-cidr'
+        ? 'a pod network disjoint from the node network or inside it'
+        : `--${a.flag} and --${b.flag} to be disjoint networks`;
+      throw flagError(a.flag, a.text, `${subject}overlaps --${b.flag} ${b.text} (${relation} it)`, expected);
+    }
+  }
+
+  if (c.nodeIp !== undefined) {
+    const nodeIp = formatIpv4(c.nodeIp);
+    if (c.nodeCidr !== undefined && !prefixContains(c.nodeCidr, c.nodeIp)) {
+      throw flagError('node-ip', nodeIp, `is outside --node-cidr ${formatPrefix(c.nodeCidr)}`, 'an address inside the node network');
+    }
+    for (const net of nets) {
+      if (net.flag === 'node-cidr' || net.flag === 'pod-cidr' || !prefixContains(net.prefix, c.nodeIp)) continue;
+      throw flagError('node-ip', nodeIp, `lies inside --${net.flag} ${net.text}${net.what ? ` (the ${net.what} ${formatPrefix(net.prefix)})` : ''}`, 'an address of the node network, outside the mesh and service networks');
+    }
   }
 }

@@ -3,6 +3,7 @@
 // integer math on unsigned 32-bit values.
 import IPCIDR from 'ip-cidr';
 import type { Ipv4Prefix } from './types.js';
+import type { ParseResult } from './parse-result.js';
 
 const IPV4_DOTTED = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
@@ -47,8 +48,6 @@ export interface Ipv4Interface {
   address: number;
   prefixLength: number;
 }
-
-export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 function splitCidr(text: string): ParseResult<{ address: number; prefixLength: number }> {
   const trimmed = text.trim();

@@ -80,6 +80,27 @@ export interface NativeAddon {
   /** A non-blocking, close-on-exec eventfd for waking a thread blocked in readBatch. */
   createEventFd(): number;
   signalEventFd(fd: number): void;
+  /**
+   * A NETLINK_ROUTE socket (close-on-exec, 4 MiB receive buffer, capped and extended
+   * acks, strict dump checking), created inside the network namespace at `netnsPath`
+   * (e.g. /run/netns/NAME) when given; the calling thread's namespace is never changed.
+   */
+  netlinkOpen(netnsPath?: string): number;
+  /**
+   * Sends the netlink messages in `request` (consecutive sequence numbers, each with
+   * NLM_F_ACK or a dump) in a few batched sendmsg() calls on the libuv thread pool and
+   * resolves with every reply datagram concatenated, once each request has its final
+   * answer (its NLMSG_ERROR, or a dump's NLMSG_DONE). Rejects with a system error
+   * (ETIMEDOUT after `timeoutMs` without a reply, ENOBUFS when replies were lost).
+   * One exchange at a time per socket.
+   */
+  netlinkExchange(fd: number, request: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /**
+   * Names the calling OS thread (its first 15 bytes; prctl PR_SET_NAME), so per-thread CPU
+   * in /proc/<pid>/task/<tid>/stat can be told apart (Node 20 calls every thread "node",
+   * Node 24 every piscina worker the same).
+   */
+  setThreadName(name: string): void;
 }
 
 /** Environment variable that overrides where the addon is loaded from. */

@@ -25,7 +25,7 @@ export interface RouteEntry {
 }
 
 export interface RouteTableOptions {
-  /** Route entries the table can hold. Default 1024 (a link needs 2). */
+  /** Route entries the table can hold. Default 1024 (a link needs 2, plus one per egress prefix). */
   capacityEntries?: number;
   /** Link ids are 0..maxLinks-1. Default 1024, at most 65536 (ring tags are u16). */
   maxLinks?: number;
@@ -46,12 +46,13 @@ const DEFAULT_MAX_LINKS = 1024;
 // and keep using the previous table until the next lookup.
 const MAX_SEQLOCK_TRIES = 100_000;
 
-/** Route entries of one link: its service CIDR and its cluster address as a /32. */
-export function linkRouteEntries(linkId: number, link: { serviceCidr: Ipv4Prefix; clusterAddress: number }): RouteEntry[] {
-  return [
-    { network: link.serviceCidr.network, prefixLength: link.serviceCidr.prefixLength, linkId },
-    { network: link.clusterAddress >>> 0, prefixLength: 32, linkId },
-  ];
+/** Route entries of one link: its service CIDR (if any), its egress prefixes and its cluster address as a /32. */
+export function linkRouteEntries(linkId: number, link: { serviceCidr?: Ipv4Prefix; egress?: readonly Ipv4Prefix[]; clusterAddress: number }): RouteEntry[] {
+  const entries: RouteEntry[] = [];
+  if (link.serviceCidr) entries.push({ network: link.serviceCidr.network, prefixLength: link.serviceCidr.prefixLength, linkId });
+  for (const prefix of link.egress ?? []) entries.push({ network: prefix.network, prefixLength: prefix.prefixLength, linkId });
+  entries.push({ network: link.clusterAddress >>> 0, prefixLength: 32, linkId });
+  return entries;
 }
 
 function resolveOptions(options: RouteTableOptions): Required<RouteTableOptions> {

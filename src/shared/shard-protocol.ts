@@ -1,6 +1,7 @@
 // Messages between the main thread (control plane) and the shard workers, sent over a
 // MessagePort per shard. Control-plane cadence only: never one message per packet.
 import type { MessagePort } from 'node:worker_threads';
+import type { InboundPeer, PublishedAddress } from './inbound-filter.js';
 import type { Ipv4Prefix } from './types.js';
 import type { HelloDns } from './wire.js';
 
@@ -11,7 +12,10 @@ export interface ShardLink {
   endpointHost: string;
   endpointPort: number;
   clusterAddress: number;
-  serviceCidr: Ipv4Prefix;
+  /** Absent for a link that carries only egress. */
+  serviceCidr?: Ipv4Prefix;
+  /** The link's side of the inbound check, compiled by the main thread (compileInboundPeer). */
+  inbound: InboundPeer;
 }
 
 export interface TlsMaterial {
@@ -59,6 +63,8 @@ export interface ShardInit {
   counterBlock: number;
   /** This broker's identity in the hello; dns is announced to peers (absent: not announced). */
   local: { clusterAddress: number; serviceCidr: Ipv4Prefix; dns?: HelloDns };
+  /** Mesh addresses published by MeshServices (the inbound check admits their ports). */
+  published?: PublishedAddress[];
   /** Records in both rings are [virtio_net_hdr][IP packet] (the TUN has offloads): the
    *  shard announces gso to peers and passes super-packets through. Default false. */
   vnetHdr?: boolean;
@@ -79,6 +85,8 @@ export interface ConnectionTraffic {
 export type MainToShard =
   | { type: 'links'; links: ShardLink[] }
   | { type: 'tls'; tls: TlsMaterial }
+  /** The MeshService addresses and ports changed. */
+  | { type: 'published'; published: PublishedAddress[] }
   /** Dial this link; report with the same connId. */
   | { type: 'dial'; connId: number; linkId: number; host: string; port: number }
   /** Adopt an accepted TCP connection: fd is a dup() owned by this shard from now on. */

@@ -22,7 +22,7 @@
 // fields to a control frame and an older peer still understands the prefix it knows.
 // Control frames are rare, so their decoders may allocate result objects; the encoders
 // write into a caller-provided buffer.
-import type { ParseResult } from './cidr.js';
+import type { ParseResult } from './parse-result.js';
 
 export const ALPN_PROTOCOL = 'kubelink/1';
 export const PROTOCOL_VERSION = 1;

@@ -13,10 +13,12 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { SpscRing, type RecordHandler } from '../shared/spsc-ring.js';
 import { ALPN_PROTOCOL } from '../shared/wire.js';
 import type { MainToShard, ShardInit, ShardLink, ShardToMain, TlsMaterial } from '../shared/shard-protocol.js';
-import { createLogger, isLogLevel, type Logger } from '../main/log.js';
+import { createLogger, isLogLevel, type Logger } from '../shared/log.js';
 import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
-import { findLinkForPeer } from '../main/cert-identity.js';
+import { findLinkForPeer } from '../shared/cert-identity.js';
 import { CounterBlocks, Counter } from '../shared/counters.js';
+import { loadNative } from '../shared/native.js';
+import { NO_PUBLISHED, compilePublished, type InboundLocal } from '../shared/inbound-filter.js';
 
 /** Records taken from the ring per pass before the event loop gets a turn. */
 const MAX_RECORDS_PER_PASS = 1024;
@@ -38,6 +40,8 @@ class Shard implements ConnectionOwner, RecordHandler {
   /** Accepted sockets in their TLS handshake, by remote address:port. */
   private readonly pendingAccepts = new Map<string, { connId: number; remote: string; error: string | undefined }>();
   private tlsMaterial: TlsMaterial;
+  /** Shared by every connection of this shard; `published` is replaced on MeshService changes. */
+  private readonly local: InboundLocal;
   private readonly acceptor: tls.Server;
   private running = true;
   private keepaliveTimer: NodeJS.Timeout | undefined;
@@ -50,6 +54,7 @@ class Shard implements ConnectionOwner, RecordHandler {
     this.toTun = new SpscRing(init.toTunRing, { signal: new Int32Array(init.toTunSignal), signalIndex: 0 });
     this.counters = new CounterBlocks(init.counters).block(init.counterBlock);
     this.tlsMaterial = init.tls;
+    this.local = { ...init.local, published: init.published ? compilePublished(init.published) : NO_PUBLISHED };
     this.setLinks(init.links);
     // Accepted sockets are handed to a tls.Server that never listens: it gives accepted
     // connections the same verification (requestCert + rejectUnauthorized) as a listening one.
@@ -185,7 +190,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   private track(connId: number, dialed: boolean, socket: tls.TLSSocket): TunnelConnection {
-    const conn = new TunnelConnection(connId, dialed, socket, this, this.init.local, this.toTun, this.counters, this.init.tunables, Date.now, this.init.vnetHdr ?? false);
+    const conn = new TunnelConnection(connId, dialed, socket, this, this.local, this.toTun, this.counters, this.init.tunables, Date.now, this.init.vnetHdr ?? false);
     this.connections.set(connId, conn);
     return conn;
   }
@@ -208,6 +213,9 @@ class Shard implements ConnectionOwner, RecordHandler {
         break;
       case 'tls':
         this.setTls(msg.tls);
+        break;
+      case 'published':
+        this.local.published = compilePublished(msg.published);
         break;
       case 'dial':
         this.dial(msg.connId, msg.linkId, msg.host, msg.port);
@@ -241,7 +249,7 @@ class Shard implements ConnectionOwner, RecordHandler {
       if (!current || current.endpointHost !== conn.link.endpointHost || current.clusterAddress !== conn.link.clusterAddress) {
         conn.close(current ? `link ${conn.link.name} changed its endpoint or address` : `link ${conn.link.name} was removed`, false);
       } else {
-        conn.link = current; // e.g. a changed cidr: checks use the new one at once
+        conn.link = current; // e.g. a changed cidr, egress or ingress: checks use the new one at once
       }
     }
   }
@@ -268,6 +276,8 @@ class Shard implements ConnectionOwner, RecordHandler {
 }
 
 export default async function runShard(init: ShardInit): Promise<{ shardIndex: number }> {
+  // So per-thread CPU (/proc/<pid>/task/<tid>/stat, top -H) tells the shards apart.
+  loadNative().setThreadName(`kl-shard-${init.shardIndex}`);
   const shard = new Shard(init);
   shard.start();
   await shard.stopped;

@@ -21,15 +21,15 @@ import { TRIVIAL_VNET_HEADER, VNET_HDR_BYTES, VnetFlag, isTcpv4Gso, isTrivialVne
 import { Tcpv4Segmenter, completeRecordChecksum, type SegmentSink } from '../shared/gso-segment.js';
 import { Counter, FrameMalformedCounter, inboundDropCounter } from '../shared/counters.js';
 import type { ConnectionTraffic, ShardLink, ShardTunables } from '../shared/shard-protocol.js';
-import { INBOUND_PASS, checkInbound, type InboundEndpoint } from '../shared/inbound-filter.js';
+import { INBOUND_PASS, checkInbound, type InboundLocal } from '../shared/inbound-filter.js';
 import { formatIpv4 } from '../shared/cidr.js';
-import { certificateIdentities } from '../main/cert-identity.js';
+import { certificateIdentities } from '../shared/cert-identity.js';
 import type { SpscRing } from '../shared/spsc-ring.js';
 
 export type ConnectionState = 'handshake' | 'established' | 'active' | 'closed';
 
 /** This broker's side of the inbound checks, and its cluster DNS for the hello. */
-export type LocalIdentity = InboundEndpoint & { dns?: HelloDns };
+export type LocalIdentity = InboundLocal & { dns?: HelloDns };
 
 /** What a connection reports back to its shard. */
 export interface ConnectionOwner {
@@ -242,7 +242,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
       this.counters[Counter.noTunnelDrops]++;
       return null;
     }
-    const verdict = checkInbound(buf, offset, length, link, this.local);
+    const verdict = checkInbound(buf, offset, length, link.inbound, this.local);
     if (verdict !== INBOUND_PASS) {
       this.counters[inboundDropCounter(verdict)]++;
       return null;

@@ -10,7 +10,7 @@ import type { LabProcess } from '../../loadtest/lab/lab-process.js';
 import type { LabCluster } from '../../loadtest/lab/topology.js';
 import { brokerCertificateFiles } from '../../loadtest/lab/kubelink-files.js';
 import { runIperf } from '../../loadtest/lab/iperf.js';
-import { createCa, issueCertificate } from '../../src/main/pki.js';
+import { createCa, issueCertificate } from '../../src/main/certs/pki.js';
 import { brokerMetric, issueCertificateFiles, labCa, rogueCertificateFiles, runFakePeer, type CertificateFiles } from '../helpers/broker-probes.js';
 
 describe('broker on a two-cluster lab', () => {

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { CONFIG_DEFAULTS, FlagError, MAX_WORKERS, flagNames, helpText, parseFlags } from '../../src/main/flags.js';
 import { parseIpv4 } from '../../src/shared/cidr.js';
 
@@ -177,6 +179,39 @@ test('a mesh network overlapping the service, node or pod network is rejected', 
     flagError([...BROKER, '--node-cidr=192.168.0.0/16']).message,
     /^--link-address "192.168.0.11\/24": mesh network 192.168.0.0\/24 overlaps --node-cidr 192.168.0.0\/16/,
   );
+});
+
+test('every pair of mesh, service, node and pod networks is checked; a contradiction names both flags', () => {
+  // BROKER has mesh 192.168.0.0/24 (--link-address) and --service-cidr 100.64.0.0/20.
+  const cases: [string[], RegExp][] = [
+    [['--node-cidr=192.168.0.0/16'], /^--link-address "192.168.0.11\/24": mesh network 192.168.0.0\/24 overlaps --node-cidr 192.168.0.0\/16 \(lies inside it\)/],
+    [['--pod-cidr=192.168.0.128/25'], /^--link-address "192.168.0.11\/24": mesh network 192.168.0.0\/24 overlaps --pod-cidr 192.168.0.128\/25 \(contains it\)/],
+    [['--pod-cidr=100.64.0.0/11'], /^--service-cidr "100.64.0.0\/20": overlaps --pod-cidr 100.64.0.0\/11 \(lies inside it\)/],
+    [['--node-cidr=100.64.8.0/24'], /^--service-cidr "100.64.0.0\/20": overlaps --node-cidr 100.64.8.0\/24 \(contains it\)/],
+    [['--node-cidr=100.64.0.0/20'], /^--service-cidr "100.64.0.0\/20": overlaps --node-cidr 100.64.0.0\/20 \(is the same network as it\)/],
+    [['--node-cidr=10.250.0.0/16', '--pod-cidr=10.0.0.0/8'], /^--node-cidr "10.250.0.0\/16": overlaps --pod-cidr 10.0.0.0\/8 \(lies inside it\) \(expected a pod network disjoint from the node network or inside it\)/],
+    [['--node-ip=192.168.0.11'], /^--node-ip "192.168.0.11": lies inside --link-address 192.168.0.11\/24 \(the mesh network 192.168.0.0\/24\)/],
+    [['--node-ip=100.64.0.9'], /^--node-ip "100.64.0.9": lies inside --service-cidr 100.64.0.0\/20/],
+  ];
+  for (const [extra, expected] of cases) {
+    const err = flagError([...BROKER, ...extra]);
+    assert.match(err.message, expected, extra.join(' '));
+  }
+  // The router alone has no --link-address: its networks are still checked.
+  assert.match(flagError(['--controllers=router', '--node-cidr=10.250.0.0/16', '--service-cidr=10.250.0.0/20']).message, /^--service-cidr "10.250.0.0\/20": overlaps --node-cidr 10.250.0.0\/16/);
+});
+
+test('a pod network inside or equal to the node network (VPC-style CNIs) is accepted', () => {
+  assert.ok(parseFlags([...BROKER, '--node-cidr=10.250.0.0/16', '--pod-cidr=10.250.128.0/17'], {}));
+  assert.ok(parseFlags([...BROKER, '--node-cidr=10.250.0.0/16', '--pod-cidr=10.250.0.0/16', '--node-ip=10.250.0.2'], {}));
+  assert.ok(parseFlags([...BROKER, '--node-cidr=10.250.0.0/16', '--pod-cidr=100.96.0.0/11', '--node-ip=10.250.0.2'], {}));
+});
+
+test('kubelink exits 2 with one line naming both flags when --service-cidr overlaps --pod-cidr', () => {
+  const cli = fileURLToPath(new URL('../../src/main/cli.js', import.meta.url));
+  const run = spawnSync(process.execPath, [cli, ...BROKER, '--pod-cidr=100.64.0.0/16'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(run.status, 2, run.stderr);
+  assert.equal(run.stderr, 'kubelink: --service-cidr "100.64.0.0/20": overlaps --pod-cidr 100.64.0.0/16 (lies inside it) (expected --service-cidr and --pod-cidr to be disjoint networks)\n');
 });
 
 test('--node-ip outside --node-cidr is rejected', () => {

@@ -11,6 +11,13 @@ export interface Ipv4PacketSpec {
   ihl?: number;
   /** Value of the total-length field when it should lie. Default `length`. */
   totalLengthField?: number;
+  /** IP protocol number. Default 17 (UDP). */
+  protocol?: number;
+  /** TCP/UDP destination port (written after the header); for ICMP: the type. Default: filler bytes. */
+  destinationPort?: number;
+  icmpType?: number;
+  /** Fragment offset in 8-byte units. Default 0. */
+  fragmentOffset?: number;
 }
 
 function address(text: string): number {
@@ -26,11 +33,15 @@ export function ipv4Packet(spec: Ipv4PacketSpec): Buffer {
   if (length >= 4) packet.writeUInt16BE(spec.totalLengthField ?? length, 2);
   if (length >= 20) {
     packet[8] = 64; // TTL
-    packet[9] = 17; // UDP
+    packet[9] = spec.protocol ?? 17; // UDP
+    packet.writeUInt16BE((spec.fragmentOffset ?? 0) & 0x1fff, 6);
     packet.writeUInt32BE(address(spec.source), 12);
     packet.writeUInt32BE(address(spec.destination), 16);
   }
   for (let i = 20; i < length; i++) packet[i] = i & 0xff;
+  const l4 = (spec.ihl ?? 5) * 4;
+  if (spec.destinationPort !== undefined && length >= l4 + 4) packet.writeUInt16BE(spec.destinationPort, l4 + 2);
+  if (spec.icmpType !== undefined && length > l4) packet[l4] = spec.icmpType;
   return packet;
 }
 

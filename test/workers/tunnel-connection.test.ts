@@ -10,7 +10,7 @@ import { SpscRing, type RecordHandler } from '../../src/shared/spsc-ring.js';
 import { COUNTERS_PER_BLOCK, Counter, FrameMalformedCounter, inboundDropCounter } from '../../src/shared/counters.js';
 import { DEFAULT_SHARD_TUNABLES, type ShardLink } from '../../src/shared/shard-protocol.js';
 import { ALPN_PROTOCOL, KEEPALIVE_BYTES, encodeKeepalive, type HelloDns } from '../../src/shared/wire.js';
-import { InboundDrop } from '../../src/shared/inbound-filter.js';
+import { InboundDrop, NO_PUBLISHED, compileInboundPeer } from '../../src/shared/inbound-filter.js';
 import { VNET_HDR_BYTES, isTrivialVnetHeader } from '../../src/shared/gso-header.js';
 import { parseIpv4, parsePrefix } from '../../src/shared/cidr.js';
 import { payloadBytes, superPacketRecord, tcpv4ChecksumsValid, tcpv4Packet, vnetRecord } from '../shared/tcp-fixtures.js';
@@ -81,11 +81,11 @@ interface Side {
 }
 
 function side(socket: FakeSocket, local: typeof A & { dns?: HelloDns }, peer: typeof A, vnetHdr: boolean, dialed: boolean): Side {
-  const link: ShardLink = { linkId: 1, name: 'peer', endpointHost: 'peer.kubelink.lab', endpointPort: 8088, ...peer };
+  const link: ShardLink = { linkId: 1, name: 'peer', endpointHost: 'peer.kubelink.lab', endpointPort: 8088, ...peer, inbound: compileInboundPeer(peer) };
   const owner = new Owner(link);
   const ring = new SpscRing(SpscRing.allocate(1 << 20));
   const counters = new Float64Array(COUNTERS_PER_BLOCK);
-  const conn = new TunnelConnection(1, dialed, socket as unknown as tls.TLSSocket, owner, local, ring, counters, DEFAULT_SHARD_TUNABLES, Date.now, vnetHdr);
+  const conn = new TunnelConnection(1, dialed, socket as unknown as tls.TLSSocket, owner, { ...local, published: NO_PUBLISHED }, ring, counters, DEFAULT_SHARD_TUNABLES, Date.now, vnetHdr);
   return {
     conn, owner, ring, counters,
     drain: () => {

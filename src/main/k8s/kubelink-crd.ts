@@ -10,6 +10,7 @@
 import { stringify } from 'yaml';
 import { KUBELINK_GROUP, KUBELINK_KIND, KUBELINK_PLURAL, KUBELINK_VERSION } from '../../shared/types.js';
 import type { LinkState } from '../../shared/types.js';
+import { MAX_EGRESS_ENTRIES, MAX_INGRESS_ENTRIES } from '../links/link-validation.js';
 
 export const KUBELINK_CRD_NAME = `${KUBELINK_PLURAL}.${KUBELINK_GROUP}`;
 
@@ -21,6 +22,8 @@ const PORT = '([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[
 
 /** An IPv4 address with a prefix length, e.g. 100.64.16.0/20 or 192.168.0.12/24. */
 export const IPV4_WITH_PREFIX_PATTERN = `^${IPV4}/${PREFIX_LENGTH}$`;
+/** spec.ingress entries: a CIDR, or `!CIDR` to deny it. */
+export const INGRESS_ENTRY_PATTERN = `^!?${IPV4}/${PREFIX_LENGTH}$`;
 /** A DNS name (or dotted IPv4, which has the same shape), optional root dot, optional :port. */
 export const ENDPOINT_PATTERN = `^${DNS_LABEL}(\\.${DNS_LABEL})*\\.?(:${PORT})?$`;
 export const IPV4_PATTERN = `^${IPV4}$`;
@@ -56,6 +59,7 @@ export const KUBELINK_CRD = {
         additionalPrinterColumns: [
           { name: 'CIDR', type: 'string', jsonPath: '.spec.cidr', description: 'Service CIDR of the remote cluster' },
           { name: 'Address', type: 'string', jsonPath: '.spec.clusterAddress', description: 'Address of the remote cluster in the mesh' },
+          { name: 'Egress', type: 'string', jsonPath: '.spec.egress', priority: 1, description: "Further destinations routed into the peer's tunnel" },
           { name: 'Endpoint', type: 'string', jsonPath: '.spec.endpoint', description: "Remote broker's host[:port]" },
           { name: 'Gateway', type: 'string', jsonPath: '.status.gateway', description: 'Node of the local broker' },
           { name: 'State', type: 'string', jsonPath: '.status.state', description: 'Up, Down, Error or Invalid' },
@@ -73,12 +77,26 @@ export const KUBELINK_CRD = {
               metadata: { type: 'object' },
               spec: {
                 type: 'object',
-                required: ['cidr', 'clusterAddress', 'endpoint'],
+                required: ['clusterAddress', 'endpoint'],
                 properties: {
                   cidr: {
                     type: 'string',
-                    description: 'Service (ClusterIP) network of the remote cluster, e.g. 100.64.16.0/20',
+                    description:
+                      'Service (ClusterIP) network of the remote cluster, e.g. 100.64.16.0/20. Leave it out when it overlaps the local one: the link then carries only egress (MeshService addresses).',
                     pattern: IPV4_WITH_PREFIX_PATTERN,
+                  },
+                  egress: {
+                    type: 'array',
+                    description: "Further destinations routed into this peer's tunnel, e.g. the peer's MeshService addresses (192.168.0.100/32)",
+                    maxItems: MAX_EGRESS_ENTRIES,
+                    items: { type: 'string', pattern: IPV4_WITH_PREFIX_PATTERN },
+                  },
+                  ingress: {
+                    type: 'array',
+                    description:
+                      'Local destinations this peer may reach: CIDRs, !CIDR denies. Default (absent): the local service network and the published mesh services. Only denies: the default minus them.',
+                    maxItems: MAX_INGRESS_ENTRIES,
+                    items: { type: 'string', pattern: INGRESS_ENTRY_PATTERN },
                   },
                   clusterAddress: {
                     type: 'string',
@@ -118,12 +136,17 @@ export const KUBELINK_CRD = {
   },
 } as const;
 
-/** The text of k8s/kubelink-crd.yaml. */
-export function kubelinkCrdYaml(): string {
+/** The text of a generated CRD manifest: a header naming its source, then the CRD as YAML. */
+export function generatedCrdYaml(crd: { spec: { names: { kind: string } } }, source: string): string {
   const header = [
-    '# The KubeLink CustomResourceDefinition. GENERATED from src/main/k8s/kubelink-crd.ts:',
+    `# The ${crd.spec.names.kind} CustomResourceDefinition. GENERATED from ${source}:`,
     '# edit that file and run `node dist/src/main/k8s/write-kubelink-crd.js`.',
     '# The broker creates or updates this CRD itself at start.',
   ].join('\n');
-  return `${header}\n${stringify(KUBELINK_CRD, { lineWidth: 0 })}`;
+  return `${header}\n${stringify(crd, { lineWidth: 0 })}`;
+}
+
+/** The text of k8s/kubelink-crd.yaml. */
+export function kubelinkCrdYaml(): string {
+  return generatedCrdYaml(KUBELINK_CRD, 'src/main/k8s/kubelink-crd.ts');
 }

@@ -10,11 +10,11 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, Watch, setHeaderOptions } f
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KUBELINK_GROUP, KUBELINK_PLURAL, KUBELINK_VERSION } from '../../shared/types.js';
 import type { KubeLinkResource, KubeLinkStatus, LinkSource } from '../../shared/types.js';
-import { Backoff } from '../backoff.js';
-import type { Logger } from '../log.js';
+import { Backoff } from '../../shared/backoff.js';
+import type { Logger } from '../../shared/log.js';
 import { apiError, apiErrorMessage, isNotFound } from './api-error.js';
-import { systemClock, withTimeout } from './clock.js';
-import type { Clock, TimerHandle } from './clock.js';
+import { systemClock, withTimeout } from '../../shared/clock.js';
+import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { ResilientInformer } from './informer.js';
 import type { InformerTunables, ListResult, WatchStarter } from './informer.js';
 import { LatestWinsQueue } from './latest-wins-queue.js';

@@ -1,6 +1,8 @@
-// Leader election on a coordination.k8s.io/v1 Lease (@kubernetes/client-node has no
-// helper for it). Every retryPeriodMs the elector reads the Lease and acts on
-// decideLease(): create it, renew it, take it over when free or expired, or follow.
+// Leader election on a coordination.k8s.io/v1 Lease. @kubernetes/client-node has no
+// helper for it, 2.x neither (checked in 2.0.1: no Lease lock or elector in its dist/), so
+// this is ours; it uses the library only for CoordinationV1Api. Every retryPeriodMs the
+// elector reads the Lease and acts on decideLease(): create it, renew it, take it over
+// when free or expired, or follow.
 // Every write carries the resourceVersion that was read, so of two electors racing for
 // the same Lease exactly one write succeeds; the other gets 409 Conflict and follows.
 //
@@ -12,11 +14,11 @@
 import os from 'node:os';
 import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
 import type { KubeConfig, V1Lease, V1LeaseSpec } from '@kubernetes/client-node';
-import { silentLogger } from '../log.js';
-import type { Logger } from '../log.js';
+import { silentLogger } from '../../shared/log.js';
+import type { Logger } from '../../shared/log.js';
 import { apiError, apiErrorMessage, isConflict, isNotFound } from './api-error.js';
-import { systemClock, withTimeout } from './clock.js';
-import type { Clock, TimerHandle } from './clock.js';
+import { systemClock, withTimeout } from '../../shared/clock.js';
+import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { decideLease, leaseSpecFor, releasedLeaseSpec, validateTimings } from './lease-decision.js';
 import type { LeaderElectionTimings, LeaseView } from './lease-decision.js';
 

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ENDPOINT_PATTERN, IPV4_WITH_PREFIX_PATTERN, KUBELINK_CRD, KUBELINK_CRD_NAME, kubelinkCrdYaml } from '../../../src/main/k8s/kubelink-crd.js';
+import { ENDPOINT_PATTERN, INGRESS_ENTRY_PATTERN, IPV4_WITH_PREFIX_PATTERN, KUBELINK_CRD, KUBELINK_CRD_NAME, kubelinkCrdYaml } from '../../../src/main/k8s/kubelink-crd.js';
 import { containsDesired, ensureCrd } from '../../../src/main/k8s/ensure-crd.js';
 import { apiStatusCode } from '../../../src/main/k8s/api-error.js';
-import { silentLogger } from '../../../src/main/log.js';
+import { silentLogger } from '../../../src/shared/log.js';
 import { createLink, kubeLink, startEnv } from './api-server-env.js';
 import type { ApiServerEnv } from './api-server-env.js';
 
@@ -31,6 +31,7 @@ test('the CRD is cluster-scoped KubeLink/kubelinks with short name klink, a stat
     [
       ['CIDR', '.spec.cidr', 0],
       ['Address', '.spec.clusterAddress', 0],
+      ['Egress', '.spec.egress', 1],
       ['Endpoint', '.spec.endpoint', 0],
       ['Gateway', '.status.gateway', 0],
       ['State', '.status.state', 0],
@@ -46,6 +47,16 @@ test('the CIDR/address pattern accepts IPv4/len and rejects anything else', () =
   for (const bad of ['100.64.16.0', '100.64.16.0/33', '256.1.1.1/8', '1.2.3/8', '01.2.3.4/8', ' 1.2.3.4/8', '1.2.3.4/8x', 'fd00::/8']) {
     assert.ok(!re.test(bad), bad);
   }
+});
+
+test('the ingress entry pattern accepts CIDR and !CIDR; cidr is optional, egress and ingress are bounded lists', () => {
+  const re = new RegExp(INGRESS_ENTRY_PATTERN);
+  for (const ok of ['100.64.0.10/32', '!100.64.0.20/32', '!0.0.0.0/0']) assert.ok(re.test(ok), ok);
+  for (const bad of ['!!1.2.3.4/32', '1.2.3.4', '! 1.2.3.4/32', 'not 1.2.3.4/32']) assert.ok(!re.test(bad), bad);
+  const spec = KUBELINK_CRD.spec.versions[0].schema.openAPIV3Schema.properties.spec;
+  assert.deepEqual(spec.required, ['clusterAddress', 'endpoint']);
+  assert.equal(spec.properties.egress.maxItems, 32);
+  assert.equal(spec.properties.ingress.items.pattern, INGRESS_ENTRY_PATTERN);
 });
 
 test('the endpoint pattern accepts host[:port] and rejects URLs, bad ports and bad labels', () => {

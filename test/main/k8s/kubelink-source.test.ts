@@ -8,7 +8,7 @@ import { Watch } from '@kubernetes/client-node';
 import type { CoreV1Event } from '@kubernetes/client-node';
 import { ensureCrd } from '../../../src/main/k8s/ensure-crd.js';
 import { KUBELINKS_PATH, KubernetesLinkSource } from '../../../src/main/k8s/kubelink-source.js';
-import { silentLogger } from '../../../src/main/log.js';
+import { silentLogger } from '../../../src/shared/log.js';
 import type { KubeLinkResource } from '../../../src/shared/types.js';
 import { createLink, deleteLink, getLink, kubeLink, replaceLinkSpec, startEnv, waitFor } from './api-server-env.js';
 import type { ApiServerEnv } from './api-server-env.js';

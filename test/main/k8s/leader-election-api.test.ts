@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { LeaderElector, kubernetesLeaseStore } from '../../../src/main/k8s/leader-election.js';
 import type { LeaseStore } from '../../../src/main/k8s/leader-election.js';
-import { silentLogger } from '../../../src/main/log.js';
+import { silentLogger } from '../../../src/shared/log.js';
 import { startEnv, waitFor } from './api-server-env.js';
 import type { ApiServerEnv } from './api-server-env.js';
 

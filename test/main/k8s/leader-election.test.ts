@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { LeaderElector } from '../../../src/main/k8s/leader-election.js';
 import type { LeaseStore, StoredLease } from '../../../src/main/k8s/leader-election.js';
 import type { LeaseView } from '../../../src/main/k8s/lease-decision.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 
 /** One Lease in memory with resourceVersion semantics (409 on a stale update or a second create). */
 class MemoryLease {

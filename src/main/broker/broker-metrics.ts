@@ -1,0 +1,180 @@
+// Prometheus metrics of the broker (prom-client). Data-plane counters are not pushed: the
+// threads bump plain slots in SharedArrayBuffer blocks, and this module reads and sums
+// them when /metrics is scraped. Link metrics come from the tunnel manager's snapshot.
+import client from 'prom-client';
+import { COUNTER_DESCRIPTORS, Counter, type CounterBlocks } from '../../shared/counters.js';
+import type { LinkSnapshot } from './tunnel-manager.js';
+import type { LinkSourceStats, LinkState } from '../../shared/types.js';
+import { registerLinkSourceMetrics } from '../links/link-source-metrics.js';
+
+export interface MetricsSource {
+  counterBlocks: CounterBlocks;
+  /** Names of the counter blocks in block order (e.g. tun-reader, tun-writer, shard-0, ...). */
+  blockNames: string[];
+  /** Packets dropped because a ring was full: the rings count these in their own headers. */
+  ringDrops: () => number;
+  /** Fill level (0..1) of each shard's two rings. */
+  ringFill: () => { toTunnel: number; toTun: number }[];
+}
+
+const LINK_STATES: readonly LinkState[] = ['Up', 'Down', 'Error', 'Invalid'];
+
+export class BrokerMetrics {
+  readonly registry = new client.Registry();
+
+  constructor(
+    source: MetricsSource,
+    links: () => LinkSnapshot[],
+    handshakeFailures: () => number,
+    invalidLinks: () => number,
+    connections: () => number,
+    refusedConnections: () => number,
+    linkSourceStats: () => LinkSourceStats | undefined,
+  ) {
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'kubelink_process_' });
+
+    // One prom-client metric per distinct name in the counter table; reason-labelled
+    // families (drops, malformed frames) share one metric.
+    const byMetric = new Map<string, typeof COUNTER_DESCRIPTORS[number][]>();
+    for (const d of COUNTER_DESCRIPTORS) byMetric.set(d.metric, [...(byMetric.get(d.metric) ?? []), d]);
+    for (const [name, descriptors] of byMetric) {
+      const labelled = descriptors.some((d) => d.reason !== undefined);
+      new client.Counter({
+        name,
+        help: descriptors[0]!.help,
+        labelNames: labelled ? ['reason'] : [],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const d of descriptors) {
+            const value = d.reason === 'ring-full' ? source.ringDrops() : source.counterBlocks.total(d.index);
+            if (labelled) this.inc({ reason: d.reason! }, value);
+            else this.inc(value);
+          }
+        },
+      });
+    }
+
+    new client.Counter({
+      name: 'kubelink_shard_packets_total',
+      help: 'IP packets carried by each shard worker and direction (tx: to peers, rx: from peers)',
+      labelNames: ['shard', 'direction'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        source.blockNames.forEach((block, index) => {
+          if (!block.startsWith('shard-')) return;
+          this.inc({ shard: block.slice(6), direction: 'tx' }, source.counterBlocks.value(index, Counter.tunnelTxPackets));
+          this.inc({ shard: block.slice(6), direction: 'rx' }, source.counterBlocks.value(index, Counter.tunnelRxPackets));
+        });
+      },
+    });
+
+    new client.Gauge({
+      name: 'kubelink_links',
+      help: 'KubeLinks by state',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const snapshot = links();
+        for (const state of LINK_STATES) {
+          const count = state === 'Invalid' ? invalidLinks() : snapshot.filter((l) => l.state === state).length;
+          this.set({ state }, count);
+        }
+      },
+    });
+
+    new client.Gauge({
+      name: 'kubelink_link_up',
+      help: '1 while the link has a tunnel carrying keepalives, else 0',
+      labelNames: ['link'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const l of links()) this.set({ link: l.name }, l.state === 'Up' ? 1 : 0);
+      },
+    });
+
+    for (const [unit, field] of [['packets', 'Packets'], ['bytes', 'Bytes']] as const) {
+      new client.Counter({
+        name: `kubelink_link_${unit}_total`,
+        help: `IP ${unit} carried by each link's tunnel and direction (tx: to the peer, rx: from the peer; updated with every keepalive)`,
+        labelNames: ['link', 'direction'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const l of links()) {
+            this.inc({ link: l.name, direction: 'tx' }, l.traffic[`tx${field}`]);
+            this.inc({ link: l.name, direction: 'rx' }, l.traffic[`rx${field}`]);
+          }
+        },
+      });
+    }
+
+    new client.Gauge({
+      name: 'kubelink_ring_used_ratio',
+      help: 'Fill level of each shard ring (to-tunnel: TUN reader -> shard, to-tun: shard -> TUN writer); near 1 means drops',
+      labelNames: ['shard', 'ring'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        source.ringFill().forEach((fill, shard) => {
+          this.set({ shard: String(shard), ring: 'to-tunnel' }, fill.toTunnel);
+          this.set({ shard: String(shard), ring: 'to-tun' }, fill.toTun);
+        });
+      },
+    });
+
+    new client.Gauge({
+      name: 'kubelink_tunnel_rtt_seconds',
+      help: 'Round-trip time of the last keepalive on the link tunnel',
+      labelNames: ['link'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const l of links()) if (l.rttMs !== null) this.set({ link: l.name }, l.rttMs / 1000);
+      },
+    });
+
+    new client.Counter({
+      name: 'kubelink_tunnel_reconnects_total',
+      help: 'Times a link tunnel went down after having been up',
+      labelNames: ['link'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const l of links()) this.inc({ link: l.name }, l.reconnects);
+      },
+    });
+
+    new client.Gauge({
+      name: 'kubelink_tunnel_connections',
+      help: 'Open peer connections (in handshake, established or carrying a link)',
+      registers: [this.registry],
+      collect() {
+        this.set(connections());
+      },
+    });
+
+    this.totalFrom('kubelink_peer_connections_refused_total', 'Peer connections closed on accept because too many TLS handshakes were pending', refusedConnections);
+    registerLinkSourceMetrics(this.registry, linkSourceStats);
+    this.totalFrom('kubelink_handshake_failures_total', 'Peer connections that failed TLS, identification or hello', handshakeFailures);
+  }
+
+  /** A counter without labels whose value is kept elsewhere and read at scrape time. */
+  private totalFrom(name: string, help: string, read: () => number): void {
+    new client.Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,405 @@
+// Keeps one tunnel per served link: gives links stable numeric ids, dials them (eagerly
+// when they appear, on demand when packets wait for them, with backoff after failures),
+// adopts accepted connections, decides between simultaneous connections, and tells the
+// data path which shard carries each link. Link state (Up/Down/Error) comes from here.
+import type { Logger } from '../../shared/log.js';
+import type { ConnectionTraffic, MainToShard, ShardLink, ShardToMain } from '../../shared/shard-protocol.js';
+import type { LinkState, ValidLink } from '../../shared/types.js';
+import { linkRouteEntries, type RouteEntry } from '../../shared/route-table.js';
+import { compileInboundPeer } from '../../shared/inbound-filter.js';
+import { Backoff, type BackoffOptions } from '../../shared/backoff.js';
+import type { HelloDns } from '../../shared/wire.js';
+import { chooseTunnel } from './tunnel-choice.js';
+import { systemClock, type Clock, type TimerHandle } from '../../shared/clock.js';
+
+export interface TunnelManagerOptions {
+  localClusterAddress: number;
+  maxLinks: number;
+  backoff?: Partial<BackoffOptions>;
+  /** A link whose tunnel saw no frame for this long is reported Down even if not yet closed. */
+  staleAfterMs: number;
+  /**
+   * Packets waiting for a down link dial it at once, but no more often than this: a peer
+   * that stays down under steady traffic is not dialed in a tight loop. Default 2000 ms.
+   */
+  demandRedialMs?: number;
+  /** Dial backoff timers and the demand rate limit run on this clock. Default systemClock. */
+  clock?: Clock;
+}
+
+/** What the manager needs from the shards (implemented by ShardSupervisor; faked in tests). */
+export interface ShardChannel {
+  send(shard: number, msg: MainToShard): void;
+  broadcast(msg: MainToShard): void;
+  assign(): number;
+  release(shard: number): void;
+}
+
+/** What the manager needs from the data path (implemented by Datapath; faked in tests). */
+export interface TunnelDatapath {
+  publishRoutes(entries: RouteEntry[]): void;
+  setLinkShard(linkId: number, shard: number): void;
+}
+
+export interface LinkStatusReport {
+  name: string;
+  state: LinkState;
+  message: string;
+  /** The cluster DNS the peer announced in its last hello (absent from older brokers). */
+  peerDns?: HelloDns;
+}
+
+interface ConnectionRecord {
+  connId: number;
+  shard: number;
+  dialed: boolean;
+  linkId: number | null;
+  /** The traffic this connection last reported, so each report adds only what is new. */
+  reported: ConnectionTraffic;
+}
+
+const NO_TRAFFIC: ConnectionTraffic = Object.freeze({ txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 });
+
+interface LinkEntry {
+  linkId: number;
+  link: ValidLink;
+  active: ConnectionRecord | undefined;
+  /** The outstanding dial, if any: at most one per link. */
+  dialing: number | undefined;
+  dialTimer: TimerHandle | undefined;
+  backoff: Backoff;
+  state: LinkState;
+  message: string;
+  rttMs: number | null;
+  lastReceiveAgeMs: number;
+  reconnects: number;
+  /** When this link was last dialed (the demand rate limit's clock). */
+  lastDialAt: number;
+  /** Traffic over all of the link's connections, as of their last reports (every keepalive). */
+  traffic: ConnectionTraffic;
+  peerDns: HelloDns | undefined;
+}
+
+export interface LinkSnapshot {
+  name: string;
+  linkId: number;
+  state: LinkState;
+  message: string;
+  shard: number | null;
+  rttMs: number | null;
+  reconnects: number;
+  traffic: ConnectionTraffic;
+}
+
+export class TunnelManager {
+  private readonly links = new Map<string, LinkEntry>();
+  private readonly byId: (LinkEntry | undefined)[] = [];
+  private readonly connections = new Map<number, ConnectionRecord>();
+  private nextConnId = 1;
+  private stopped = false;
+  private readonly clock: Clock;
+  handshakeFailures = 0;
+
+  constructor(
+    private readonly options: TunnelManagerOptions,
+    private readonly shards: ShardChannel,
+    private readonly datapath: TunnelDatapath,
+    private readonly onStatus: (report: LinkStatusReport) => void,
+    private readonly log: Logger,
+  ) {
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** Replaces the set of served links: new ones are dialed, removed ones closed. */
+  setLinks(valid: ValidLink[]): void {
+    const wanted = new Map(valid.map((l) => [l.name, l]));
+    for (const [name, entry] of this.links) {
+      const next = wanted.get(name);
+      if (!next) this.removeLink(entry, `link ${name} removed`);
+      else if (next.endpointHost !== entry.link.endpointHost || next.endpointPort !== entry.link.endpointPort || next.clusterAddress !== entry.link.clusterAddress) {
+        // A different peer: the old tunnel is closed (by the shards on the 'links' message
+        // below) and the link dialed again.
+        entry.link = next;
+        entry.backoff.reset();
+        this.closeConnectionsOf(entry, `link ${name} changed its endpoint or cluster address`);
+        this.scheduleDial(entry, 0);
+      } else {
+        entry.link = next;
+      }
+    }
+    for (const [name, link] of wanted) {
+      if (this.links.has(name)) continue;
+      const linkId = this.freeLinkId();
+      const entry: LinkEntry = {
+        linkId,
+        link,
+        active: undefined,
+        dialing: undefined,
+        dialTimer: undefined,
+        backoff: new Backoff(this.options.backoff),
+        state: 'Down',
+        message: 'connecting',
+        rttMs: null,
+        lastReceiveAgeMs: 0,
+        reconnects: 0,
+        lastDialAt: Number.NEGATIVE_INFINITY,
+        traffic: { ...NO_TRAFFIC },
+        peerDns: undefined,
+      };
+      this.links.set(name, entry);
+      this.byId[linkId] = entry;
+      this.report(entry, 'Down', `connecting to ${link.endpointHost}:${link.endpointPort}`, true);
+      this.scheduleDial(entry, 0);
+    }
+    this.datapath.publishRoutes(this.routeEntries());
+    this.shards.broadcast({ type: 'links', links: this.shardLinks() });
+  }
+
+  /** The data path's destination table: each link's service CIDR, egress and cluster address. */
+  routeEntries(): RouteEntry[] {
+    return [...this.links.values()].flatMap((e) => linkRouteEntries(e.linkId, e.link));
+  }
+
+  shardLinks(): ShardLink[] {
+    return [...this.links.values()].map((e) => ({
+      linkId: e.linkId,
+      name: e.link.name,
+      endpointHost: e.link.endpointHost,
+      endpointPort: e.link.endpointPort,
+      clusterAddress: e.link.clusterAddress,
+      ...(e.link.serviceCidr ? { serviceCidr: e.link.serviceCidr } : {}),
+      inbound: compileInboundPeer(e.link),
+    }));
+  }
+
+  /** An accepted TCP connection whose fd was dup()ed for a shard. */
+  adopt(fd: number, remote: string): void {
+    const connId = this.nextConnId++;
+    const shard = this.shards.assign();
+    this.connections.set(connId, { connId, shard, dialed: false, linkId: null, reported: NO_TRAFFIC });
+    this.shards.send(shard, { type: 'adopt', connId, fd, remote });
+  }
+
+  /** Packets are waiting for these links: dial now those that wait out a backoff. */
+  onDemand(linkIds: number[]): void {
+    const now = this.clock.now();
+    const minInterval = this.options.demandRedialMs ?? 2000;
+    for (const id of linkIds) {
+      const entry = this.byId[id];
+      if (entry && !entry.active && entry.dialing === undefined && now - entry.lastDialAt >= minInterval) {
+        this.clearDialTimer(entry);
+        this.dial(entry);
+      }
+    }
+  }
+
+  onShardMessage(shard: number, msg: ShardToMain): void {
+    switch (msg.type) {
+      case 'established':
+        this.onEstablished(shard, msg.connId, msg.linkId, msg.dialed, msg.peerDns);
+        break;
+      case 'closed':
+        if (msg.traffic) this.account(msg.connId, msg.traffic);
+        this.onClosed(msg.connId, msg.reason, msg.handshakeFailure);
+        break;
+      case 'health': {
+        this.account(msg.connId, msg.traffic);
+        const entry = this.byId[msg.linkId];
+        if (entry?.active?.connId === msg.connId) {
+          entry.rttMs = msg.rttMs;
+          entry.lastReceiveAgeMs = msg.lastReceiveAgeMs;
+          if (msg.lastReceiveAgeMs > this.options.staleAfterMs) {
+            this.report(entry, 'Down', `no keepalive for ${msg.lastReceiveAgeMs} ms`);
+          } else {
+            // A keepalive went round: the tunnel works, not merely handshakes. Resetting on
+            // 'established' would redial every initialMs a peer that refuses us after the hello.
+            if (msg.rttMs !== null) entry.backoff.reset();
+            this.report(entry, 'Up', upMessage(entry));
+          }
+        }
+        break;
+      }
+    }
+  }
+
+  /** Every connection of a dead shard is gone. */
+  onShardLost(shard: number): void {
+    for (const conn of [...this.connections.values()]) {
+      if (conn.shard === shard) this.onClosed(conn.connId, 'shard worker died', false);
+    }
+  }
+
+  /** Accepted connections that have not yet named their link (TLS handshake and hello). */
+  pendingAccepts(): number {
+    let pending = 0;
+    for (const conn of this.connections.values()) if (!conn.dialed && conn.linkId === null) pending++;
+    return pending;
+  }
+
+  /** Open connections (handshaking, established or carrying a link). */
+  connectionCount(): number {
+    return this.connections.size;
+  }
+
+  snapshot(): LinkSnapshot[] {
+    return [...this.links.values()].map((e) => ({
+      name: e.link.name,
+      linkId: e.linkId,
+      state: e.state,
+      message: e.message,
+      shard: e.active?.shard ?? null,
+      rttMs: e.rttMs,
+      reconnects: e.reconnects,
+      traffic: { ...e.traffic },
+    }));
+  }
+
+  /** Adds what a connection carried since its last report to its link's totals. */
+  private account(connId: number, traffic: ConnectionTraffic): void {
+    const conn = this.connections.get(connId);
+    const entry = conn?.linkId != null ? this.byId[conn.linkId] : undefined;
+    if (!conn || !entry) return;
+    entry.traffic.txPackets += traffic.txPackets - conn.reported.txPackets;
+    entry.traffic.txBytes += traffic.txBytes - conn.reported.txBytes;
+    entry.traffic.rxPackets += traffic.rxPackets - conn.reported.rxPackets;
+    entry.traffic.rxBytes += traffic.rxBytes - conn.reported.rxBytes;
+    conn.reported = { ...traffic };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const entry of this.links.values()) this.clearDialTimer(entry);
+  }
+
+  // --- internals ---
+
+  private onEstablished(shard: number, connId: number, linkId: number, dialed: boolean, peerDns: HelloDns | undefined): void {
+    const conn = this.connections.get(connId);
+    const entry = this.byId[linkId];
+    if (!conn || !entry) {
+      this.shards.send(shard, { type: 'close', connId, reason: 'link no longer served' });
+      return;
+    }
+    conn.linkId = linkId;
+    if (entry.dialing === connId) entry.dialing = undefined;
+    const decision = chooseTunnel(entry.active, { connId, dialed }, this.options.localClusterAddress, entry.link.clusterAddress);
+    for (const loser of decision.close) {
+      const lost = this.connections.get(loser);
+      if (lost) this.shards.send(lost.shard, { type: 'close', connId: loser, reason: 'another connection of a simultaneous dial carries the link' });
+    }
+    if (decision.keep === connId) {
+      entry.active = conn;
+      this.shards.send(shard, { type: 'activate', connId });
+      this.datapath.setLinkShard(linkId, shard);
+      this.clearDialTimer(entry);
+      this.log.info('tunnel up', { link: entry.link.name, connId, shard, direction: dialed ? 'dialed' : 'accepted' });
+      // A peer that comes back announcing another cluster DNS is reported even while Up.
+      const dnsChanged = peerDns?.dnsIp !== entry.peerDns?.dnsIp || peerDns?.domain !== entry.peerDns?.domain;
+      entry.peerDns = peerDns;
+      this.report(entry, 'Up', upMessage(entry), dnsChanged);
+    }
+  }
+
+  private onClosed(connId: number, reason: string, handshakeFailure: boolean): void {
+    const conn = this.connections.get(connId);
+    if (!conn) return;
+    this.connections.delete(connId);
+    this.shards.release(conn.shard);
+    if (handshakeFailure) this.handshakeFailures++;
+    const entry = conn.linkId !== null ? this.byId[conn.linkId] : this.dialingEntry(connId);
+    if (!entry) {
+      // Either an accepted connection refused before it named a link (wrong CA, unknown
+      // CN, ...) or a connection of a link that was removed meanwhile.
+      if (conn.linkId === null) this.log.warn('peer connection refused', { connId, reason });
+      return;
+    }
+    if (entry.dialing === connId) entry.dialing = undefined;
+    if (entry.active?.connId === connId) {
+      entry.active = undefined;
+      this.datapath.setLinkShard(entry.linkId, -1);
+      if (this.stopped) return;
+      if (entry.dialing !== undefined) {
+        // Typically the peer closing its side of a simultaneous dial: our own dial is about
+        // to replace the connection, so this is not an outage worth a Down.
+        this.log.info('tunnel closed while another connection is being set up', { link: entry.link.name, connId, reason });
+        return;
+      }
+      entry.reconnects++;
+      this.log.warn('tunnel down', { link: entry.link.name, connId, reason });
+    } else {
+      this.log.info('connection closed', { link: entry.link.name, connId, reason });
+    }
+    if (!this.stopped && !entry.active && entry.dialing === undefined) {
+      this.report(entry, handshakeFailure ? 'Error' : 'Down', reason);
+      this.scheduleDial(entry, entry.backoff.next());
+    }
+  }
+
+  private dialingEntry(connId: number): LinkEntry | undefined {
+    for (const entry of this.links.values()) if (entry.dialing === connId) return entry;
+    return undefined;
+  }
+
+  private scheduleDial(entry: LinkEntry, delayMs: number): void {
+    if (this.stopped || entry.active || entry.dialing !== undefined || entry.dialTimer !== undefined) return;
+    entry.dialTimer = this.clock.setTimeout(() => {
+      entry.dialTimer = undefined;
+      if (this.links.get(entry.link.name) === entry && !entry.active && entry.dialing === undefined) this.dial(entry);
+    }, delayMs);
+  }
+
+  private dial(entry: LinkEntry): void {
+    if (this.stopped) return;
+    const connId = this.nextConnId++;
+    const shard = this.shards.assign();
+    entry.dialing = connId;
+    entry.lastDialAt = this.clock.now();
+    // The link id is known for a dial from the start: it keeps the id reserved until this
+    // connection is gone (see freeLinkId).
+    this.connections.set(connId, { connId, shard, dialed: true, linkId: entry.linkId, reported: NO_TRAFFIC });
+    this.log.debug('dialing', { link: entry.link.name, connId, shard, host: entry.link.endpointHost, port: entry.link.endpointPort });
+    this.shards.send(shard, { type: 'dial', connId, linkId: entry.linkId, host: entry.link.endpointHost, port: entry.link.endpointPort });
+  }
+
+  private clearDialTimer(entry: LinkEntry): void {
+    if (entry.dialTimer !== undefined) this.clock.clearTimeout(entry.dialTimer);
+    entry.dialTimer = undefined;
+  }
+
+  private removeLink(entry: LinkEntry, reason: string): void {
+    this.clearDialTimer(entry);
+    this.closeConnectionsOf(entry, reason);
+    this.datapath.setLinkShard(entry.linkId, -1);
+    this.links.delete(entry.link.name);
+    this.byId[entry.linkId] = undefined;
+    this.log.info('link removed', { link: entry.link.name });
+  }
+
+  private closeConnectionsOf(entry: LinkEntry, reason: string): void {
+    for (const conn of this.connections.values()) {
+      if (conn.linkId === entry.linkId || entry.dialing === conn.connId) this.shards.send(conn.shard, { type: 'close', connId: conn.connId, reason });
+    }
+  }
+
+  /**
+   * The lowest id no link has and no connection still carries: late messages of a removed
+   * link's connections must never be taken for a new link that got its id.
+   */
+  private freeLinkId(): number {
+    const held = new Set<number>();
+    for (const conn of this.connections.values()) if (conn.linkId !== null) held.add(conn.linkId);
+    for (let id = 0; id < this.options.maxLinks; id++) if (this.byId[id] === undefined && !held.has(id)) return id;
+    throw new Error(`more than ${this.options.maxLinks} links`);
+  }
+
+  private report(entry: LinkEntry, state: LinkState, message: string, force = false): void {
+    if (!force && entry.state === state && (state === 'Up' || entry.message === message)) return;
+    entry.state = state;
+    entry.message = message;
+    this.onStatus({ name: entry.link.name, state, message, ...(entry.peerDns ? { peerDns: entry.peerDns } : {}) });
+  }
+}
+
+function upMessage(entry: LinkEntry): string {
+  return `tunnel to ${entry.link.endpointHost}:${entry.link.endpointPort} up`;
+}

@@ -1,0 +1,357 @@
+// Gateway networking: the TUN's address, MTU and link state and the SNAT rule (`ip` and
+// `iptables` through execFile, no shell: they run once at start and on periodic checks,
+// never per link), and routes owned by kubelink (rtnetlink through the RouteBatcher: one
+// batch per reconcile, no fork per route). Every operation is idempotent, so callers
+// simply re-run it periodically to repair what someone else deleted.
+//
+// Ownership markers, so only our own state is ever changed:
+// - routes carry a route protocol number (`ip route ... proto N`): 211 for the broker's
+//   routes into the TUN, 212 for the router's routes via the gateway node. Reconciling one
+//   protocol removes obsolete routes of that protocol only; routes of any other protocol
+//   (kernel, boot, static, CNI, the other controller) are never touched, and a foreign route
+//   occupying a wanted destination is reported as a conflict instead of being replaced.
+// - the SNAT rule carries the iptables comment `kubelink:<ifname>`; only rules with exactly
+//   that comment are checked, replaced or removed.
+import type { Ipv4Interface } from '../../shared/cidr.js';
+import { formatIpv4, formatPrefix, parseIpv4, prefixContains } from '../../shared/cidr.js';
+import type { Ipv4Prefix } from '../../shared/types.js';
+import { createCommandRunner } from './run-command.js';
+import type { CommandRunner } from './run-command.js';
+import { RT_TABLE_MAIN } from './rtnetlink.js';
+import type { KernelRoute, NetlinkAck, RouteChange, RouteType } from './rtnetlink.js';
+import { NetlinkRouteBatcher } from './route-batcher.js';
+import type { RouteBatcher } from './route-batcher.js';
+
+/** Route protocol of the broker's routes into the TUN (`proto 211`). */
+export const BROKER_ROUTE_PROTOCOL = 211;
+/** Route protocol of the router's routes via the gateway node (`proto 212`). */
+export const ROUTER_ROUTE_PROTOCOL = 212;
+
+export interface GatewayNetOptions {
+  /** Runs the commands; default: execFile, inside `netns` when given. */
+  runner?: CommandRunner;
+  /** Reads and changes routes; default: rtnetlink, inside `netns` when given. */
+  routes?: RouteBatcher;
+  /** Network namespace to configure (tests, tools); default: the process's own. */
+  netns?: string;
+  /** How long iptables waits for the xtables lock held by kube-proxy and friends. */
+  iptablesLockWaitSeconds?: number;
+}
+
+/**
+ * A route kubelink wants: into a device (`dev`), via a gateway (`via`), or both; or a
+ * route that rejects traffic (`type` unreachable, prohibit, blackhole) for address space
+ * that must not leak elsewhere.
+ */
+export interface RouteSpec {
+  destination: Ipv4Prefix;
+  dev?: string;
+  /** Next hop as an unsigned 32-bit IPv4 address. */
+  via?: number;
+  /** Default 'unicast' (forwarding). */
+  type?: RouteType;
+}
+
+/** A route as found in the kernel's main table. */
+export interface InstalledRoute {
+  destination: Ipv4Prefix;
+  dev?: string;
+  via?: number;
+  metric?: number;
+  /** Absent for 'unicast'. */
+  type?: RouteType | 'other';
+}
+
+export interface RouteDiff {
+  /** Wanted routes with no route of ours for their destination. */
+  add: RouteSpec[];
+  /** Wanted routes whose destination has a route of ours with another dev/via (metric 0). */
+  replace: RouteSpec[];
+  /** Routes of ours that are not wanted (obsolete or duplicates). */
+  remove: InstalledRoute[];
+}
+
+export interface RouteFailure {
+  route: RouteSpec | InstalledRoute;
+  /** 'conflict' when a foreign route holds the destination; 'error' otherwise. */
+  kind: 'conflict' | 'error';
+  reason: string;
+}
+
+export interface RouteReconcileResult extends RouteDiff {
+  failed: RouteFailure[];
+}
+
+export type SnatResult = 'present' | 'created';
+
+const SNAT_CHAIN = 'POSTROUTING';
+
+/** The iptables comment that marks the SNAT rule of `ifname` as ours. */
+export function snatComment(ifname: string): string {
+  return `kubelink:${ifname}`;
+}
+
+/** A route as `ip route` prints it: `unreachable 10.0.0.0/8`, `100.64.0.0/20 via 10.0.0.2 dev eth0`. */
+export function describeRoute(route: RouteSpec | InstalledRoute): string {
+  const parts: string[] = [];
+  if (route.type !== undefined && route.type !== 'unicast') parts.push(route.type);
+  parts.push(formatPrefix(route.destination));
+  if (route.via !== undefined) parts.push('via', formatIpv4(route.via));
+  if (route.dev !== undefined) parts.push('dev', route.dev);
+  if ('metric' in route && route.metric !== undefined) parts.push('metric', String(route.metric));
+  return parts.join(' ');
+}
+
+/** Routes into `dev` for each prefix: the broker's routes into the TUN. */
+export function deviceRoutes(dev: string, prefixes: readonly Ipv4Prefix[]): RouteSpec[] {
+  return prefixes.map((destination) => ({ destination, dev }));
+}
+
+function routeKey(p: Ipv4Prefix): string {
+  return formatPrefix(p);
+}
+
+function routeMatches(installed: InstalledRoute, wanted: RouteSpec): boolean {
+  if ((installed.type ?? 'unicast') !== (wanted.type ?? 'unicast')) return false;
+  if (wanted.dev !== undefined && installed.dev !== wanted.dev) return false;
+  return installed.via === wanted.via;
+}
+
+/**
+ * Pure diff between the routes of our protocol that are installed and those wanted.
+ * A destination is satisfied by one matching installed route; any other installed route
+ * of ours for it is removed, and a mismatching metric-0 route is replaced in place (atomic
+ * `ip route replace`, no gap in forwarding).
+ */
+export function diffRoutes(installed: readonly InstalledRoute[], wanted: readonly RouteSpec[]): RouteDiff {
+  const wantedByKey = new Map<string, RouteSpec>();
+  for (const w of wanted) wantedByKey.set(routeKey(w.destination), w);
+  const installedByKey = new Map<string, InstalledRoute[]>();
+  for (const r of installed) {
+    const key = routeKey(r.destination);
+    const list = installedByKey.get(key) ?? [];
+    list.push(r);
+    installedByKey.set(key, list);
+  }
+
+  const diff: RouteDiff = { add: [], replace: [], remove: [] };
+  for (const [key, w] of wantedByKey) {
+    const present = installedByKey.get(key) ?? [];
+    const keep = present.find((r) => routeMatches(r, w));
+    if (keep) {
+      diff.remove.push(...present.filter((r) => r !== keep));
+      continue;
+    }
+    const replaceable = present.find((r) => !r.metric);
+    if (replaceable) diff.replace.push(w);
+    else diff.add.push(w);
+    diff.remove.push(...present.filter((r) => r !== replaceable));
+  }
+  for (const [key, list] of installedByKey) {
+    if (!wantedByKey.has(key)) diff.remove.push(...list);
+  }
+  return diff;
+}
+
+/** Splits an `iptables -S` line into arguments, honouring double quotes. */
+export function splitIptablesLine(line: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  for (let m = re.exec(line); m; m = re.exec(line)) {
+    out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!);
+  }
+  return out;
+}
+
+function argAfter(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+export class GatewayNet {
+  private readonly run: CommandRunner;
+  private readonly routes: RouteBatcher;
+  private readonly lockWait: string;
+
+  constructor(options: GatewayNetOptions = {}) {
+    this.run = options.runner ?? createCommandRunner({ netns: options.netns });
+    this.routes = options.routes ?? new NetlinkRouteBatcher({ netns: options.netns });
+    this.lockWait = String(options.iptablesLockWaitSeconds ?? 5);
+  }
+
+  /** Releases the netlink socket (after the exchanges already started). */
+  close(): void {
+    this.routes.close();
+  }
+
+  /**
+   * Gives the (already opened) TUN its address and MTU and sets it up. Other IPv4
+   * addresses on it are removed, so a changed --link-address does not leave the old one.
+   */
+  async configureTun(ifname: string, address: Ipv4Interface, mtu: number): Promise<void> {
+    const wanted = `${formatIpv4(address.address)}/${address.prefixLength}`;
+    try {
+      await this.run('ip', ['link', 'set', 'dev', ifname, 'mtu', String(mtu)]);
+      const { stdout } = await this.run('ip', ['-j', '-4', 'addr', 'show', 'dev', ifname]);
+      const links = JSON.parse(stdout.trim() || '[]') as Array<{ addr_info?: Array<{ family?: string; local?: string; prefixlen?: number }> }>;
+      for (const info of links.flatMap((l) => l.addr_info ?? [])) {
+        const present = `${info.local}/${info.prefixlen}`;
+        if (info.family === 'inet' && present !== wanted) await this.run('ip', ['addr', 'del', present, 'dev', ifname]);
+      }
+      await this.run('ip', ['addr', 'replace', wanted, 'dev', ifname]);
+      await this.run('ip', ['link', 'set', 'dev', ifname, 'up']);
+    } catch (err) {
+      throw new Error(`configuring ${ifname} with ${wanted} mtu ${mtu} failed`, { cause: err });
+    }
+  }
+
+  private async iptables(args: string[]): Promise<string> {
+    return (await this.run('iptables', ['-w', this.lockWait, '-t', 'nat', ...args])).stdout;
+  }
+
+  /** Our SNAT rules for `ifname`, as argument lists after the chain name. */
+  private async ownSnatRules(ifname: string): Promise<string[][]> {
+    const comment = snatComment(ifname);
+    const listing = await this.iptables(['-S', SNAT_CHAIN]);
+    return listing
+      .split('\n')
+      .map(splitIptablesLine)
+      .filter((args) => args[0] === '-A' && args[1] === SNAT_CHAIN && argAfter(args, '--comment') === comment)
+      .map((args) => args.slice(2));
+  }
+
+  /**
+   * Ensures `POSTROUTING -o ifname -j SNAT --to-source clusterAddress`, marked with our
+   * comment. Inserted first in the chain so no earlier MASQUERADE rule picks another source.
+   * Own rules with another address or interface are removed. Re-run it periodically: it
+   * returns 'created' when the rule had to be (re)made.
+   */
+  async ensureSnat(ifname: string, clusterAddress: number): Promise<SnatResult> {
+    const source = formatIpv4(clusterAddress);
+    try {
+      const own = await this.ownSnatRules(ifname);
+      const isWanted = (args: string[]) =>
+        argAfter(args, '-o') === ifname && argAfter(args, '-j') === 'SNAT' && argAfter(args, '--to-source') === source;
+      const keep = own.find(isWanted);
+      for (const args of own) if (args !== keep) await this.iptables(['-D', SNAT_CHAIN, ...args]);
+      if (keep) return 'present';
+      await this.iptables([
+        '-I', SNAT_CHAIN, '1', '-o', ifname, '-m', 'comment', '--comment', snatComment(ifname),
+        '-j', 'SNAT', '--to-source', source,
+      ]);
+      return 'created';
+    } catch (err) {
+      throw new Error(`ensuring SNAT of ${ifname} to ${source} failed`, { cause: err });
+    }
+  }
+
+  /** Same as ensureSnat; the name says what a periodic caller does with it. */
+  reconcileSnat(ifname: string, clusterAddress: number): Promise<SnatResult> {
+    return this.ensureSnat(ifname, clusterAddress);
+  }
+
+  /** Removes our SNAT rules for `ifname` (clean shutdown); returns how many were removed. */
+  async removeSnat(ifname: string): Promise<number> {
+    try {
+      const own = await this.ownSnatRules(ifname);
+      for (const args of own) await this.iptables(['-D', SNAT_CHAIN, ...args]);
+      return own.length;
+    } catch (err) {
+      throw new Error(`removing SNAT of ${ifname} failed`, { cause: err });
+    }
+  }
+
+  /** Routes of protocol `protocol` in the main table, with device names. */
+  async listRoutes(protocol: number): Promise<InstalledRoute[]> {
+    return (await this.installedRoutes(protocol, new Map())).map((entry) => entry.installed);
+  }
+
+  /** The kernel's routes of `protocol`, each with its InstalledRoute view (oif named). */
+  private async installedRoutes(protocol: number, knownIndexes: ReadonlyMap<string, number>): Promise<Array<{ installed: InstalledRoute; kernel: KernelRoute }>> {
+    const kernelRoutes = await this.routes.dumpRoutes(protocol);
+    const names = new Map<number, string>([...knownIndexes].map(([name, index]) => [index, name]));
+    const unknown = [...new Set(kernelRoutes.map((r) => r.oif).filter((oif): oif is number => oif !== undefined && !names.has(oif)))];
+    for (const [index, name] of await this.routes.linkNames(unknown)) names.set(index, name);
+    return kernelRoutes.map((kernel) => {
+      const installed: InstalledRoute = { destination: kernel.destination };
+      if (kernel.oif !== undefined) installed.dev = names.get(kernel.oif) ?? `if${kernel.oif}`;
+      if (kernel.gateway !== undefined) installed.via = kernel.gateway;
+      if (kernel.priority) installed.metric = kernel.priority;
+      if (kernel.type !== 'unicast') installed.type = kernel.type;
+      return { installed, kernel };
+    });
+  }
+
+  /**
+   * Makes the routes of `protocol` equal to `wanted`: adds missing ones, replaces changed
+   * ones, removes obsolete ones of this protocol. Never touches other protocols' routes.
+   * All changes go to the kernel as one batch; failures of single routes (e.g. a foreign
+   * route holding a destination, a missing device) do not stop the others and are
+   * returned in `failed`.
+   */
+  async reconcileRoutes(wanted: readonly RouteSpec[], options: { protocol: number }): Promise<RouteReconcileResult> {
+    const { protocol } = options;
+    const failed: RouteFailure[] = [];
+    let indexes: Map<string, number | NetlinkAck>;
+    let installed: Array<{ installed: InstalledRoute; kernel: KernelRoute }>;
+    try {
+      indexes = await this.routes.linkIndexes([...new Set(wanted.flatMap((w) => (w.dev === undefined ? [] : [w.dev])))]);
+      const known = new Map([...indexes].filter((e): e is [string, number] => typeof e[1] === 'number'));
+      installed = await this.installedRoutes(protocol, known);
+    } catch (err) {
+      throw new Error(`listing routes of protocol ${protocol} failed`, { cause: err });
+    }
+    const kernelOf = new Map(installed.map((e) => [e.installed, e.kernel]));
+    const diff = diffRoutes(installed.map((e) => e.installed), wanted);
+
+    const changes: RouteChange[] = [];
+    const sources: Array<RouteSpec | InstalledRoute> = [];
+    const want = (op: 'add' | 'replace', route: RouteSpec) => {
+      const oif = route.dev === undefined ? undefined : indexes.get(route.dev);
+      if (typeof oif === 'object') {
+        failed.push({ route, kind: 'error', reason: `route ${op} ${describeRoute(route)}: no device ${route.dev} (${oif.code})` });
+        return;
+      }
+      const kernel: KernelRoute = { destination: route.destination, table: RT_TABLE_MAIN, protocol, type: route.type ?? 'unicast' };
+      if (oif !== undefined) kernel.oif = oif;
+      if (route.via !== undefined) kernel.gateway = route.via;
+      changes.push({ op, route: kernel });
+      sources.push(route);
+    };
+    for (const r of diff.replace) want('replace', r);
+    for (const r of diff.add) want('add', r);
+    for (const r of diff.remove) {
+      changes.push({ op: 'delete', route: kernelOf.get(r)! });
+      sources.push(r);
+    }
+
+    const acks = await this.routes.apply(changes);
+    acks.forEach((ack, i) => {
+      const { op } = changes[i]!;
+      const route = sources[i]!;
+      if (ack.errno === 0) return;
+      if (op === 'delete' && ack.code === 'ESRCH') return; // already gone: the goal is reached
+      const conflict = op === 'add' && ack.code === 'EEXIST';
+      const reason = conflict
+        ? `a foreign route already holds ${formatPrefix(route.destination)}`
+        : `route ${op} ${describeRoute(route)}: ${ack.description} (${ack.code})${ack.message ? `: ${ack.message}` : ''}`;
+      failed.push({ route, kind: conflict ? 'conflict' : 'error', reason });
+    });
+    return { ...diff, failed };
+  }
+
+  /**
+   * The first local IPv4 address inside `prefix` (lowest interface index first): the
+   * node IP when --node-ip is not given.
+   */
+  async localAddressIn(prefix: Ipv4Prefix): Promise<number | undefined> {
+    const { stdout } = await this.run('ip', ['-j', '-4', 'addr', 'show']);
+    const links = JSON.parse(stdout.trim() || '[]') as Array<{ ifindex?: number; addr_info?: Array<{ local?: string }> }>;
+    links.sort((a, b) => (a.ifindex ?? 0) - (b.ifindex ?? 0));
+    for (const info of links.flatMap((l) => l.addr_info ?? [])) {
+      const address = parseIpv4(info.local ?? '');
+      if (address !== undefined && prefixContains(prefix, address)) return address;
+    }
+    return undefined;
+  }
+}

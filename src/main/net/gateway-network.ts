@@ -1,0 +1,48 @@
+// The broker's share of the gateway node's networking: the TUN's address and MTU, the SNAT
+// rule to the cluster address, and one route into the TUN per served link. set up once,
+// reconciled periodically (repairs deletions), torn down on clean shutdown.
+import type { Ipv4Interface } from '../../shared/cidr.js';
+import type { Ipv4Prefix } from '../../shared/types.js';
+import { BROKER_ROUTE_PROTOCOL, GatewayNet, deviceRoutes } from './gateway-net.js';
+import type { Logger } from '../../shared/log.js';
+
+export class GatewayNetwork {
+  private readonly net = new GatewayNet();
+
+  constructor(
+    private readonly ifname: string,
+    private readonly linkAddress: Ipv4Interface,
+    private readonly mtu: number,
+    private readonly log: Logger,
+  ) {}
+
+  async setUp(): Promise<void> {
+    await this.net.configureTun(this.ifname, this.linkAddress, this.mtu);
+    await this.net.ensureSnat(this.ifname, this.linkAddress.address);
+  }
+
+  async reconcile(serviceCidrs: readonly Ipv4Prefix[]): Promise<void> {
+    if ((await this.net.reconcileSnat(this.ifname, this.linkAddress.address)) === 'created') {
+      this.log.warn('SNAT rule was missing and has been re-created', { ifname: this.ifname });
+    }
+    const result = await this.net.reconcileRoutes(deviceRoutes(this.ifname, serviceCidrs), { protocol: BROKER_ROUTE_PROTOCOL });
+    if (result.add.length > 0 || result.replace.length > 0 || result.remove.length > 0) {
+      this.log.info('routes reconciled', { added: result.add.length, replaced: result.replace.length, removed: result.remove.length });
+    }
+    for (const failure of result.failed) this.log.warn('route change failed', { kind: failure.kind, reason: failure.reason });
+  }
+
+  /** The node's IP inside --node-cidr, for status.gateway. */
+  async nodeAddressIn(nodeCidr: Ipv4Prefix): Promise<number | undefined> {
+    return this.net.localAddressIn(nodeCidr);
+  }
+
+  async tearDown(): Promise<void> {
+    // Routes into the TUN vanish with the device when its descriptor closes.
+    try {
+      await this.net.removeSnat(this.ifname);
+    } finally {
+      this.net.close();
+    }
+  }
+}

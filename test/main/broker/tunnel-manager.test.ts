@@ -1,0 +1,243 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TunnelManager, type LinkStatusReport, type ShardChannel, type TunnelDatapath } from '../../../src/main/broker/tunnel-manager.js';
+import { silentLogger } from '../../../src/shared/log.js';
+import type { BackoffOptions } from '../../../src/shared/backoff.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
+import type { MainToShard } from '../../../src/shared/shard-protocol.js';
+import type { ValidLink } from '../../../src/shared/types.js';
+
+const LOCAL = 0xc0a8000b; // 192.168.0.11
+const PEER = 0xc0a8000c; // 192.168.0.12
+
+function link(name: string, clusterAddress = PEER): ValidLink {
+  return {
+    name,
+    serviceCidr: { network: 0x64401000, prefixLength: 20 },
+    egress: [],
+    clusterAddress,
+    meshPrefixLength: 24,
+    endpointHost: `${name}.example`,
+    endpointPort: 8088,
+    dns: { omitPropagation: false },
+    spec: { cidr: '100.64.16.0/20', clusterAddress: '192.168.0.12/24', endpoint: `${name}.example:8088` },
+  };
+}
+
+function harness(backoff: Partial<BackoffOptions> = { initialMs: 10, maxMs: 20, random: () => 0 }) {
+  const sent: { shard: number; msg: MainToShard }[] = [];
+  const linkShard = new Map<number, number>();
+  const statuses: LinkStatusReport[] = [];
+  let next = 0;
+  const shards: ShardChannel = {
+    send: (shard, msg) => sent.push({ shard, msg }),
+    broadcast: (msg) => sent.push({ shard: -1, msg }),
+    assign: () => next++ % 2,
+    release: () => undefined,
+  };
+  const datapath: TunnelDatapath = {
+    publishRoutes: () => undefined,
+    setLinkShard: (linkId, shard) => linkShard.set(linkId, shard),
+  };
+  const clock = new FakeClock(0);
+  const manager = new TunnelManager(
+    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff, demandRedialMs: 2000, clock },
+    shards,
+    datapath,
+    (r) => statuses.push(r),
+    silentLogger,
+  );
+  const ofType = <T extends MainToShard['type']>(type: T) => sent.filter((s) => s.msg.type === type) as { shard: number; msg: Extract<MainToShard, { type: T }> }[];
+  return { manager, sent, linkShard, statuses, ofType, clock };
+}
+
+/** Serves link b, lets the manager dial it and, unless told otherwise, establishes that connection. */
+async function servedLink(h: ReturnType<typeof harness>, establish = true) {
+  h.manager.setLinks([link('b')]);
+  await h.clock.advance(0);
+  const dial = h.ofType('dial')[0]!;
+  if (establish) h.manager.onShardMessage(dial.shard, { type: 'established', connId: dial.msg.connId, linkId: dial.msg.linkId, dialed: true, peerVersion: 1 });
+  return dial;
+}
+
+test('a new link is dialed at once and reported Up when its tunnel is established', async () => {
+  const h = harness();
+  const dial = await servedLink(h);
+  assert.equal(dial.msg.host, 'b.example');
+  assert.equal(h.ofType('activate').length, 1);
+  assert.equal(h.linkShard.get(dial.msg.linkId), dial.shard);
+  assert.equal(h.statuses.at(-1)?.state, 'Up');
+  h.manager.stop();
+});
+
+test('a tunnel that closes takes the link Down, unpublishes its shard and is dialed again after backoff', async () => {
+  const h = harness();
+  const dial = await servedLink(h);
+  h.manager.onShardMessage(dial.shard, { type: 'closed', connId: dial.msg.connId, linkId: dial.msg.linkId, reason: 'peer went away', handshakeFailure: false });
+  assert.equal(h.statuses.at(-1)?.state, 'Down');
+  assert.equal(h.statuses.at(-1)?.message, 'peer went away');
+  assert.equal(h.linkShard.get(dial.msg.linkId), -1);
+  await h.clock.advance(40);
+  assert.equal(h.ofType('dial').length, 2, 'redialed after the backoff');
+  assert.equal(h.manager.snapshot()[0]?.reconnects, 1);
+  h.manager.stop();
+});
+
+test('a handshake failure reports Error with the reason', async () => {
+  const h = harness();
+  const dial = await servedLink(h, false);
+  h.manager.onShardMessage(dial.shard, { type: 'closed', connId: dial.msg.connId, linkId: null, reason: 'certificate has expired', handshakeFailure: true });
+  assert.deepEqual(h.statuses.at(-1), { name: 'b', state: 'Error', message: 'certificate has expired' });
+  assert.equal(h.manager.handshakeFailures, 1);
+  h.manager.stop();
+});
+
+test('when the shard carrying a link dies the link goes Down and is dialed again', async () => {
+  const h = harness();
+  const dial = await servedLink(h);
+  h.manager.onShardLost(dial.shard);
+  assert.equal(h.statuses.at(-1)?.state, 'Down');
+  await h.clock.advance(40);
+  assert.equal(h.ofType('dial').length, 2);
+  h.manager.stop();
+});
+
+test('removing a link closes its connection and unpublishes it', async () => {
+  const h = harness();
+  const dial = await servedLink(h);
+  h.manager.setLinks([]);
+  assert.equal(h.ofType('close').length, 1);
+  assert.equal(h.linkShard.get(dial.msg.linkId), -1);
+  assert.deepEqual(h.manager.snapshot(), []);
+  h.manager.stop();
+});
+
+test('packets waiting for a down link dial it without waiting out the backoff, but not more often than the demand interval', async () => {
+  const h = harness({ initialMs: 10_000, maxMs: 10_000, random: () => 0 });
+  const dial = await servedLink(h, false);
+  h.manager.onShardMessage(dial.shard, { type: 'closed', connId: dial.msg.connId, linkId: null, reason: 'refused', handshakeFailure: false });
+  h.manager.onDemand([dial.msg.linkId]);
+  assert.equal(h.ofType('dial').length, 1, 'dialed just now: demand waits for the interval');
+  await h.clock.advance(2000);
+  assert.equal(h.ofType('dial').length, 1, 'the backoff (5 s) has not run out');
+  h.manager.onDemand([dial.msg.linkId]);
+  assert.equal(h.ofType('dial').length, 2, 'demand dials once the interval has passed');
+  const second = h.ofType('dial')[1]!;
+  h.manager.onShardMessage(second.shard, { type: 'closed', connId: second.msg.connId, linkId: null, reason: 'refused', handshakeFailure: false });
+  h.manager.onDemand([dial.msg.linkId]);
+  assert.equal(h.ofType('dial').length, 2, 'a peer that stays down is not dialed in a loop');
+  h.manager.stop();
+});
+
+test("a removed link's id is not given to a new link while a connection of the old one is still open", async () => {
+  const h = harness();
+  const dial = await servedLink(h);
+  h.manager.setLinks([link('c', 0xc0a8000d)]);
+  await h.clock.advance(5);
+  const newDial = h.ofType('dial').find((d) => d.msg.host === 'c.example')!;
+  assert.notEqual(newDial.msg.linkId, dial.msg.linkId, 'the old id is still held by the closing connection');
+  // The old connection's late report does not touch the new link.
+  h.manager.onShardMessage(dial.shard, { type: 'health', connId: dial.msg.connId, linkId: dial.msg.linkId, rttMs: 1, lastReceiveAgeMs: 0, traffic: { txPackets: 9, txBytes: 9, rxPackets: 9, rxBytes: 9 } });
+  assert.deepEqual(h.manager.snapshot().map((l) => [l.name, l.traffic.txPackets]), [['c', 0]]);
+  h.manager.stop();
+});
+
+test('an accepted connection of a link that is no longer served is closed', () => {
+  const h = harness();
+  h.manager.adopt(42, '10.0.0.1:5000');
+  const [adopt] = h.ofType('adopt');
+  h.manager.onShardMessage(adopt!.shard, { type: 'established', connId: adopt!.msg.connId, linkId: 7, dialed: false, peerVersion: 1 });
+  assert.equal(h.ofType('close').length, 1);
+  h.manager.stop();
+});
+
+test("a link's traffic adds up the reports of all its connections, each report counted once", async () => {
+  const h = harness();
+  const dial = await servedLink(h);
+  const { connId, linkId } = dial.msg;
+  const health = (traffic: [number, number, number, number]) =>
+    h.manager.onShardMessage(dial.shard, { type: 'health', connId, linkId, rttMs: 1, lastReceiveAgeMs: 0, traffic: { txPackets: traffic[0], txBytes: traffic[1], rxPackets: traffic[2], rxBytes: traffic[3] } });
+  health([1, 100, 2, 200]);
+  health([3, 300, 4, 400]);
+  assert.deepEqual(h.manager.snapshot()[0]?.traffic, { txPackets: 3, txBytes: 300, rxPackets: 4, rxBytes: 400 });
+  h.manager.onShardMessage(dial.shard, { type: 'closed', connId, linkId, reason: 'gone', handshakeFailure: false, traffic: { txPackets: 5, txBytes: 500, rxPackets: 6, rxBytes: 600 } });
+  await h.clock.advance(40);
+  const redial = h.ofType('dial')[1]!;
+  h.manager.onShardMessage(redial.shard, { type: 'established', connId: redial.msg.connId, linkId, dialed: true, peerVersion: 1 });
+  h.manager.onShardMessage(redial.shard, { type: 'health', connId: redial.msg.connId, linkId, rttMs: 1, lastReceiveAgeMs: 0, traffic: { txPackets: 1, txBytes: 10, rxPackets: 1, rxBytes: 10 } });
+  assert.deepEqual(h.manager.snapshot()[0]?.traffic, { txPackets: 6, txBytes: 510, rxPackets: 7, rxBytes: 610 });
+  h.manager.stop();
+});
+
+test('a tunnel that establishes and at once closes again backs off further each time; a keepalive round trip resets the backoff', async () => {
+  const h = harness();
+  const manager = new TunnelManager(
+    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff: { initialMs: 40, maxMs: 60_000, factor: 2, random: () => 0 }, clock: h.clock },
+    { send: (shard, msg) => h.sent.push({ shard, msg }), broadcast: () => undefined, assign: () => 0, release: () => undefined },
+    { publishRoutes: () => undefined, setLinkShard: () => undefined },
+    () => undefined,
+    silentLogger,
+  );
+  manager.setLinks([link('b')]);
+  await h.clock.advance(0);
+  const dial = h.ofType('dial')[0]!;
+  const linkId = dial.msg.linkId;
+  /** The peer takes a connection through the hello and then drops it (e.g. it refuses our cluster address). */
+  const flap = (connId: number, dialed: boolean) => {
+    manager.onShardMessage(0, { type: 'established', connId, linkId, dialed, peerVersion: 1 });
+    manager.onShardMessage(0, { type: 'closed', connId, linkId, reason: 'refused after hello', handshakeFailure: false });
+  };
+  flap(dial.msg.connId, true);
+  for (let i = 0; i < 4; i++) {
+    // Accepted connections, while our redial waits out its backoff.
+    manager.adopt(100 + i, 'peer');
+    flap(h.ofType('adopt').at(-1)!.msg.connId, false);
+  }
+  const dials = h.ofType('dial').length;
+  await h.clock.advance(60);
+  assert.equal(h.ofType('dial').length, dials, 'after 5 flaps the redial waits 40 * 2^4 / 2 ms, not 20 ms');
+
+  // A connection whose keepalive came back resets the backoff: its loss is redialed at once.
+  manager.adopt(999, 'peer');
+  const healthy = h.ofType('adopt').at(-1)!.msg.connId;
+  manager.onShardMessage(0, { type: 'established', connId: healthy, linkId, dialed: false, peerVersion: 1 });
+  manager.onShardMessage(0, { type: 'health', connId: healthy, linkId, rttMs: 1, lastReceiveAgeMs: 10, traffic: { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 } });
+  manager.onShardMessage(0, { type: 'closed', connId: healthy, linkId, reason: 'peer restarted', handshakeFailure: false });
+  await h.clock.advance(60);
+  assert.equal(h.ofType('dial').length, dials + 1, 'redialed after initialMs / 2');
+  manager.stop();
+});
+
+test('accepted connections count as pending handshakes until they name their link', async () => {
+  const h = harness();
+  await servedLink(h);
+  h.manager.adopt(40, '10.0.0.1:5000');
+  h.manager.adopt(41, '10.0.0.2:5000');
+  assert.equal(h.manager.pendingAccepts(), 2, 'the dialed connection is not counted');
+  const [first] = h.ofType('adopt');
+  h.manager.onShardMessage(first!.shard, { type: 'closed', connId: first!.msg.connId, linkId: null, reason: 'bad certificate', handshakeFailure: true });
+  assert.equal(h.manager.pendingAccepts(), 1);
+  h.manager.stop();
+});
+
+test("the peer's announced cluster DNS travels with the Up report, and a changed announcement is reported again while Up", async () => {
+  const h = harness();
+  // A peer below our address: its dial (our accepted connection) is the one both keep.
+  h.manager.setLinks([link('b', 0xc0a8000a)]);
+  await h.clock.advance(0);
+  const dial = h.ofType('dial')[0]!;
+  const dns = { dnsIp: 0x6440100a, domain: 'cluster.local' };
+  h.manager.onShardMessage(dial.shard, { type: 'established', connId: dial.msg.connId, linkId: dial.msg.linkId, dialed: true, peerVersion: 1, peerDns: dns });
+  assert.deepEqual(h.statuses.at(-1), { name: 'b', state: 'Up', message: 'tunnel to b.example:8088 up', peerDns: dns });
+  const reports = h.statuses.length;
+  h.manager.onShardMessage(dial.shard, { type: 'health', connId: dial.msg.connId, linkId: dial.msg.linkId, rttMs: 1, lastReceiveAgeMs: 0, traffic: { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 } });
+  assert.equal(h.statuses.length, reports, 'Up again with the same DNS is not reported twice');
+  h.manager.adopt(43, '10.0.0.1:5001');
+  const [adopt] = h.ofType('adopt');
+  const changed = { dnsIp: 0x64401035, domain: 'c2.example' };
+  h.manager.onShardMessage(adopt!.shard, { type: 'established', connId: adopt!.msg.connId, linkId: dial.msg.linkId, dialed: false, peerVersion: 1, peerDns: changed });
+  assert.equal(h.ofType('activate').length, 2, 'the accepted connection carries the link now');
+  assert.equal(h.statuses.length, reports + 1);
+  assert.deepEqual(h.statuses.at(-1), { name: 'b', state: 'Up', message: 'tunnel to b.example:8088 up', peerDns: changed });
+  h.manager.stop();
+});
