@@ -19,6 +19,7 @@ import type { Ipv4Prefix } from '../shared/types.js';
 import { isLogLevel } from '../shared/log.js';
 import type { LogLevel } from '../shared/log.js';
 import { isDnsLabel, isDnsName, normalizeHost, parsePort } from '../shared/host-port.js';
+import { DEFAULT_MAX_DIALS_IN_FLIGHT } from './broker/dial-pacer.js';
 
 export type ControllerName = 'broker' | 'router';
 export const CONTROLLER_NAMES: readonly ControllerName[] = ['broker', 'router'];
@@ -60,6 +61,8 @@ export interface Config {
   dnsName?: string;
   servedLinks: 'all' | string[];
   workers: number;
+  /** Outbound TLS handshakes the broker runs at once; more dials wait (paced dialing). */
+  maxDialsInFlight: number;
   links?: string;
   kubeconfig?: string;
   logLevel: LogLevel;
@@ -85,6 +88,7 @@ export const CONFIG_DEFAULTS = {
   tunOffload: true,
   secretManageMode: 'none' as SecretManageMode,
   servedLinks: 'all' as const,
+  maxDialsInFlight: DEFAULT_MAX_DIALS_IN_FLIGHT,
   logLevel: 'info' as LogLevel,
   leaseName: 'kubelink-broker',
   namespace: 'kube-system',
@@ -300,6 +304,11 @@ const FLAGS: readonly FlagDef[] = [
     apply: (raw, c) => { c.workers = integerFlag(1, MAX_WORKERS)(raw); },
   },
   {
+    name: 'max-dials-in-flight', valueName: 'N', defaultText: String(CONFIG_DEFAULTS.maxDialsInFlight),
+    description: 'outbound TLS handshakes to peers at once (1..1024); more dials wait their turn, fresh ones spread over 200 ms',
+    apply: (raw, c) => { c.maxDialsInFlight = integerFlag(1, 1024)(raw); },
+  },
+  {
     name: 'links', valueName: 'PATH', description: 'read KubeLinks from a YAML file or a directory of them (watched) instead of the Kubernetes API',
     apply: (raw, c) => { c.links = nonEmpty('a file or directory path')(raw); },
   },
@@ -375,6 +384,7 @@ function defaultConfig(env: NodeJS.ProcessEnv): Config {
     secretManageMode: CONFIG_DEFAULTS.secretManageMode,
     servedLinks: CONFIG_DEFAULTS.servedLinks,
     workers: Math.min(Math.max(1, os.availableParallelism()), MAX_WORKERS),
+    maxDialsInFlight: CONFIG_DEFAULTS.maxDialsInFlight,
     logLevel: CONFIG_DEFAULTS.logLevel,
     leaseName: CONFIG_DEFAULTS.leaseName,
     namespace,

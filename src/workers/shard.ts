@@ -17,6 +17,7 @@ import { createLogger, isLogLevel, type Logger } from '../shared/log.js';
 import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
 import { findLinkForPeer } from '../shared/cert-identity.js';
 import { CounterBlocks, Counter } from '../shared/counters.js';
+import { systemClock } from '../shared/clock.js';
 import { loadNative } from '../shared/native.js';
 import { NO_PUBLISHED, compilePublished, type InboundLocal } from '../shared/inbound-filter.js';
 
@@ -190,7 +191,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   private track(connId: number, dialed: boolean, socket: tls.TLSSocket): TunnelConnection {
-    const conn = new TunnelConnection(connId, dialed, socket, this, this.local, this.toTun, this.counters, this.init.tunables, Date.now, this.init.vnetHdr ?? false);
+    const conn = new TunnelConnection(connId, dialed, socket, this, this.local, this.toTun, this.counters, this.init.tunables, systemClock, this.init.vnetHdr ?? false);
     this.connections.set(connId, conn);
     return conn;
   }

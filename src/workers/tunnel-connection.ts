@@ -25,6 +25,7 @@ import { INBOUND_PASS, checkInbound, type InboundLocal } from '../shared/inbound
 import { formatIpv4 } from '../shared/cidr.js';
 import { certificateIdentities } from '../shared/cert-identity.js';
 import type { SpscRing } from '../shared/spsc-ring.js';
+import type { Clock, TimerHandle } from '../shared/clock.js';
 
 export type ConnectionState = 'handshake' | 'established' | 'active' | 'closed';
 
@@ -54,7 +55,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   private keepaliveSeq = 0;
   private readonly batcher: FrameBatcher;
   private readonly decoder: FrameDecoder;
-  private readonly handshakeTimer: NodeJS.Timeout;
+  private handshakeTimer: TimerHandle;
   /** Reused for control frames so sending a keepalive allocates nothing but the write. */
   private readonly controlScratch = Buffer.alloc(MAX_HELLO_BYTES);
   /** Cuts super-packets for a peer without gso; made on first use. */
@@ -70,17 +71,27 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     /** This shard's counter block (single writer: this thread). */
     private readonly counters: Float64Array,
     private readonly tunables: ShardTunables,
-    private readonly now: () => number,
+    private readonly clock: Clock,
     /** Ring records in both directions are [virtio_net_hdr][IP packet]. */
     private readonly vnetHdr = false,
   ) {
-    this.lastReceiveAt = now();
+    this.lastReceiveAt = clock.now();
     this.batcher = new FrameBatcher({ batchBytes: tunables.writeBatchBytes });
     this.decoder = new FrameDecoder({ maxFramePayload: tunables.maxFramePayload }, this);
-    this.handshakeTimer = setTimeout(
-      () => this.close(`handshake not finished within ${tunables.handshakeTimeoutMs} ms`, true),
-      tunables.handshakeTimeoutMs,
-    );
+    // The deadline counts from when the handshake starts: for a dial, when TCP connects
+    // (the connect itself has a deadline of the same length). An accepted connection
+    // arrives here connected.
+    const limit = tunables.handshakeTimeoutMs;
+    if (dialed) {
+      this.handshakeTimer = clock.setTimeout(() => this.close(`TCP connect not finished within ${limit} ms`, true), limit);
+      socket.once('connect', () => {
+        if (this.state !== 'handshake') return;
+        clock.clearTimeout(this.handshakeTimer);
+        this.handshakeTimer = clock.setTimeout(() => this.close(`handshake not finished within ${limit} ms of connecting`, true), limit);
+      });
+    } else {
+      this.handshakeTimer = clock.setTimeout(() => this.close(`handshake not finished within ${limit} ms`, true), limit);
+    }
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err: Error) => this.close(err.message, this.state === 'handshake'));
@@ -196,19 +207,19 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   /** Keepalive tick: send a probe, and close when the peer has been silent too long. */
   tick(): void {
     if (this.state === 'closed' || this.state === 'handshake') return;
-    if (this.now() - this.lastReceiveAt > this.tunables.deadAfterMs) {
+    if (this.clock.now() - this.lastReceiveAt > this.tunables.deadAfterMs) {
       this.close(`no frame from peer for ${this.tunables.deadAfterMs} ms`, false);
       return;
     }
     this.keepaliveSeq = (this.keepaliveSeq + 1) >>> 0;
-    const len = encodeKeepalive(this.controlScratch, 0, { seq: this.keepaliveSeq, sentTimeMs: this.now() });
+    const len = encodeKeepalive(this.controlScratch, 0, { seq: this.keepaliveSeq, sentTimeMs: this.clock.now() });
     this.writeFramed(this.controlScratch, 0, len);
   }
 
   close(reason: string, handshakeFailure: boolean): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    clearTimeout(this.handshakeTimer);
+    this.clock.clearTimeout(this.handshakeTimer);
     this.socket.destroy();
     this.owner.closed(this, reason, handshakeFailure);
   }
@@ -271,7 +282,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
         break;
       }
       case 'keepaliveAck':
-        this.rttMs = Math.max(0, this.now() - frame.sentTimeMs);
+        this.rttMs = Math.max(0, this.clock.now() - frame.sentTimeMs);
         break;
     }
   }
@@ -286,7 +297,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
       this.close(`peer says its cluster address is ${formatIpv4(clusterAddress)}, link ${this.link.name} expects ${formatIpv4(this.link.clusterAddress)}`, true);
       return;
     }
-    clearTimeout(this.handshakeTimer);
+    this.clock.clearTimeout(this.handshakeTimer);
     this.peerVersion = version;
     this.peerDns = dns;
     if (this.vnetHdr && (capabilities & CAPABILITY_GSO) !== 0) {
@@ -301,7 +312,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   }
 
   private onData(chunk: Buffer): void {
-    this.lastReceiveAt = this.now();
+    this.lastReceiveAt = this.clock.now();
     const inSync = this.decoder.push(chunk);
     this.toTun.publish();
     if (this.state !== 'closed') this.flush(); // keepalive acks of this chunk

@@ -1,6 +1,8 @@
 // Two TunnelConnections joined by an in-memory socket pair: the gso negotiation and what
 // reaches the far side's TUN ring for every mix of offload-capable and old peers.
 import { describe, test } from 'node:test';
+import { systemClock, type Clock } from '../../src/shared/clock.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { setImmediate as tick } from 'node:timers/promises';
@@ -80,12 +82,12 @@ interface Side {
   drain(): Buffer[];
 }
 
-function side(socket: FakeSocket, local: typeof A & { dns?: HelloDns }, peer: typeof A, vnetHdr: boolean, dialed: boolean): Side {
+function side(socket: FakeSocket, local: typeof A & { dns?: HelloDns }, peer: typeof A, vnetHdr: boolean, dialed: boolean, clock: Clock = systemClock): Side {
   const link: ShardLink = { linkId: 1, name: 'peer', endpointHost: 'peer.kubelink.lab', endpointPort: 8088, ...peer, inbound: compileInboundPeer(peer) };
   const owner = new Owner(link);
   const ring = new SpscRing(SpscRing.allocate(1 << 20));
   const counters = new Float64Array(COUNTERS_PER_BLOCK);
-  const conn = new TunnelConnection(1, dialed, socket as unknown as tls.TLSSocket, owner, { ...local, published: NO_PUBLISHED }, ring, counters, DEFAULT_SHARD_TUNABLES, Date.now, vnetHdr);
+  const conn = new TunnelConnection(1, dialed, socket as unknown as tls.TLSSocket, owner, { ...local, published: NO_PUBLISHED }, ring, counters, DEFAULT_SHARD_TUNABLES, clock, vnetHdr);
   return {
     conn, owner, ring, counters,
     drain: () => {
@@ -261,4 +263,23 @@ describe('tunnel connection hello DNS extension', () => {
     await send(a, [packet]);
     assert.deepEqual(b.drain(), [packet], 'the tunnel carries packets after the mixed hello');
   });
+});
+
+test("a dial's handshake deadline counts from the TCP connect, not from the dial; an unconnected dial has a deadline of its own", async () => {
+  const limit = DEFAULT_SHARD_TUNABLES.handshakeTimeoutMs;
+  const clock = new FakeClock(0);
+  const queued = new FakeSocket();
+  const a = side(queued, A, B, false, true, clock);
+  // The dial waited (for CPU, in the shard's queue) almost the whole limit before connecting.
+  await clock.advance(limit - 1);
+  queued.emit('connect');
+  await clock.advance(limit - 1);
+  assert.deepEqual(a.owner.closedReasons, [], 'the handshake has its full time after connecting');
+  await clock.advance(1);
+  assert.deepEqual(a.owner.closedReasons, [`handshake not finished within ${limit} ms of connecting`]);
+
+  const never = new FakeSocket();
+  const b = side(never, A, B, false, true, clock);
+  await clock.advance(limit);
+  assert.deepEqual(b.owner.closedReasons, [`TCP connect not finished within ${limit} ms`]);
 });

@@ -168,7 +168,7 @@ export class Broker {
     );
     this.shards = shards;
     this.tunnels = new TunnelManager(
-      { localClusterAddress: linkAddress.address, maxLinks: datapath.options.maxLinks, staleAfterMs: DEFAULT_SHARD_TUNABLES.deadAfterMs },
+      { localClusterAddress: linkAddress.address, maxLinks: datapath.options.maxLinks, staleAfterMs: DEFAULT_SHARD_TUNABLES.deadAfterMs, maxDialsInFlight: config.maxDialsInFlight },
       shards,
       datapath,
       (report) => this.onLinkStatus(report),

@@ -41,7 +41,7 @@ function harness(backoff: Partial<BackoffOptions> = { initialMs: 10, maxMs: 20, 
   };
   const clock = new FakeClock(0);
   const manager = new TunnelManager(
-    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff, demandRedialMs: 2000, clock },
+    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff, demandRedialMs: 2000, clock, random: () => 0 },
     shards,
     datapath,
     (r) => statuses.push(r),
@@ -172,7 +172,7 @@ test("a link's traffic adds up the reports of all its connections, each report c
 test('a tunnel that establishes and at once closes again backs off further each time; a keepalive round trip resets the backoff', async () => {
   const h = harness();
   const manager = new TunnelManager(
-    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff: { initialMs: 40, maxMs: 60_000, factor: 2, random: () => 0 }, clock: h.clock },
+    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff: { initialMs: 40, maxMs: 60_000, factor: 2, random: () => 0 }, clock: h.clock, random: () => 0 },
     { send: (shard, msg) => h.sent.push({ shard, msg }), broadcast: () => undefined, assign: () => 0, release: () => undefined },
     { publishRoutes: () => undefined, setLinkShard: () => undefined },
     () => undefined,
@@ -240,4 +240,36 @@ test("the peer's announced cluster DNS travels with the Up report, and a changed
   assert.equal(h.statuses.length, reports + 1);
   assert.deepEqual(h.statuses.at(-1), { name: 'b', state: 'Up', message: 'tunnel to b.example:8088 up', peerDns: changed });
   h.manager.stop();
+});
+
+test('252 new links are dialed at most maxDialsInFlight at a time; the rest start as handshakes end, established or failed', async () => {
+  const sent: { shard: number; msg: MainToShard }[] = [];
+  const clock = new FakeClock(0);
+  const manager = new TunnelManager(
+    { localClusterAddress: LOCAL, maxLinks: 256, staleAfterMs: 8000, maxDialsInFlight: 8, dialJitterMs: 500, clock, random: () => 0.999 },
+    { send: (shard, msg) => sent.push({ shard, msg }), broadcast: () => undefined, assign: () => 0, release: () => undefined },
+    { publishRoutes: () => undefined, setLinkShard: () => undefined },
+    () => undefined,
+    silentLogger,
+  );
+  const dials = () => sent.filter((s) => s.msg.type === 'dial') as { shard: number; msg: Extract<MainToShard, { type: 'dial' }> }[];
+  manager.setLinks(Array.from({ length: 252 }, (_, i) => link(`l${i}`, 0xc0a80000 + 2 + i)));
+  assert.equal(dials().length, 0, 'fresh dials wait for their jitter');
+  await clock.advance(500);
+  assert.equal(dials().length, 8);
+  let answered = 0;
+  let peak = 0;
+  while (answered < dials().length) {
+    const d = dials()[answered]!;
+    // Every third handshake fails; the others establish.
+    if (answered % 3 === 0) manager.onShardMessage(0, { type: 'closed', connId: d.msg.connId, linkId: d.msg.linkId, reason: 'handshake not finished', handshakeFailure: true });
+    else manager.onShardMessage(0, { type: 'established', connId: d.msg.connId, linkId: d.msg.linkId, dialed: true, peerVersion: 1 });
+    answered++;
+    peak = Math.max(peak, dials().length - answered);
+    if (answered === dials().length) await clock.advance(60_000); // the failed ones are redialed after backoff
+  }
+  assert.ok(peak <= 8, `never more than 8 handshakes of ours in flight (saw ${peak})`);
+  assert.equal(manager.pacer.peakInFlight, 8);
+  assert.equal(manager.snapshot().filter((l) => l.state === 'Up').length, 252);
+  manager.stop();
 });
