@@ -1,5 +1,5 @@
 // The KubeLink CustomResourceDefinition, defined once. The broker installs it at start
-// (ensure-crd.ts) and k8s/kubelink-crd.yaml is generated from it
+// (ensure-crd.ts) and k8s/crds/kubelink-crd.yaml is generated from it
 // (`node dist/src/main/k8s/write-kubelink-crd.js`); a test fails when the file is stale.
 //
 // The patterns reject what can be rejected from the text alone, in a dialect that both
@@ -146,7 +146,7 @@ export function generatedCrdYaml(crd: { spec: { names: { kind: string } } }, sou
   return `${header}\n${stringify(crd, { lineWidth: 0 })}`;
 }
 
-/** The text of k8s/kubelink-crd.yaml. */
+/** The text of k8s/crds/kubelink-crd.yaml. */
 export function kubelinkCrdYaml(): string {
   return generatedCrdYaml(KUBELINK_CRD, 'src/main/k8s/kubelink-crd.ts');
 }
