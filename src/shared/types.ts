@@ -23,6 +23,26 @@ export interface KubeLinkSpec {
   egress?: string[];
   /** Local destinations this peer may reach: CIDRs, `!CIDR` denies. Default: all of them. */
   ingress?: string[];
+  /** How names of the remote cluster resolve through the mesh (all optional). */
+  dns?: KubeLinkDnsSpec;
+}
+
+/** spec.dns of a KubeLink, as written. */
+export interface KubeLinkDnsSpec {
+  /** The remote cluster DNS service IP; default: the remote service CIDR base + 10. */
+  dnsIP?: string;
+  /** The remote cluster domain; default cluster.local. */
+  baseDomain?: string;
+  /** true: names of this cluster do not resolve through the mesh. */
+  omitDNSPropagation?: boolean;
+}
+
+/** spec.dns after validation: only what the spec sets (the peer's hello or defaults fill the rest). */
+export interface LinkDns {
+  dnsIp?: number;
+  /** Lower case, without the root dot. */
+  baseDomain?: string;
+  omitPropagation: boolean;
 }
 
 export interface KubeLinkStatus {
@@ -72,6 +92,7 @@ export interface ValidLink {
   /** Endpoint host (FQDN or IP) without port; the peer certificate must name it. */
   endpointHost: string;
   endpointPort: number;
+  dns: LinkDns;
   /** The spec as written, for status messages and change detection. */
   spec: KubeLinkSpec;
 }
@@ -97,4 +118,45 @@ export interface LinkSourceStats {
   manifestErrors: number;
   /** Files served from their last good version because their current content has problems. */
   staleFiles: number;
+}
+
+export const MESHSERVICE_KIND = 'MeshService';
+export const MESHSERVICE_PLURAL = 'meshservices';
+
+export type MeshServiceState = 'Ok' | 'Invalid' | 'Error';
+export type MeshServiceProtocol = 'TCP' | 'UDP';
+
+export interface MeshServicePort {
+  name?: string;
+  /** Default TCP. */
+  protocol?: MeshServiceProtocol;
+  /** The port published on the mesh address (or the cluster address in port mode). */
+  port: number;
+  /** The Service's port, by number or name; default: `port`. */
+  targetPort?: number | string;
+}
+
+export interface MeshServiceSpec {
+  /** A Service in the MeshService's namespace. */
+  service: string;
+  /** An address of the mesh CIDR for this service alone; absent: port mode on the cluster address. */
+  meshAddress?: string;
+  /** Published ports; absent (only with meshAddress): every port of the Service as it is. */
+  ports?: MeshServicePort[];
+}
+
+export interface MeshServiceStatus {
+  state?: MeshServiceState;
+  message?: string;
+  /** Where the service is reachable in the mesh: meshAddress, or the cluster address in port mode. */
+  address?: string;
+}
+
+/** MeshService resource (namespaced, kubelink.mandelsoft.org/v1alpha1, short name msvc). */
+export interface MeshServiceResource {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; generation?: number; uid?: string; creationTimestamp?: string | Date; [k: string]: unknown };
+  spec: MeshServiceSpec;
+  status?: MeshServiceStatus;
 }

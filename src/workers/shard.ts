@@ -18,6 +18,8 @@ import { createLogger, isLogLevel, type Logger } from '../shared/log.js';
 import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
 import { findLinkForPeer } from '../shared/cert-identity.js';
 import { CounterBlocks, Counter } from '../shared/counters.js';
+import { systemClock } from '../shared/clock.js';
+import { loadNative } from '../shared/native.js';
 import { NO_PUBLISHED, compilePublished, type InboundLocal } from '../shared/inbound-filter.js';
 
 /** Records taken from the ring per pass before the event loop gets a turn. */
@@ -111,7 +113,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   established(conn: TunnelConnection): void {
-    this.post({ type: 'established', connId: conn.connId, linkId: conn.link!.linkId, dialed: conn.dialed, peerVersion: conn.peerVersion });
+    this.post({ type: 'established', connId: conn.connId, linkId: conn.link!.linkId, dialed: conn.dialed, peerVersion: conn.peerVersion, peerDns: conn.peerDns });
   }
 
   closed(conn: TunnelConnection, reason: string, handshakeFailure: boolean): void {
@@ -190,7 +192,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   private track(connId: number, dialed: boolean, socket: tls.TLSSocket): TunnelConnection {
-    const conn = new TunnelConnection(connId, dialed, socket, this, this.local, this.toTun, this.counters, this.init.tunables, Date.now, this.init.vnetHdr ?? false);
+    const conn = new TunnelConnection(connId, dialed, socket, this, this.local, this.toTun, this.counters, this.init.tunables, systemClock, this.init.vnetHdr ?? false);
     this.connections.set(connId, conn);
     return conn;
   }
@@ -276,6 +278,8 @@ class Shard implements ConnectionOwner, RecordHandler {
 }
 
 export default async function runShard(init: ShardInit): Promise<{ shardIndex: number }> {
+  // So per-thread CPU (/proc/<pid>/task/<tid>/stat, top -H) tells the shards apart.
+  loadNative().setThreadName(`kl-shard-${init.shardIndex}`);
   const shard = new Shard(init);
   shard.start();
   await shard.stopped;

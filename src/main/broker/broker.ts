@@ -40,6 +40,7 @@ export function dataPlaneSettings(config: Config, timings: BrokerTimings): DataP
     demandCheckMs: timings.demandCheckMs,
     reconcileMs: timings.reconcileMs,
     maxPendingHandshakes: timings.maxPendingHandshakes,
+    maxDialsInFlight: config.maxDialsInFlight,
   };
 }
 

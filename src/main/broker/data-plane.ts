@@ -29,6 +29,7 @@ import { BrokerMetrics, type MetricsSource } from './broker-metrics.js';
 import type { ShardRings } from './datapath.js';
 import type { PeerAdmission } from './peer-listener.js';
 import type { ShardInitTemplate, ShardOwner } from './shard-supervisor.js';
+import { conventionalClusterDns } from '../dns/cluster-dns.js';
 import { TunnelManager, type LinkStatusReport, type ShardChannel, type TunnelDatapath } from './tunnel-manager.js';
 
 /** The data path as the data plane drives it (Datapath; faked in tests). */
@@ -97,6 +98,8 @@ export interface DataPlaneSettings {
   reconcileMs: number;
   /** Accepted peer connections allowed in their TLS handshake at once; more are refused. */
   maxPendingHandshakes: number;
+  /** --max-dials-in-flight: this broker's own handshakes at once (DialPacer). */
+  maxDialsInFlight?: number;
 }
 
 export class DataPlane {
@@ -131,13 +134,19 @@ export class DataPlane {
     this.shards = parts.shards((shard) => ({
       shardIndex: shard,
       ...datapath.shardRings(shard),
-      local: { clusterAddress: settings.linkAddress.address, serviceCidr: settings.serviceCidr },
+      local: { clusterAddress: settings.linkAddress.address, serviceCidr: settings.serviceCidr, dns: conventionalClusterDns(settings.serviceCidr) },
       tls: tls.current(),
       tunables: DEFAULT_SHARD_TUNABLES,
       logLevel: settings.logLevel,
     }));
     this.tunnels = new TunnelManager(
-      { localClusterAddress: settings.linkAddress.address, maxLinks: datapath.capacity.links, staleAfterMs: DEFAULT_SHARD_TUNABLES.deadAfterMs, clock: parts.clock },
+      {
+        localClusterAddress: settings.linkAddress.address,
+        maxLinks: datapath.capacity.links,
+        staleAfterMs: DEFAULT_SHARD_TUNABLES.deadAfterMs,
+        maxDialsInFlight: settings.maxDialsInFlight,
+        clock: parts.clock,
+      },
       this.shards,
       datapath,
       (report) => this.onLinkStatus(report),

@@ -1,4 +1,4 @@
-// Installs the KubeLink CRD at broker start (the seed: "the crd will automatically be
+// Installs the KubeLink CRD (and the MeshService CRD) at broker start (the seed: "the crd will automatically be
 // deployed by the controller manager"): create it when absent, replace its spec when it
 // differs from ours, leave it alone when it matches, then wait until kubelinks are served.
 //
@@ -7,12 +7,11 @@
 // from a plain object, so the schema would lose its enum.
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KUBELINK_GROUP, KUBELINK_PLURAL, KUBELINK_VERSION } from '../../shared/types.js';
 import type { Logger } from '../../shared/log.js';
 import { apiError, apiErrorMessage, isConflict, isNotFound } from './api-error.js';
 import { sleep, systemClock } from '../../shared/clock.js';
 import type { Clock } from '../../shared/clock.js';
-import { KUBELINK_CRD, KUBELINK_CRD_NAME } from './kubelink-crd.js';
+import { KUBELINK_CRD } from './kubelink-crd.js';
 
 export interface EnsureCrdOptions {
   /** How long to wait for the API server to serve kubelinks after a create or update. */
@@ -54,19 +53,30 @@ interface CrdObject {
   [k: string]: unknown;
 }
 
-/** Creates or updates the KubeLink CRD; resolves once kubelinks are served (or after a warning on timeout). */
-export async function ensureCrd(kubeConfig: KubeConfig, log: Logger, options: Partial<EnsureCrdOptions> = {}): Promise<EnsureCrdResult> {
+/** The parts of a CRD definition (KUBELINK_CRD, MESHSERVICE_CRD) ensureCrd reads. */
+export interface CrdDefinition {
+  metadata: { name: string; labels: Readonly<Record<string, string>> };
+  spec: { group: string; names: { plural: string }; versions: readonly { name: string }[] };
+}
+
+/**
+ * Creates or updates a CRD (default: KubeLink); resolves once its resources are served (or
+ * after a warning on timeout).
+ */
+export async function ensureCrd(kubeConfig: KubeConfig, log: Logger, options: Partial<EnsureCrdOptions> = {}, crd: CrdDefinition = KUBELINK_CRD): Promise<EnsureCrdResult> {
   const o = { ...ENSURE_CRD_DEFAULTS, ...options };
   const api = kubeConfig.makeApiClient(CustomObjectsApi);
-  const desired = JSON.parse(JSON.stringify(KUBELINK_CRD)) as { metadata: { labels: Record<string, string> }; spec: Json };
+  const crdName = crd.metadata.name;
+  const served = { group: crd.spec.group, version: crd.spec.versions[0]!.name, plural: crd.spec.names.plural };
+  const desired = JSON.parse(JSON.stringify(crd)) as { metadata: { labels: Record<string, string> }; spec: Json };
   let result: EnsureCrdResult | undefined;
   for (let attempt = 0; result === undefined; attempt++) {
-    if (attempt > o.maxConflictRetries) throw new Error(`CRD ${KUBELINK_CRD_NAME}: still conflicting after ${o.maxConflictRetries} retries`);
+    if (attempt > o.maxConflictRetries) throw new Error(`CRD ${crdName}: still conflicting after ${o.maxConflictRetries} retries`);
     let existing: CrdObject | undefined;
     try {
-      existing = (await api.getClusterCustomObject({ ...CRD_API, name: KUBELINK_CRD_NAME })) as CrdObject;
+      existing = (await api.getClusterCustomObject({ ...CRD_API, name: crdName })) as CrdObject;
     } catch (err) {
-      if (!isNotFound(err)) throw apiError(`reading CRD ${KUBELINK_CRD_NAME}`, err);
+      if (!isNotFound(err)) throw apiError(`reading CRD ${crdName}`, err);
     }
     try {
       if (!existing) {
@@ -80,7 +90,7 @@ export async function ensureCrd(kubeConfig: KubeConfig, log: Logger, options: Pa
           metadata: { ...existing.metadata, labels: { ...existing.metadata?.labels, ...desired.metadata.labels } },
           spec: desired.spec,
         };
-        await api.replaceClusterCustomObject({ ...CRD_API, name: KUBELINK_CRD_NAME, body });
+        await api.replaceClusterCustomObject({ ...CRD_API, name: crdName, body });
         result = 'updated';
       }
     } catch (err) {
@@ -89,27 +99,27 @@ export async function ensureCrd(kubeConfig: KubeConfig, log: Logger, options: Pa
         log.debug('CRD write conflicted; retrying', { error: apiErrorMessage(err) });
         continue;
       }
-      throw apiError(`${existing ? 'updating' : 'creating'} CRD ${KUBELINK_CRD_NAME}`, err);
+      throw apiError(`${existing ? 'updating' : 'creating'} CRD ${crdName}`, err);
     }
   }
-  log.info(`CRD ${result}`, { crd: KUBELINK_CRD_NAME });
-  if (result !== 'unchanged') await waitUntilServed(api, log, o);
+  log.info(`CRD ${result}`, { crd: crdName });
+  if (result !== 'unchanged') await waitUntilServed(api, log, o, served);
   return result;
 }
 
-async function waitUntilServed(api: CustomObjectsApi, log: Logger, o: EnsureCrdOptions): Promise<void> {
+async function waitUntilServed(api: CustomObjectsApi, log: Logger, o: EnsureCrdOptions, served: { group: string; version: string; plural: string }): Promise<void> {
   const deadline = o.clock.now() + o.servedTimeoutMs;
   let lastError: unknown;
   while (o.clock.now() < deadline) {
     try {
-      await api.listClusterCustomObject({ group: KUBELINK_GROUP, version: KUBELINK_VERSION, plural: KUBELINK_PLURAL, limit: 1 });
+      await api.listClusterCustomObject({ ...served, limit: 1 });
       return;
     } catch (err) {
       lastError = err;
     }
     await sleep(o.clock, o.servedPollMs);
   }
-  log.warn('kubelinks not served yet after installing the CRD; the informer keeps retrying', {
+  log.warn(`${served.plural} not served yet after installing the CRD; the informer keeps retrying`, {
     timeoutMs: o.servedTimeoutMs,
     error: lastError === undefined ? undefined : apiErrorMessage(lastError),
   });

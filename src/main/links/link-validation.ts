@@ -8,10 +8,10 @@
 // without one ranks after those with one), then by name; a link that conflicts with a
 // higher-ranked *valid* link is Invalid and its message names that link. A link that is
 // invalid on its own never blocks another one.
-import { formatIpv4, formatPrefix, interfaceNetwork, parseInterface, parsePrefix, prefixContains, prefixesOverlap } from '../../shared/cidr.js';
+import { formatIpv4, formatPrefix, interfaceNetwork, parseInterface, parseIpv4, parsePrefix, prefixContains, prefixesOverlap } from '../../shared/cidr.js';
 import type { Ipv4Interface } from '../../shared/cidr.js';
-import type { IngressRule, Ipv4Prefix, KubeLinkResource, KubeLinkSpec, LinkValidation, ValidLink } from '../../shared/types.js';
-import { parseHostPort } from '../../shared/host-port.js';
+import type { IngressRule, Ipv4Prefix, KubeLinkDnsSpec, KubeLinkResource, KubeLinkSpec, LinkDns, LinkValidation, ValidLink } from '../../shared/types.js';
+import { isDnsName, normalizeHost, parseHostPort } from '../../shared/host-port.js';
 
 /** Port of an endpoint written without one (the seed's default). */
 export const DEFAULT_ENDPOINT_PORT = 80;
@@ -150,6 +150,11 @@ function validateOne(resource: KubeLinkResource, local: LocalNetworks): LinkVali
   if (cidr !== undefined) writtenSpec.cidr = cidr;
   if (spec.egress !== undefined && spec.egress !== null) writtenSpec.egress = [...egressTexts];
   if (spec.ingress !== undefined && spec.ingress !== null) writtenSpec.ingress = [...ingressTexts];
+
+  const dns = validateDns(name, spec.dns, serviceCidr, egress);
+  if ('ok' in dns) return dns;
+  if (spec.dns !== undefined && spec.dns !== null) writtenSpec.dns = spec.dns;
+
   const link: ValidLink = {
     name,
     egress,
@@ -157,6 +162,7 @@ function validateOne(resource: KubeLinkResource, local: LocalNetworks): LinkVali
     meshPrefixLength: address.value.prefixLength,
     endpointHost: hostPort.value.host,
     endpointPort: hostPort.value.port,
+    dns,
     spec: writtenSpec,
   };
   if (serviceCidr !== undefined) link.serviceCidr = serviceCidr;
@@ -185,6 +191,36 @@ function routedDestinations(link: ValidLink): RoutedDestination[] {
   return out;
 }
 
+/**
+ * spec.dns (optional, every field optional). The DNS IP must lie in what the link routes
+ * (its service CIDR or an egress prefix): queries reach it through the tunnel.
+ */
+function validateDns(name: string, value: unknown, serviceCidr: Ipv4Prefix | undefined, egress: readonly Ipv4Prefix[]): LinkDns | Invalid {
+  if (value === undefined || value === null) return { omitPropagation: false };
+  if (typeof value !== 'object' || Array.isArray(value)) return invalid(name, 'spec.dns', value, 'must be a mapping');
+  const spec = value as Record<keyof KubeLinkDnsSpec, unknown>;
+  const dns: LinkDns = { omitPropagation: false };
+  if (spec.dnsIP !== undefined && spec.dnsIP !== null && spec.dnsIP !== '') {
+    const ip = typeof spec.dnsIP === 'string' ? parseIpv4(spec.dnsIP) : undefined;
+    if (ip === undefined) return invalid(name, 'spec.dns.dnsIP', spec.dnsIP, 'is not an IPv4 address');
+    const routed = [...(serviceCidr ? [serviceCidr] : []), ...egress];
+    if (!routed.some((prefix) => prefixContains(prefix, ip))) {
+      const where = routed.length === 0 ? 'no spec.cidr or spec.egress' : routed.map(formatPrefix).join(', ');
+      return invalid(name, 'spec.dns.dnsIP', spec.dnsIP, `is not routed to this link (${where}): the remote cluster DNS is reached through the tunnel`);
+    }
+    dns.dnsIp = ip;
+  }
+  if (spec.baseDomain !== undefined && spec.baseDomain !== null && spec.baseDomain !== '') {
+    const domain = typeof spec.baseDomain === 'string' ? normalizeHost(spec.baseDomain) : '';
+    if (!isDnsName(domain)) return invalid(name, 'spec.dns.baseDomain', spec.baseDomain, 'is not a DNS name (expected e.g. cluster.local)');
+    dns.baseDomain = domain;
+  }
+  if (spec.omitDNSPropagation !== undefined && spec.omitDNSPropagation !== null) {
+    if (typeof spec.omitDNSPropagation !== 'boolean') return invalid(name, 'spec.dns.omitDNSPropagation', spec.omitDNSPropagation, 'must be true or false');
+    dns.omitPropagation = spec.omitDNSPropagation;
+  }
+  return dns}
+
 /** A conflict of `link` with an already accepted link, or undefined. */
 function conflictWith(link: ValidLink, accepted: ValidLink): Invalid | undefined {
   const other = `of link ${JSON.stringify(accepted.name)}`;
@@ -208,7 +244,8 @@ function conflictWith(link: ValidLink, accepted: ValidLink): Invalid | undefined
   return undefined;
 }
 
-function creationRank(resource: KubeLinkResource): number {
+/** Order of age (older first): ms since the epoch, +Infinity without a creationTimestamp. */
+export function creationRank(resource: { metadata?: { [k: string]: unknown } }): number {
   const ts = resource.metadata?.creationTimestamp;
   const text = ts instanceof Date ? ts.toISOString() : typeof ts === 'string' ? ts : undefined;
   const ms = text === undefined ? NaN : Date.parse(text);

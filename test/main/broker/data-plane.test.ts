@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataPlane, type DataPlaneDatapath, type DataPlaneParts, type DataPlaneSettings } from '../../../src/main/broker/data-plane.js';
+import { DEFAULT_DIAL_JITTER_MS } from '../../../src/main/broker/dial-pacer.js';
 import type { ShardInitTemplate, ShardOwner } from '../../../src/main/broker/shard-supervisor.js';
 import type { TlsSource } from '../../../src/main/certs/tls-source.js';
 import { CounterBlocks } from '../../../src/shared/counters.js';
@@ -157,69 +158,67 @@ test('parts start in dependency order and stop in reverse', async () => {
 test('links in: valid links are dialed and routed, invalid ones get status Invalid with the gateway', async () => {
   const f = fakes();
   await running(f, {}, async (plane) => {
-  const bad = kubeLink('bad', '100.64.0.0/24', '192.168.0.15/24'); // the local service network
-  f.deliver([C2, bad, C3]);
-  await f.clock.advance(0);
-  assert.deepEqual(plane.servedLinks().map((l) => l.name), ['c2', 'c3']);
-  assert.deepEqual(f.dials().sort(), ['kubelink.c2.example.com', 'kubelink.c3.example.com']);
-  assert.deepEqual(f.routeDestinations.at(-1), ['100.64.16.0/20', '100.64.32.0/20']);
-  assert.equal(f.statuses.get('bad')?.state, 'Invalid');
-  assert.match(f.statuses.get('bad')!.message!, /overlaps the local service network/);
-  assert.equal(f.statuses.get('bad')?.gateway, '10.250.0.2');
-  assert.deepEqual(f.statuses.get('c2'), { state: 'Down', message: 'connecting to kubelink.c2.example.com:8088', gateway: '10.250.0.2' });
+    const bad = kubeLink('bad', '100.64.0.0/24', '192.168.0.15/24'); // the local service network
+    f.deliver([C2, bad, C3]);
+    await f.clock.advance(DEFAULT_DIAL_JITTER_MS); // fresh dials are spread over this window
+    assert.deepEqual(plane.servedLinks().map((l) => l.name), ['c2', 'c3']);
+    assert.deepEqual(f.dials().sort(), ['kubelink.c2.example.com', 'kubelink.c3.example.com']);
+    assert.deepEqual(f.routeDestinations.at(-1), ['100.64.16.0/20', '100.64.32.0/20']);
+    assert.equal(f.statuses.get('bad')?.state, 'Invalid');
+    assert.match(f.statuses.get('bad')!.message!, /overlaps the local service network/);
+    assert.equal(f.statuses.get('bad')?.gateway, '10.250.0.2');
+    assert.deepEqual(f.statuses.get('c2'), { state: 'Down', message: 'connecting to kubelink.c2.example.com:8088', gateway: '10.250.0.2' });
   });
 });
 
 test('status out: a tunnel established by a shard reports the link Up', async () => {
   const f = fakes();
   await running(f, {}, async (plane) => {
-  f.deliver([C2]);
-  await f.clock.advance(0);
-  const dial = f.shardMessages.find((m) => m.msg.type === 'dial')!.msg as Extract<MainToShard, { type: 'dial' }>;
-  f.owner().onShardMessage(0, { type: 'established', connId: dial.connId, linkId: dial.linkId, dialed: true, peerVersion: 1 });
-  assert.equal(f.statuses.get('c2')?.state, 'Up');
+    f.deliver([C2]);
+    await f.clock.advance(DEFAULT_DIAL_JITTER_MS); // fresh dials are spread over this window
+    const dial = f.shardMessages.find((m) => m.msg.type === 'dial')!.msg as Extract<MainToShard, { type: 'dial' }>;
+    f.owner().onShardMessage(0, { type: 'established', connId: dial.connId, linkId: dial.linkId, dialed: true, peerVersion: 1 });
+    assert.equal(f.statuses.get('c2')?.state, 'Up');
   });
 });
 
 test('the served-links filter: links for other brokers are neither dialed nor Invalid', async () => {
   const f = fakes();
   await running(f, { servedLinks: ['c3'] }, async (plane) => {
-  f.deliver([C2, C3]);
-  await f.clock.advance(0);
-  assert.deepEqual(plane.servedLinks().map((l) => l.name), ['c3']);
-  assert.deepEqual(f.dials(), ['kubelink.c3.example.com']);
-  assert.equal(f.statuses.has('c2'), false, 'c2 belongs to another broker: this one writes no status for it');
+    f.deliver([C2, C3]);
+    await f.clock.advance(DEFAULT_DIAL_JITTER_MS); // fresh dials are spread over this window
+    assert.deepEqual(plane.servedLinks().map((l) => l.name), ['c3']);
+    assert.deepEqual(f.dials(), ['kubelink.c3.example.com']);
+    assert.equal(f.statuses.has('c2'), false, 'c2 belongs to another broker: this one writes no status for it');
   });
 });
 
 test('capacity: one link too many is Invalid and never displaces a link already served', async () => {
   const f = fakes({ capacity: { links: 2, routeEntries: 128 } });
   await running(f, {}, async (plane) => {
-  f.deliver([C3, C4]);
-  await f.clock.advance(0);
-  f.deliver([C2, C3, C4]); // c2 sorts first but comes last
-  await f.clock.advance(0);
-  assert.deepEqual(plane.servedLinks().map((l) => l.name), ['c3', 'c4']);
-  assert.deepEqual(f.statuses.get('c2'), { state: 'Invalid', message: 'this broker serves at most 2 links', gateway: '10.250.0.2' });
-  const metrics = await plane.metrics.render();
-  assert.match(metrics.body, /^kubelink_links\{state="Invalid"\} 1$/m);
+    f.deliver([C3, C4]);
+    await f.clock.advance(DEFAULT_DIAL_JITTER_MS); // fresh dials are spread over this window
+    f.deliver([C2, C3, C4]); // c2 sorts first but comes last
+    await f.clock.advance(DEFAULT_DIAL_JITTER_MS); // fresh dials are spread over this window
+    assert.deepEqual(plane.servedLinks().map((l) => l.name), ['c3', 'c4']);
+    assert.deepEqual(f.statuses.get('c2'), { state: 'Invalid', message: 'this broker serves at most 2 links', gateway: '10.250.0.2' });
+    const metrics = await plane.metrics.render();
+    assert.match(metrics.body, /^kubelink_links\{state="Invalid"\} 1$/m);
   });
 });
 
 test('the demand words are read every demandCheckMs; new certificates reach the shards', async () => {
   const f = fakes();
-  await running(f, {}, async (plane) => {
-  f.deliver([C2]);
-  await f.clock.advance(0);
-  await f.clock.advance(999);
-  assert.equal(f.demandChecks(), 3, 'at 250, 500 and 750 ms');
-  await f.clock.advance(1);
-  assert.equal(f.demandChecks(), 4);
+  await running(f, {}, async () => {
+    await f.clock.advance(999);
+    assert.equal(f.demandChecks(), 3, 'at 250, 500 and 750 ms');
+    await f.clock.advance(1);
+    assert.equal(f.demandChecks(), 4);
 
-  f.tlsChange({ ...MATERIAL, cert: 'new' });
-  assert.ok(f.shardMessages.some((m) => m.shard === -1 && m.msg.type === 'tls'));
-  assert.equal(f.initFors.length, 1);
-  assert.equal(f.initFors[0]!(0).tls.cert, 'cert', 'a (re)started shard gets the material the TLS source holds');
+    f.tlsChange({ ...MATERIAL, cert: 'new' });
+    assert.ok(f.shardMessages.some((m) => m.shard === -1 && m.msg.type === 'tls'));
+    assert.equal(f.initFors.length, 1);
+    assert.equal(f.initFors[0]!(0).tls.cert, 'cert', 'a (re)started shard gets the material the TLS source holds');
   });
 });
 
