@@ -3,6 +3,7 @@
 // built when this replica wins the Lease, or at once with --links, and the process exits
 // when it loses the Lease, so the Deployment restarts it as a standby
 // (docs/architecture.md, "The broker lifecycle").
+import os from 'node:os';
 import type { Config } from '../flags.js';
 import type { Logger } from '../../shared/log.js';
 import { systemClock, withTimeout, type Clock } from '../../shared/clock.js';
@@ -136,7 +137,9 @@ export class Broker {
 
   private async startDataPlane(): Promise<void> {
     const parts = await (this.options.parts ?? defaultParts(this.config, this.log))(this.settings);
-    const dataPlane = new DataPlane(this.settings, parts, this.log);
+    // The data plane runs only on the leader: the identity it won the Lease with, or the
+    // host name when links come from files (no election).
+    const dataPlane = new DataPlane(this.settings, parts, this.log, this.elector?.identity ?? os.hostname());
     await dataPlane.start();
     if (this.stopping) {
       await dataPlane.stop();

@@ -23,6 +23,7 @@ import { createCoalescedTask, type CoalescedTask } from '../../shared/coalesced-
 import { DEFAULT_SHARD_TUNABLES, type TlsMaterial } from '../../shared/shard-protocol.js';
 import type { Ipv4Prefix, KubeLinkResource, LinkSource, LinkState, ValidLink } from '../../shared/types.js';
 import type { TlsSource } from '../certs/tls-source.js';
+import { certificateExpiry } from '../certs/pki.js';
 import { planLinks, type LinkCapacity } from '../links/link-plan.js';
 import { tunnelDestinations } from '../links/link-validation.js';
 import { BrokerMetrics, type MetricsSource } from './broker-metrics.js';
@@ -117,10 +118,15 @@ export class DataPlane {
   private gateway: string | undefined;
   private stopped = false;
 
+  /** notAfter of the certificate in force, for kubelink_certificate_expiry_timestamp_seconds. */
+  private certificateNotAfter: Date | undefined;
+
   constructor(
     private readonly settings: DataPlaneSettings,
     private readonly parts: DataPlaneParts,
     private readonly log: Logger,
+    /** Who leads: the identity that won the Lease, or the host name with --links (kubelink_broker_leader). */
+    identity: string,
   ) {
     const { datapath, tls } = parts;
     this.networkReconcile = createCoalescedTask(
@@ -164,6 +170,8 @@ export class DataPlane {
       () => this.tunnels.connectionCount(),
       () => this.listener.refused,
       () => parts.links.stats?.(),
+      () => identity,
+      () => this.certificateNotAfter,
     );
   }
 
@@ -177,7 +185,7 @@ export class DataPlane {
     const { tls, datapath, network, links, clock } = this.parts;
     const settings = this.settings;
     try {
-      await tls.start((material) => this.onTls(material));
+      this.noteCertificate(await tls.start((material) => this.onTls(material)));
       this.stops.push(() => tls.stop());
 
       const ifname = datapath.openTun();
@@ -244,7 +252,17 @@ export class DataPlane {
   }
 
   private onTls(material: TlsMaterial): void {
+    this.noteCertificate(material);
     this.shards.broadcast({ type: 'tls', tls: material });
+  }
+
+  private noteCertificate(material: TlsMaterial): void {
+    try {
+      this.certificateNotAfter = certificateExpiry(material.cert);
+    } catch (err) {
+      // The source validated the material already; a metric must not stop a reload.
+      this.log.warn('cannot read the certificate expiry for the metric', { err });
+    }
   }
 
   private onLinkStatus(report: LinkStatusReport): void {

@@ -132,7 +132,7 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
 
 /** Runs `body` against a started DataPlane built from `f`, and stops it. */
 async function running(f: ReturnType<typeof fakes>, over: Partial<DataPlaneSettings>, body: (plane: DataPlane) => Promise<void>): Promise<void> {
-  const plane = new DataPlane(settings(over), f.parts, silentLogger);
+  const plane = new DataPlane(settings(over), f.parts, silentLogger, 'broker-0');
   await plane.start();
   try {
     await body(plane);
@@ -147,7 +147,7 @@ const C4 = kubeLink('c4', '100.64.48.0/20', '192.168.0.14/24');
 
 test('parts start in dependency order and stop in reverse', async () => {
   const f = fakes();
-  const plane = new DataPlane(settings(), f.parts, silentLogger);
+  const plane = new DataPlane(settings(), f.parts, silentLogger, 'broker-0');
   await plane.start();
   assert.deepEqual(f.events, ['tls.start', 'datapath.openTun', 'network.setUp kubelink0', 'datapath.startThreads', 'shards.start', 'listener.listen', 'links.start']);
   f.events.length = 0;
@@ -224,7 +224,7 @@ test('the demand words are read every demandCheckMs; new certificates reach the 
 
 test('a failed start stops what had started and leaves no timer', async () => {
   const f = fakes({ failListen: true });
-  const plane = new DataPlane(settings(), f.parts, silentLogger);
+  const plane = new DataPlane(settings(), f.parts, silentLogger, 'broker-0');
   await assert.rejects(plane.start(), /EADDRINUSE/);
   assert.deepEqual(f.events.slice(-4), ['shards.stop', 'network.tearDown', 'datapath.stop', 'tls.stop']);
   assert.equal(f.clock.pendingTimers, 0);
