@@ -27,6 +27,8 @@ export const INGRESS_ENTRY_PATTERN = `^!?${IPV4}/${PREFIX_LENGTH}$`;
 /** A DNS name (or dotted IPv4, which has the same shape), optional root dot, optional :port. */
 export const ENDPOINT_PATTERN = `^${DNS_LABEL}(\\.${DNS_LABEL})*\\.?(:${PORT})?$`;
 export const IPV4_PATTERN = `^${IPV4}$`;
+/** A DNS name, optional root dot. */
+export const DNS_NAME_PATTERN = `^${DNS_LABEL}(\\.${DNS_LABEL})*\\.?$`;
 
 export const LINK_STATES: readonly LinkState[] = ['Up', 'Down', 'Error', 'Invalid'];
 
@@ -106,6 +108,15 @@ export const KUBELINK_CRD = {
                     description: "Host name (or IPv4 address) of the remote broker, optionally with :port (default 80)",
                     maxLength: 259,
                     pattern: ENDPOINT_PATTERN,
+                  },
+                  dns: {
+                    type: 'object',
+                    description: 'How names <x>.<this KubeLink\'s name>.<mesh domain> resolve: through the tunnel, by the remote cluster DNS',
+                    properties: {
+                      dnsIP: { type: 'string', description: 'Remote cluster DNS service IP (default: what the peer announces, else spec.cidr base + 10)', pattern: IPV4_PATTERN },
+                      baseDomain: { type: 'string', description: 'Remote cluster domain (default: what the peer announces, else cluster.local)', maxLength: 254, pattern: DNS_NAME_PATTERN },
+                      omitDNSPropagation: { type: 'boolean', description: 'true: names of this cluster do not resolve through the mesh' },
+                    },
                   },
                 },
               },
