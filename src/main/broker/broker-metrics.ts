@@ -17,6 +17,13 @@ export interface MetricsSource {
   ringFill: () => { toTunnel: number; toTun: number }[];
 }
 
+/** The dial pacer's state (see dial-pacer.ts). */
+export interface DialStats {
+  inFlight: number;
+  queued: number;
+  peakInFlight: number;
+}
+
 const LINK_STATES: readonly LinkState[] = ['Up', 'Down', 'Error', 'Invalid'];
 
 export class BrokerMetrics {
@@ -30,6 +37,7 @@ export class BrokerMetrics {
     connections: () => number,
     refusedConnections: () => number,
     linkSourceStats: () => LinkSourceStats | undefined,
+    dials: () => DialStats | undefined = () => undefined,
   ) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'kubelink_process_' });
 
@@ -159,6 +167,21 @@ export class BrokerMetrics {
     this.totalFrom('kubelink_peer_connections_refused_total', 'Peer connections closed on accept because too many TLS handshakes were pending', refusedConnections);
     registerLinkSourceMetrics(this.registry, linkSourceStats);
     this.totalFrom('kubelink_handshake_failures_total', 'Peer connections that failed TLS, identification or hello', handshakeFailures);
+    this.gaugeFrom('kubelink_dials_in_flight', 'Outbound handshakes of this broker in progress (capped by --max-dials-in-flight)', () => dials()?.inFlight ?? 0);
+    this.gaugeFrom('kubelink_dials_queued', 'Outbound dials waiting for the pacer (jitter, backoff or the in-flight cap)', () => dials()?.queued ?? 0);
+    this.gaugeFrom('kubelink_dials_in_flight_peak', 'The most outbound handshakes ever in progress at once', () => dials()?.peakInFlight ?? 0);
+  }
+
+  /** A gauge without labels whose value is kept elsewhere and read at scrape time. */
+  private gaugeFrom(name: string, help: string, read: () => number): void {
+    new client.Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
   }
 
   /** A counter without labels whose value is kept elsewhere and read at scrape time. */

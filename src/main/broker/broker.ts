@@ -181,6 +181,7 @@ export class Broker {
       () => this.tunnels?.connectionCount() ?? 0,
       () => this.listener?.refused ?? 0,
       () => this.linkSource?.stats?.(),
+      () => this.tunnels?.pacer,
     );
     await datapath.startThreads();
     shards.start();
