@@ -18,7 +18,7 @@ import type { Ipv4Interface } from '../shared/cidr.js';
 import type { Ipv4Prefix } from '../shared/types.js';
 import { isLogLevel } from '../shared/log.js';
 import type { LogLevel } from '../shared/log.js';
-import { isDnsName, normalizeHost, parsePort } from '../shared/host-port.js';
+import { isDnsLabel, isDnsName, normalizeHost, parsePort } from '../shared/host-port.js';
 import { DEFAULT_MAX_DIALS_IN_FLIGHT } from './broker/dial-pacer.js';
 
 export type ControllerName = 'broker' | 'router';
@@ -68,6 +68,12 @@ export interface Config {
   logLevel: LogLevel;
   leaseName: string;
   namespace: string;
+  /** This cluster's name in the mesh: `<x>.<clusterName>.<meshDomain>` resolves locally. */
+  clusterName?: string;
+  /** The DNS domain of the mesh (no trailing dot), e.g. `kubelink`. */
+  meshDomain: string;
+  /** UDP and TCP port of the broker's DNS server for the mesh domain; 0 disables it. */
+  dnsPort: number;
 }
 
 /** Secret name used by --secret-manage-mode self when --secret is not given. */
@@ -86,6 +92,8 @@ export const CONFIG_DEFAULTS = {
   logLevel: 'info' as LogLevel,
   leaseName: 'kubelink-broker',
   namespace: 'kube-system',
+  meshDomain: 'kubelink',
+  dnsPort: 8053,
 } satisfies Partial<Config>;
 
 export class FlagError extends Error {
@@ -317,6 +325,25 @@ const FLAGS: readonly FlagDef[] = [
     apply: (raw, c) => { c.leaseName = k8sName(raw); },
   },
   {
+    name: 'cluster-name', valueName: 'NAME', description: "this cluster's name in the mesh: <service>.<namespace>.svc.<NAME>.<mesh-domain> resolves in the local cluster DNS",
+    apply: (raw, c) => {
+      if (!isDnsLabel(raw)) throw new ValueError('is not a DNS label', '1..63 lower-case letters, digits and "-", e.g. c1');
+      c.clusterName = raw;
+    },
+  },
+  {
+    name: 'mesh-domain', valueName: 'DOMAIN', defaultText: CONFIG_DEFAULTS.meshDomain, description: 'DNS domain of the mesh: <x>.<cluster>.<DOMAIN> is <x> in the cluster named by that KubeLink',
+    apply: (raw, c) => {
+      const name = normalizeHost(raw);
+      if (!isDnsName(name)) throw new ValueError('is not a DNS name', 'a DNS name, e.g. kubelink or mesh.example.com');
+      c.meshDomain = name;
+    },
+  },
+  {
+    name: 'dns-port', valueName: 'PORT', defaultText: String(CONFIG_DEFAULTS.dnsPort), description: "UDP and TCP port of the broker's DNS server for the mesh domain; 0 disables it",
+    apply: (raw, c) => { c.dnsPort = portFlag(0)(raw); },
+  },
+  {
     name: 'log-level', valueName: 'LEVEL', defaultText: CONFIG_DEFAULTS.logLevel, description: 'debug, info, warn or error',
     apply: (raw, c) => {
       if (!isLogLevel(raw)) throw new ValueError('is not a log level', 'debug, info, warn or error');
@@ -361,6 +388,8 @@ function defaultConfig(env: NodeJS.ProcessEnv): Config {
     logLevel: CONFIG_DEFAULTS.logLevel,
     leaseName: CONFIG_DEFAULTS.leaseName,
     namespace,
+    meshDomain: CONFIG_DEFAULTS.meshDomain,
+    dnsPort: CONFIG_DEFAULTS.dnsPort,
   };
 }
 

@@ -14,8 +14,8 @@
 import type tls from 'node:tls';
 import { FrameBatcher, FrameDecoder, type FrameSink, type FrameMalformedReason } from '../shared/frame-codec.js';
 import {
-  ALPN_PROTOCOL, CAPABILITY_GSO, MAX_OFFLOAD_FRAME_PAYLOAD, NO_CAPABILITIES, PROTOCOL_VERSION,
-  decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck,
+  ALPN_PROTOCOL, CAPABILITY_GSO, MAX_HELLO_BYTES, MAX_OFFLOAD_FRAME_PAYLOAD, NO_CAPABILITIES, PROTOCOL_VERSION,
+  type HelloDns, decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck,
 } from '../shared/wire.js';
 import { TRIVIAL_VNET_HEADER, VNET_HDR_BYTES, VnetFlag, isTcpv4Gso, isTrivialVnetHeader, offloadRecordProblem } from '../shared/gso-header.js';
 import { Tcpv4Segmenter, completeRecordChecksum, type SegmentSink } from '../shared/gso-segment.js';
@@ -29,8 +29,8 @@ import type { Clock, TimerHandle } from '../shared/clock.js';
 
 export type ConnectionState = 'handshake' | 'established' | 'active' | 'closed';
 
-/** This broker's side of the inbound checks. */
-export type LocalIdentity = InboundLocal;
+/** This broker's side of the inbound checks, and its cluster DNS for the hello. */
+export type LocalIdentity = InboundLocal & { dns?: HelloDns };
 
 /** What a connection reports back to its shard. */
 export interface ConnectionOwner {
@@ -44,6 +44,8 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   state: ConnectionState = 'handshake';
   link: ShardLink | null = null;
   peerVersion = 0;
+  /** The peer's cluster DNS from its hello; undefined from brokers without the extension. */
+  peerDns: HelloDns | undefined;
   /** Both sides announced gso: offload frames and large frames flow both ways. */
   gso = false;
   rttMs: number | null = null;
@@ -55,7 +57,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   private readonly decoder: FrameDecoder;
   private handshakeTimer: TimerHandle;
   /** Reused for control frames so sending a keepalive allocates nothing but the write. */
-  private readonly controlScratch = Buffer.alloc(64);
+  private readonly controlScratch = Buffer.alloc(MAX_HELLO_BYTES);
   /** Cuts super-packets for a peer without gso; made on first use. */
   private segmenter: Tcpv4Segmenter | undefined;
 
@@ -114,6 +116,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
       capabilities: this.vnetHdr ? CAPABILITY_GSO : NO_CAPABILITIES,
       clusterAddress: this.local.clusterAddress,
       maxFramePayload: this.vnetHdr ? MAX_OFFLOAD_FRAME_PAYLOAD : this.tunables.maxFramePayload,
+      dns: this.local.dns,
     });
     this.writeFramed(this.controlScratch, 0, len);
   }
@@ -267,7 +270,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     const frame = decoded.value;
     switch (frame.type) {
       case 'hello':
-        this.onHello(frame.version, frame.clusterAddress, frame.capabilities);
+        this.onHello(frame.version, frame.clusterAddress, frame.capabilities, frame.dns);
         break;
       case 'keepalive': {
         // Gathered and written once per received chunk (onData), and not at all while the
@@ -288,7 +291,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     this.counters[FrameMalformedCounter[reason]]++;
   }
 
-  private onHello(version: number, clusterAddress: number, capabilities: number): void {
+  private onHello(version: number, clusterAddress: number, capabilities: number, dns: HelloDns | undefined): void {
     if (this.state !== 'handshake' || this.link === null) return;
     if (clusterAddress !== this.link.clusterAddress) {
       this.close(`peer says its cluster address is ${formatIpv4(clusterAddress)}, link ${this.link.name} expects ${formatIpv4(this.link.clusterAddress)}`, true);
@@ -296,6 +299,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     }
     this.clock.clearTimeout(this.handshakeTimer);
     this.peerVersion = version;
+    this.peerDns = dns;
     if (this.vnetHdr && (capabilities & CAPABILITY_GSO) !== 0) {
       // The peer sends offload frames only after our hello, which preceded everything
       // we send; from the next frame of this very chunk on, the decoder takes them.

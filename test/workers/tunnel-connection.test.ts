@@ -11,7 +11,7 @@ import { TunnelConnection, type ConnectionOwner } from '../../src/workers/tunnel
 import { SpscRing, type RecordHandler } from '../../src/shared/spsc-ring.js';
 import { COUNTERS_PER_BLOCK, Counter, FrameMalformedCounter, inboundDropCounter } from '../../src/shared/counters.js';
 import { DEFAULT_SHARD_TUNABLES, type ShardLink } from '../../src/shared/shard-protocol.js';
-import { ALPN_PROTOCOL, KEEPALIVE_BYTES, encodeKeepalive } from '../../src/shared/wire.js';
+import { ALPN_PROTOCOL, KEEPALIVE_BYTES, encodeKeepalive, type HelloDns } from '../../src/shared/wire.js';
 import { InboundDrop, NO_PUBLISHED, compileInboundPeer } from '../../src/shared/inbound-filter.js';
 import { VNET_HDR_BYTES, isTrivialVnetHeader } from '../../src/shared/gso-header.js';
 import { parseIpv4, parsePrefix } from '../../src/shared/cidr.js';
@@ -82,7 +82,7 @@ interface Side {
   drain(): Buffer[];
 }
 
-function side(socket: FakeSocket, local: typeof A, peer: typeof A, vnetHdr: boolean, dialed: boolean, clock: Clock = systemClock): Side {
+function side(socket: FakeSocket, local: typeof A & { dns?: HelloDns }, peer: typeof A, vnetHdr: boolean, dialed: boolean, clock: Clock = systemClock): Side {
   const link: ShardLink = { linkId: 1, name: 'peer', endpointHost: 'peer.kubelink.lab', endpointPort: 8088, ...peer, inbound: compileInboundPeer(peer) };
   const owner = new Owner(link);
   const ring = new SpscRing(SpscRing.allocate(1 << 20));
@@ -102,13 +102,13 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await tick();
 }
 
-/** A (dialing, cluster address A_ADDRESS) and B, handshaken. */
-async function pair(aVnet: boolean, bVnet: boolean): Promise<{ a: Side; b: Side }> {
+/** A (dialing, cluster address A_ADDRESS) and B, handshaken; `aDns`/`bDns` go into their hellos. */
+async function pair(aVnet: boolean, bVnet: boolean, aDns?: HelloDns, bDns?: HelloDns): Promise<{ a: Side; b: Side }> {
   const [sa, sb] = [new FakeSocket(), new FakeSocket()];
   sa.peer = sb;
   sb.peer = sa;
-  const a = side(sa, A, B, aVnet, true);
-  const b = side(sb, B, A, bVnet, false);
+  const a = side(sa, { ...A, dns: aDns }, B, aVnet, true);
+  const b = side(sb, { ...B, dns: bDns }, A, bVnet, false);
   a.conn.onSecure();
   b.conn.onSecure();
   await settle();
@@ -250,6 +250,18 @@ describe('tunnel connection keepalives', () => {
     socket.emit('data', keepalives(1000));
     assert.deepEqual(writes, []);
     assert.equal(b.conn.state, 'established');
+  });
+});
+
+describe('tunnel connection hello DNS extension', () => {
+  test("a broker announcing its cluster DNS and one that sends the old hello interoperate: each side learns what the other sent", async () => {
+    const dns = { dnsIp: parseIpv4('100.64.0.10')!, domain: 'cluster.local' };
+    const { a, b } = await pair(false, false, dns, undefined);
+    assert.deepEqual(b.conn.peerDns, dns);
+    assert.equal(a.conn.peerDns, undefined, 'an old-style hello carries no DNS');
+    const packet = tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(10) });
+    await send(a, [packet]);
+    assert.deepEqual(b.drain(), [packet], 'the tunnel carries packets after the mixed hello');
   });
 });
 

@@ -9,7 +9,9 @@ import type { LinkState, ValidLink } from '../../shared/types.js';
 import { linkRouteEntries, type RouteEntry } from '../../shared/route-table.js';
 import { compileInboundPeer } from '../../shared/inbound-filter.js';
 import { Backoff, type BackoffOptions } from '../../shared/backoff.js';
+import type { HelloDns } from '../../shared/wire.js';
 import { chooseTunnel } from './tunnel-choice.js';
+import { tunnelPeerChanged } from '../../shared/tunnel-peer.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 import { DEFAULT_DIAL_JITTER_MS, DEFAULT_MAX_DIALS_IN_FLIGHT, DialPacer } from './dial-pacer.js';
 
@@ -52,6 +54,8 @@ export interface LinkStatusReport {
   name: string;
   state: LinkState;
   message: string;
+  /** The cluster DNS the peer announced in its last hello (absent from older brokers). */
+  peerDns?: HelloDns;
 }
 
 interface ConnectionRecord {
@@ -83,6 +87,7 @@ interface LinkEntry {
   lastDialAt: number;
   /** Traffic over all of the link's connections, as of their last reports (every keepalive). */
   traffic: ConnectionTraffic;
+  peerDns: HelloDns | undefined;
 }
 
 export interface LinkSnapshot {
@@ -131,7 +136,7 @@ export class TunnelManager {
     for (const [name, entry] of this.links) {
       const next = wanted.get(name);
       if (!next) this.removeLink(entry, `link ${name} removed`);
-      else if (next.endpointHost !== entry.link.endpointHost || next.endpointPort !== entry.link.endpointPort || next.clusterAddress !== entry.link.clusterAddress) {
+      else if (tunnelPeerChanged(entry.link, next)) {
         // A different peer: the old tunnel is closed (by the shards on the 'links' message
         // below) and the link dialed again.
         entry.link = next;
@@ -158,6 +163,7 @@ export class TunnelManager {
         reconnects: 0,
         lastDialAt: Number.NEGATIVE_INFINITY,
         traffic: { ...NO_TRAFFIC },
+        peerDns: undefined,
       };
       this.links.set(name, entry);
       this.byId[linkId] = entry;
@@ -206,7 +212,7 @@ export class TunnelManager {
   onShardMessage(shard: number, msg: ShardToMain): void {
     switch (msg.type) {
       case 'established':
-        this.onEstablished(shard, msg.connId, msg.linkId, msg.dialed);
+        this.onEstablished(shard, msg.connId, msg.linkId, msg.dialed, msg.peerDns);
         break;
       case 'closed':
         if (msg.traffic) this.account(msg.connId, msg.traffic);
@@ -283,7 +289,7 @@ export class TunnelManager {
 
   // --- internals ---
 
-  private onEstablished(shard: number, connId: number, linkId: number, dialed: boolean): void {
+  private onEstablished(shard: number, connId: number, linkId: number, dialed: boolean, peerDns: HelloDns | undefined): void {
     const conn = this.connections.get(connId);
     const entry = this.byId[linkId];
     if (!conn || !entry) {
@@ -304,7 +310,10 @@ export class TunnelManager {
       this.datapath.setLinkShard(linkId, shard);
       this.pacer.cancel(linkId);
       this.log.info('tunnel up', { link: entry.link.name, connId, shard, direction: dialed ? 'dialed' : 'accepted' });
-      this.report(entry, 'Up', upMessage(entry));
+      // A peer that comes back announcing another cluster DNS is reported even while Up.
+      const dnsChanged = peerDns?.dnsIp !== entry.peerDns?.dnsIp || peerDns?.domain !== entry.peerDns?.domain;
+      entry.peerDns = peerDns;
+      this.report(entry, 'Up', upMessage(entry), dnsChanged);
     }
   }
 
@@ -414,7 +423,7 @@ export class TunnelManager {
     if (!force && entry.state === state && (state === 'Up' || entry.message === message)) return;
     entry.state = state;
     entry.message = message;
-    this.onStatus({ name: entry.link.name, state, message });
+    this.onStatus({ name: entry.link.name, state, message, ...(entry.peerDns ? { peerDns: entry.peerDns } : {}) });
   }
 }
 

@@ -19,6 +19,7 @@ function link(name: string, clusterAddress = PEER): ValidLink {
     meshPrefixLength: 24,
     endpointHost: `${name}.example`,
     endpointPort: 8088,
+    dns: { omitPropagation: false },
     spec: { cidr: '100.64.16.0/20', clusterAddress: '192.168.0.12/24', endpoint: `${name}.example:8088` },
   };
 }
@@ -216,6 +217,28 @@ test('accepted connections count as pending handshakes until they name their lin
   const [first] = h.ofType('adopt');
   h.manager.onShardMessage(first!.shard, { type: 'closed', connId: first!.msg.connId, linkId: null, reason: 'bad certificate', handshakeFailure: true });
   assert.equal(h.manager.pendingAccepts(), 1);
+  h.manager.stop();
+});
+
+test("the peer's announced cluster DNS travels with the Up report, and a changed announcement is reported again while Up", async () => {
+  const h = harness();
+  // A peer below our address: its dial (our accepted connection) is the one both keep.
+  h.manager.setLinks([link('b', 0xc0a8000a)]);
+  await h.clock.advance(0);
+  const dial = h.ofType('dial')[0]!;
+  const dns = { dnsIp: 0x6440100a, domain: 'cluster.local' };
+  h.manager.onShardMessage(dial.shard, { type: 'established', connId: dial.msg.connId, linkId: dial.msg.linkId, dialed: true, peerVersion: 1, peerDns: dns });
+  assert.deepEqual(h.statuses.at(-1), { name: 'b', state: 'Up', message: 'tunnel to b.example:8088 up', peerDns: dns });
+  const reports = h.statuses.length;
+  h.manager.onShardMessage(dial.shard, { type: 'health', connId: dial.msg.connId, linkId: dial.msg.linkId, rttMs: 1, lastReceiveAgeMs: 0, traffic: { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 } });
+  assert.equal(h.statuses.length, reports, 'Up again with the same DNS is not reported twice');
+  h.manager.adopt(43, '10.0.0.1:5001');
+  const [adopt] = h.ofType('adopt');
+  const changed = { dnsIp: 0x64401035, domain: 'c2.example' };
+  h.manager.onShardMessage(adopt!.shard, { type: 'established', connId: adopt!.msg.connId, linkId: dial.msg.linkId, dialed: false, peerVersion: 1, peerDns: changed });
+  assert.equal(h.ofType('activate').length, 2, 'the accepted connection carries the link now');
+  assert.equal(h.statuses.length, reports + 1);
+  assert.deepEqual(h.statuses.at(-1), { name: 'b', state: 'Up', message: 'tunnel to b.example:8088 up', peerDns: changed });
   h.manager.stop();
 });
 
