@@ -21,6 +21,7 @@ import type { TlsSource } from '../certs/tls-source.js';
 import { createCoalescedTask } from '../../shared/coalesced-task.js';
 import type { LeaderElector } from '../k8s/leader-election.js';
 import { conventionalClusterDns } from '../dns/cluster-dns.js';
+import { DnsService } from '../dns/dns-service.js';
 
 export interface BrokerTimings {
   /** How often packets waiting for a down link are checked (dial on demand). */
@@ -45,6 +46,7 @@ export class Broker {
   private linkSource: LinkSource | undefined;
   private tlsSource: TlsSource | undefined;
   private metrics: BrokerMetrics | undefined;
+  private dns: DnsService | undefined;
   private timers: NodeJS.Timeout[] = [];
   private nodeIp: string | undefined;
   private servedLinks: ValidLink[] = [];
@@ -186,6 +188,16 @@ export class Broker {
     await datapath.startThreads();
     shards.start();
 
+    if (config.dnsPort > 0) {
+      // After the gateway set-up: forwarded queries leave from the cluster address on the TUN.
+      this.dns = new DnsService(
+        { port: config.dnsPort, meshDomain: config.meshDomain, clusterName: config.clusterName, clusterAddress: formatIpv4(linkAddress.address), ownDns: conventionalClusterDns(serviceCidr) },
+        this.metrics.registry,
+        this.log.child({ component: 'dns' }),
+      );
+      await this.dns.start();
+    }
+
     this.listener = new PeerListener(loadNative(), (fd, remote) => this.tunnels?.adopt(fd, remote), this.log.child({ component: 'listener' }), {
       pendingHandshakes: () => this.tunnels?.pendingAccepts() ?? 0,
       maxPendingHandshakes: this.timings.maxPendingHandshakes,
@@ -221,6 +233,7 @@ export class Broker {
       served.push(result.link);
     }
     this.servedLinks = this.withinCapacity(served);
+    this.dns?.setLinks(this.servedLinks);
     this.tunnels!.setLinks(this.servedLinks);
     void this.networkReconcile.run();
   }
@@ -263,6 +276,7 @@ export class Broker {
   }
 
   private onLinkStatus(report: LinkStatusReport): void {
+    this.dns?.setLinkStatus(report.name, report.state, report.peerDns);
     void this.report(report.name, report.state, report.message);
   }
 
@@ -285,6 +299,7 @@ export class Broker {
     await this.tlsSource?.stop();
     await this.listener?.close();
     await this.shards?.stop();
+    await this.dns?.stop();
     await this.networkReconcile.stop();
     await this.datapath?.stop();
     await this.gateway?.tearDown();
