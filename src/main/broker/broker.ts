@@ -22,6 +22,8 @@ import { createCoalescedTask } from '../../shared/coalesced-task.js';
 import type { LeaderElector } from '../k8s/leader-election.js';
 import { conventionalClusterDns } from '../dns/cluster-dns.js';
 import { DnsService } from '../dns/dns-service.js';
+import { certificateExpiry } from '../certs/pki.js';
+import os from 'node:os';
 
 export interface BrokerTimings {
   /** How often packets waiting for a down link are checked (dial on demand). */
@@ -54,6 +56,8 @@ export class Broker {
   private dataPlaneUp = false;
   private stopping = false;
   private invalidLinks = 0;
+  /** notAfter of the certificate in force, for kubelink_certificate_expiry_timestamp_seconds. */
+  private certificateNotAfter: Date | undefined;
   private readonly timings: BrokerTimings;
 
   constructor(
@@ -135,7 +139,7 @@ export class Broker {
     if (!linkAddress || !serviceCidr) throw new Error('the broker needs --link-address and --service-cidr');
 
     this.tlsSource = await createTlsSource(config, this.log);
-    await this.tlsSource.start((material) => this.onTls(material));
+    this.noteCertificate(await this.tlsSource.start((material) => this.onTls(material)));
 
     const datapath = new Datapath({ ifname: config.ifceName, shards: config.workers, mtu: config.mtu, tunOffload: config.tunOffload }, this.log.child({ component: 'datapath' }));
     this.datapath = datapath;
@@ -184,6 +188,10 @@ export class Broker {
       () => this.tunnels?.connectionCount() ?? 0,
       () => this.listener?.refused ?? 0,
       () => this.linkSource?.stats?.(),
+      // The data plane (and so this registry) runs only on the leader: the identity it
+      // won the Lease with, or the host name when links come from files (no election).
+      () => this.elector?.identity ?? os.hostname(),
+      () => this.certificateNotAfter,
     );
     await datapath.startThreads();
     shards.start();
@@ -272,7 +280,17 @@ export class Broker {
   );
 
   private onTls(material: TlsMaterial): void {
+    this.noteCertificate(material);
     this.shards?.broadcast({ type: 'tls', tls: material });
+  }
+
+  private noteCertificate(material: TlsMaterial): void {
+    try {
+      this.certificateNotAfter = certificateExpiry(material.cert);
+    } catch (err) {
+      // The source validated the material already; a metric must not stop a reload.
+      this.log.warn('cannot read the certificate expiry for the metric', { err });
+    }
   }
 
   private onLinkStatus(report: LinkStatusReport): void {
