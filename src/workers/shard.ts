@@ -12,6 +12,7 @@ import tls from 'node:tls';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { SpscRing, type RecordHandler } from '../shared/spsc-ring.js';
 import { ALPN_PROTOCOL } from '../shared/wire.js';
+import { tunnelPeerChanged } from '../shared/tunnel-peer.js';
 import type { MainToShard, ShardInit, ShardLink, ShardToMain, TlsMaterial } from '../shared/shard-protocol.js';
 import { createLogger, isLogLevel, type Logger } from '../shared/log.js';
 import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
@@ -247,7 +248,7 @@ class Shard implements ConnectionOwner, RecordHandler {
     for (const conn of this.connections.values()) {
       if (!conn.link) continue;
       const current = byId.get(conn.link.linkId);
-      if (!current || current.endpointHost !== conn.link.endpointHost || current.clusterAddress !== conn.link.clusterAddress) {
+      if (!current || tunnelPeerChanged(conn.link, current)) {
         conn.close(current ? `link ${conn.link.name} changed its endpoint or address` : `link ${conn.link.name} was removed`, false);
       } else {
         conn.link = current; // e.g. a changed cidr, egress or ingress: checks use the new one at once

@@ -11,6 +11,7 @@ import { compileInboundPeer } from '../../shared/inbound-filter.js';
 import { Backoff, type BackoffOptions } from '../../shared/backoff.js';
 import type { HelloDns } from '../../shared/wire.js';
 import { chooseTunnel } from './tunnel-choice.js';
+import { tunnelPeerChanged } from '../../shared/tunnel-peer.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 import { DEFAULT_DIAL_JITTER_MS, DEFAULT_MAX_DIALS_IN_FLIGHT, DialPacer } from './dial-pacer.js';
 
@@ -135,7 +136,7 @@ export class TunnelManager {
     for (const [name, entry] of this.links) {
       const next = wanted.get(name);
       if (!next) this.removeLink(entry, `link ${name} removed`);
-      else if (next.endpointHost !== entry.link.endpointHost || next.endpointPort !== entry.link.endpointPort || next.clusterAddress !== entry.link.clusterAddress) {
+      else if (tunnelPeerChanged(entry.link, next)) {
         // A different peer: the old tunnel is closed (by the shards on the 'links' message
         // below) and the link dialed again.
         entry.link = next;
