@@ -12,6 +12,9 @@ import { Datapath } from './datapath.js';
 import type { DataPlaneParts, DataPlaneSettings } from './data-plane.js';
 import { PeerListener } from './peer-listener.js';
 import { ShardSupervisor } from './shard-supervisor.js';
+import { formatIpv4 } from '../../shared/cidr.js';
+import { conventionalClusterDns } from '../dns/cluster-dns.js';
+import { DnsService } from '../dns/dns-service.js';
 
 export async function productionParts(config: Config, settings: DataPlaneSettings, log: Logger): Promise<DataPlaneParts> {
   const tls = await createTlsSource(config, log);
@@ -24,5 +27,18 @@ export async function productionParts(config: Config, settings: DataPlaneSetting
     network: new GatewayNetwork(settings.linkAddress, config.mtu, log.child({ component: 'gateway' })),
     shards: (initFor) => new ShardSupervisor(config.workers, initFor, log.child({ component: 'shards' })),
     listener: (handOver, admission) => new PeerListener(loadNative(), handOver, log.child({ component: 'listener' }), admission),
+    dns: config.dnsPort > 0
+      ? (registry) => new DnsService(
+          {
+            port: config.dnsPort,
+            meshDomain: config.meshDomain,
+            clusterName: config.clusterName,
+            clusterAddress: formatIpv4(settings.linkAddress.address),
+            ownDns: conventionalClusterDns(settings.serviceCidr),
+          },
+          registry,
+          log.child({ component: 'dns' }),
+        )
+      : undefined,
   };
 }
