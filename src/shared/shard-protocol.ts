@@ -22,6 +22,8 @@ export interface TlsMaterial {
   cert: string;
   key: string;
   ca: string;
+  /** PEM X509 CRLs of the CA(s), from the Secret's ca.crl or --crl-file; absent: none. */
+  crl?: string;
 }
 
 export interface ShardTunables {
