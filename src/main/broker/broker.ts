@@ -20,6 +20,8 @@ import { createTlsSource } from '../certs/tls-source-factory.js';
 import type { TlsSource } from '../certs/tls-source.js';
 import { createCoalescedTask } from '../../shared/coalesced-task.js';
 import type { LeaderElector } from '../k8s/leader-election.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { MeshServiceController } from '../mesh-services/mesh-service-controller.js';
 
 export interface BrokerTimings {
   /** How often packets waiting for a down link are checked (dial on demand). */
@@ -41,6 +43,10 @@ export class Broker {
   private listener: PeerListener | undefined;
   private http: HttpServer | undefined;
   private gateway: GatewayNetwork | undefined;
+  private kubeConfig: KubeConfig | undefined;
+  private meshServices: MeshServiceController | undefined;
+  /** Cluster addresses of all valid KubeLinks: a MeshService may not take one. */
+  private linkClusterAddresses: number[] = [];
   private linkSource: LinkSource | undefined;
   private tlsSource: TlsSource | undefined;
   private metrics: BrokerMetrics | undefined;
@@ -88,14 +94,18 @@ export class Broker {
     const { systemClock, withTimeout } = await import('../../shared/clock.js');
     const { LeaderElector, kubernetesLeaseStore } = await import('../k8s/leader-election.js');
     const kubeConfig = loadKubeConfig(config.kubeconfig);
-    try {
-      // Bounded: a black-holed API server must not keep the broker from starting its election.
-      const result = await withTimeout(systemClock, ensureCrd(kubeConfig, this.log), 60_000, 'ensuring the KubeLink CRD got no answer within 60 s');
-      this.log.info('KubeLink CRD', { result });
-    } catch (err) {
-      // Without create rights the CRD must have been installed by an administrator; the
-      // link source fails clearly below if it is really missing.
-      this.log.warn('could not create or update the KubeLink CRD; using the installed one', { err });
+    this.kubeConfig = kubeConfig;
+    const { MESHSERVICE_CRD } = await import('../mesh-services/mesh-service-crd.js');
+    for (const [kind, crd] of [['KubeLink', undefined], ['MeshService', MESHSERVICE_CRD]] as const) {
+      try {
+        // Bounded: a black-holed API server must not keep the broker from starting its election.
+        const result = await withTimeout(systemClock, ensureCrd(kubeConfig, this.log, {}, crd), 60_000, `ensuring the ${kind} CRD got no answer within 60 s`);
+        this.log.info(`${kind} CRD`, { result });
+      } catch (err) {
+        // Without create rights the CRD must have been installed by an administrator; the
+        // sources fail clearly below if it is really missing.
+        this.log.warn(`could not create or update the ${kind} CRD; using the installed one`, { err });
+      }
     }
     this.elector = new LeaderElector(kubernetesLeaseStore(kubeConfig, config.namespace, config.leaseName), {
       // With hostNetwork the hostname is the node's: the pod name (set by the Deployment
@@ -156,6 +166,7 @@ export class Broker {
         local: { clusterAddress: linkAddress.address, serviceCidr },
         tls: this.tlsSource!.current(),
         links: this.tunnels?.shardLinks() ?? [],
+        published: this.meshServices?.published() ?? [],
         tunables: DEFAULT_SHARD_TUNABLES,
         logLevel: config.logLevel,
       }),
@@ -194,6 +205,19 @@ export class Broker {
 
     this.linkSource = await createLinkSource(config, this.log);
     await this.linkSource.start((resources) => this.onResources(resources));
+    if (this.kubeConfig) {
+      // MeshServices need Services and EndpointSlices: only with links from Kubernetes.
+      const { MeshServiceController } = await import('../mesh-services/mesh-service-controller.js');
+      this.meshServices = new MeshServiceController({
+        kubeConfig: this.kubeConfig,
+        ifname,
+        linkAddress,
+        publish: (published) => this.shards?.broadcast({ type: 'published', published }),
+        log: this.log.child({ component: 'mesh-services' }),
+      });
+      this.meshServices.setLinkClusterAddresses(this.linkClusterAddresses);
+      await this.meshServices.start();
+    }
 
     this.timers.push(setInterval(() => this.tunnels?.onDemand(datapath.takeDemand()), this.timings.demandCheckMs));
     this.timers.push(setInterval(() => void this.networkReconcile.run(), this.timings.reconcileMs));
@@ -209,6 +233,8 @@ export class Broker {
       nodeCidr: config.nodeCidr,
     });
     const served: ValidLink[] = [];
+    this.linkClusterAddresses = results.flatMap((r) => (r.ok ? [r.link.clusterAddress] : [])).sort((a, b) => a - b);
+    this.meshServices?.setLinkClusterAddresses(this.linkClusterAddresses);
     this.invalidLinks = results.filter((r) => !r.ok).length;
     for (const result of results) {
       if (!result.ok) {
@@ -252,7 +278,10 @@ export class Broker {
 
   /** SNAT and routes for the served links; one run at a time, a request during a run makes one more. */
   private readonly networkReconcile = createCoalescedTask(
-    async () => this.gateway?.reconcile(this.servedLinks.flatMap(tunnelDestinations)),
+    async () => {
+      await this.gateway?.reconcile(this.servedLinks.flatMap(tunnelDestinations));
+      await this.meshServices?.reconcile();
+    },
     0,
     (err) => this.log.error('gateway networking reconcile failed', { err }),
   );
@@ -285,6 +314,7 @@ export class Broker {
     await this.listener?.close();
     await this.shards?.stop();
     await this.networkReconcile.stop();
+    await this.meshServices?.stop();
     await this.datapath?.stop();
     await this.gateway?.tearDown();
     // Released last: a standby takes over only once this replica's TUN and rules are gone.
