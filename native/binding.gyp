@@ -9,6 +9,7 @@
         "src/tun_offload.c",
         "src/batch_io.c",
         "src/fd_ops.c",
+        "src/thread_name.c",
         "src/netlink.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],

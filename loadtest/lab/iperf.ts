@@ -17,6 +17,8 @@ export interface IperfOptions {
   udp?: boolean;
   /** Target bitrate, iperf3 syntax (e.g. '1G'). */
   bitrate?: string;
+  /** Bytes per write (-l): the UDP datagram size. Default iperf3's. */
+  lengthBytes?: number;
   /** Default 5000 ms. */
   connectTimeoutMs?: number;
 }
@@ -48,6 +50,7 @@ export function iperfClientArgs(targetIp: string, options: IperfOptions): string
   if (options.reverse) argv.push('-R');
   if (options.udp) argv.push('-u');
   if (options.bitrate) argv.push('-b', options.bitrate);
+  if (options.lengthBytes !== undefined) argv.push('-l', String(options.lengthBytes));
   return argv;
 }
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { LabContext } from './lab-context.js';
 import type { LabPath } from './lab-path.js';
 import type { LabProcess } from './lab-process.js';
-import type { BrokerArgsOptions } from './kubelink-files.js';
+import { brokerArgs, type BrokerArgsOptions } from './kubelink-files.js';
 import type { LabCluster } from './topology.js';
 
 export interface KubelinkPathOptions {
@@ -20,6 +20,12 @@ export interface KubelinkPathOptions {
   extraArgs?: readonly string[];
   /** How long the tunnels may take to pass traffic. Default 30 000 ms. */
   readyTimeoutMs?: number;
+  /** Name in tables and of the work dir; default kubelink-w<workers>. */
+  name?: string;
+  /** Node binary of the brokers (default the lab's), e.g. to compare Node versions. */
+  nodeBinary?: string;
+  /** kubelink entry script (default the lab's), e.g. another build to compare against. */
+  entry?: string;
 }
 
 export class KubelinkPath implements LabPath {
@@ -32,7 +38,7 @@ export class KubelinkPath implements LabPath {
     private readonly lab: LabContext,
     private readonly options: KubelinkPathOptions,
   ) {
-    this.name = `kubelink-w${options.workers}`;
+    this.name = options.name ?? `kubelink-w${options.workers}`;
     this.clusters = options.clusters ?? lab.clusters;
     this.dir = path.join(lab.workDir, this.name);
   }
@@ -51,7 +57,7 @@ export class KubelinkPath implements LabPath {
       const linksDir = path.join(this.dir, cluster.name, 'links');
       await rm(linksDir, { recursive: true, force: true });
       await lab.writeLinks(cluster.index, linksDir);
-      const argv = lab.kubelinkBrokerArgs(cluster.index, {
+      const argv = brokerArgs(options.nodeBinary ?? lab.nodeBinary, options.entry ?? lab.kubelinkEntry, cluster, {
         workers: options.workers,
         linksDir,
         certDir,

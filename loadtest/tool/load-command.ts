@@ -229,7 +229,7 @@ async function writeReport(rows: LoadRow[], options: LoadtestOptions, progress: 
   progress.print(formatLoadTable(rows));
   const scaling = formatScaling(rows);
   if (scaling) progress.print('\n' + scaling);
-  progress.print('CPU: utime+stime of each broker process (all threads) during the run, in % of one core.');
+  progress.print('CPU: utime+stime of each broker process (all threads) during the run, in % of one core, and per Gbit carried in total.');
   if (options.jsonFile) {
     const report: LoadReport = { kind: options.matrix ? 'matrix' : 'pair', date: new Date().toISOString(), machine: await describeMachine(), command: argv, rows };
     await writeFile(options.jsonFile, JSON.stringify(report, null, 2) + '\n');

@@ -42,6 +42,15 @@ export interface LoadReport {
   rows: LoadRow[];
 }
 
+/** Core-seconds per Gbit carried, per broker: what predicts a bigger machine (per core, not per box). */
+export function cpuPerGbitText(row: LoadRow): string {
+  if (row.totalGbps === undefined || row.totalGbps === 0) return '';
+  const gbit = row.totalGbps * row.durationSec;
+  return Object.entries(row.brokerCpuSec)
+    .map(([cluster, sec]) => `${cluster} ${(sec / gbit).toFixed(3)}`)
+    .join(' ');
+}
+
 function cpuText(row: LoadRow): string {
   return Object.entries(row.brokerCpuPercent)
     .map(([cluster, percent]) => `${cluster} ${percent.toFixed(0)}%`)
@@ -50,7 +59,7 @@ function cpuText(row: LoadRow): string {
 
 export function formatLoadTable(rows: readonly LoadRow[]): string {
   const matrix = rows.some((r) => r.peers > 1) || new Set(rows.map((r) => r.workers)).size > 1;
-  const header = ['workers', 'peers', 'streams', 'proto', 'direction', 'Gbit/s total', 'per peer', matrix ? 'retr' : 'retransmits', 'broker CPU (% of one core)'];
+  const header = ['workers', 'peers', 'streams', 'proto', 'direction', 'Gbit/s total', 'per peer', matrix ? 'retr' : 'retransmits', 'broker CPU (% of one core)', 'core-s/Gbit per broker'];
   const body = rows.map((r) => [
     r.workers,
     r.peers,
@@ -61,6 +70,7 @@ export function formatLoadTable(rows: readonly LoadRow[]): string {
     r.perPeerGbps.map((g) => g.toFixed(2)).join(' '),
     r.protocol === 'udp' ? `loss ${(r.lostPercent ?? 0).toFixed(1)}%` : String(r.retransmits),
     cpuText(r),
+    cpuPerGbitText(r),
   ]);
   return formatTextTable(header, body);
 }

@@ -20,6 +20,7 @@ import { runIperf } from '../lab/iperf.js';
 import { repoRoot } from '../lab/repo-root.js';
 import type { LabCluster } from '../lab/topology.js';
 import { formatThreadProfiles, summarizeProfileDir } from './cpuprofile-summary.js';
+import { formatThreadCpu, startThreadCpuSample } from './process-cpu.js';
 import { newMeshLab, onInterrupt, startMesh } from './mesh.js';
 import { integerOption, prefixOption, UsageError } from './options.js';
 import type { Progress } from './progress.js';
@@ -118,8 +119,15 @@ async function profileOnce(tool: ProfileTool, options: ProfileOptions, progress:
     const profiled = lab.clusters.find((c) => c.name === options.cluster)!;
     const broker = mesh.path.broker(profiled.index)!;
     progress.step(`${tool}: broker of ${profiled.name} runs under ${tool === 'cpu-prof' ? 'node --cpu-prof' : `clinic ${tool}`} (pid ${broker.pid}); iperf3 c1 ${options.reverse ? '<-' : '->'} c2, ${options.streams} streams, ${options.durationSec} s`);
+    // The profiles' "busy" counts wall time in native calls too (a TUN thread blocked in
+    // poll() looks busy); the kernel's per-thread CPU time says where the CPU really went.
+    const threadSample = startThreadCpuSample(broker.pid);
+    const startedMs = Date.now();
     const result = await runIperf(lab, lab.cluster(1).pods.client2, lab.cluster(2).serviceIp, { durationSec: options.durationSec, streams: options.streams, reverse: options.reverse });
+    const threadCpu = formatThreadCpu(threadSample.stop(), (Date.now() - startedMs) / 1000);
     progress.step(`${tool}: iperf3 ${(result.bitsPerSecond / 1e9).toFixed(2)} Gbit/s while profiled`);
+    // Under clinic the recorded pid is clinic's own process, not the broker's.
+    if (tool === 'cpu-prof') progress.print(threadCpu);
     progress.step(`${tool}: SIGINT to the broker's process group; waiting for ${tool === 'cpu-prof' ? 'the profiles' : 'clinic\'s analysis (up to a minute or two)'}`);
     process.kill(-broker.pid, 'SIGINT');
     const exit = await Promise.race([broker.exited, sleep(REPORT_WAIT_MS).then(() => undefined)]);

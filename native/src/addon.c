@@ -17,6 +17,7 @@ NAPI_MODULE_INIT() {
       EXPORT("close", js_close),
       EXPORT("createEventFd", js_create_event_fd),
       EXPORT("signalEventFd", js_signal_event_fd),
+      EXPORT("setThreadName", js_set_thread_name),
       EXPORT("netlinkOpen", js_netlink_open),
       EXPORT("netlinkExchange", js_netlink_exchange),
   };

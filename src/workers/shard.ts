@@ -17,6 +17,7 @@ import { createLogger, isLogLevel, type Logger } from '../shared/log.js';
 import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
 import { findLinkForPeer } from '../shared/cert-identity.js';
 import { CounterBlocks, Counter } from '../shared/counters.js';
+import { loadNative } from '../shared/native.js';
 import { NO_PUBLISHED, compilePublished, type InboundLocal } from '../shared/inbound-filter.js';
 
 /** Records taken from the ring per pass before the event loop gets a turn. */
@@ -275,6 +276,8 @@ class Shard implements ConnectionOwner, RecordHandler {
 }
 
 export default async function runShard(init: ShardInit): Promise<{ shardIndex: number }> {
+  // So per-thread CPU (/proc/<pid>/task/<tid>/stat, top -H) tells the shards apart.
+  loadNative().setThreadName(`kl-shard-${init.shardIndex}`);
   const shard = new Shard(init);
   shard.start();
   await shard.stopped;

@@ -14,6 +14,7 @@ import { TUN_CONTROL_STOP, type TunReaderInit } from '../shared/tun-threads.js';
 
 const init = workerData as TunReaderInit;
 const native = loadNative();
+native.setThreadName('kl-tun-reader');
 const control = new Int32Array(init.control);
 const routes = new RouteTable(init.routeTable);
 const demand = new Int32Array(init.demand);

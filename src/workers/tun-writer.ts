@@ -13,6 +13,7 @@ import { TUN_CONTROL_STOP, type TunWriterInit } from '../shared/tun-threads.js';
 
 const init = workerData as TunWriterInit;
 const native = loadNative();
+native.setThreadName('kl-tun-writer');
 const control = new Int32Array(init.control);
 const signal = new Int32Array(init.signal);
 const rings = init.toTunRings.map((sab) => new SpscRing(sab, { signal, signalIndex: 0 }));

@@ -1,4 +1,5 @@
-// End-to-end: @kubernetes/client-node 1.4 (what kubelink uses) against the test API server.
+// End-to-end: @kubernetes/client-node 2.x (what kubelink uses; it speaks HTTP/1.1 through
+// undici) against the test API server.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -160,6 +161,36 @@ describe('client-node against the test API server', () => {
     const w = collectWatch();
     await new k8s.Watch(env.kc).watch(PATH, { timeoutSeconds: 1, resourceVersion: String(env.server.resourceVersion()) }, w.callback, w.doneCallback);
     assert.equal(await w.done, null);
+  });
+
+  test('a watch that receives nothing ends with a TimeoutError from the library (the informer resumes on exactly that)', { timeout: 20_000 }, async () => {
+    // client-node 2.x aborts a watch after requestTimeoutMs (30 s; private, so set here only
+    // to keep the test short) without a byte; the informer relies on the error's name.
+    // Without allowWatchBookmarks the server sends nothing on a quiet watch.
+    const w = collectWatch();
+    const watch = new k8s.Watch(env.kc);
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 200;
+    await watch.watch(PATH, { resourceVersion: String(env.server.resourceVersion()) }, w.callback, w.doneCallback);
+    const err = (await w.done) as { name?: string };
+    assert.equal(err?.name, 'TimeoutError');
+    assert.deepEqual(w.events, []);
+  });
+
+  test('a watch that keeps receiving bookmarks outlives the inactivity timeout', { timeout: 20_000 }, async () => {
+    // Bookmarks every 100 ms against a 400 ms inactivity timeout: the watch must still be
+    // open after more bookmarks than fit into one timeout.
+    const w = collectWatch();
+    const watch = new k8s.Watch(env.kc);
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 400;
+    let ended = false;
+    void w.done.then(() => (ended = true));
+    const controller = await watch.watch(PATH, { allowWatchBookmarks: true, resourceVersion: String(env.server.resourceVersion()) }, w.callback, w.doneCallback);
+    try {
+      await w.next(() => ended || w.events.filter((e) => e.type === 'BOOKMARK').length >= 8);
+      assert.equal(ended, false, 'the watch was not ended while data kept arriving');
+    } finally {
+      controller.abort();
+    }
   });
 
   test('a label-selected watch reports an object leaving the selection as DELETED', { timeout: 20_000 }, async () => {

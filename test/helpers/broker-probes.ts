@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Lab } from '../../loadtest/lab/lab.js';
+import { fetchBrokerMetrics, metricValue } from '../../loadtest/lab/broker-metrics.js';
 import type { LabCluster } from '../../loadtest/lab/topology.js';
 import { issueCertificate, type CertificateAuthority } from '../../src/main/certs/pki.js';
 import type { FakePeerReport } from '../lab/fixtures/fake-peer.js';
@@ -18,11 +19,7 @@ export interface CertificateFiles {
 
 /** One sample of a broker metric (0 when the series is absent), e.g. ('kubelink_link_up', {link: 'c2'}). */
 export async function brokerMetric(lab: Lab, cluster: LabCluster, name: string, labels: Record<string, string> = {}, port = 8080): Promise<number> {
-  const text = await lab.httpGet(cluster.gateway.ns, `http://127.0.0.1:${port}/metrics`);
-  const rendered = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',');
-  const series = rendered ? `${name}{${rendered}}` : name;
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
-  return line ? Number(line.slice(series.length + 1)) : 0;
+  return metricValue(await fetchBrokerMetrics(lab, cluster, port), name, labels);
 }
 
 /** The lab CA written by lab.writeCertificates(certDir). */

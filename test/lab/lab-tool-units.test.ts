@@ -4,8 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatTextTable } from '../../loadtest/tool/text-table.js';
-import { formatLoadTable, formatScaling, type LoadRow } from '../../loadtest/tool/load-report.js';
-import { parseCpuTicks } from '../../loadtest/tool/process-cpu.js';
+import { cpuPerGbitText, formatLoadTable, formatScaling, type LoadRow } from '../../loadtest/tool/load-report.js';
+import { formatThreadCpu, parseCpuTicks, startThreadCpuSample, threadCpuSeconds } from '../../loadtest/tool/process-cpu.js';
+import { parsePingOutput, percentile } from '../../loadtest/lab/ping.js';
+import { metricSum, metricValue } from '../../loadtest/lab/broker-metrics.js';
 import { clusterOfNamespace, processRole } from '../../loadtest/tool/process-roles.js';
 import { summarizeProfile } from '../../loadtest/tool/cpuprofile-summary.js';
 import { parseLoadtestArgs } from '../../loadtest/tool/load-command.js';
@@ -123,4 +125,52 @@ test('a lab broker reads links from --kubeconfig and certificates from --secret,
   assert.ok(k8s.join(' ').includes('--kubeconfig /w/c1/kubeconfig --secret kubelink --namespace kube-system --workers 2'));
   assert.ok(!k8s.includes('--links') && !k8s.includes('--certfile'));
   assert.throws(() => brokerArgs('node', 'cli.js', c1, { workers: 1, linksDir: '/l', kubeconfig: '/k', certDir: '/c' }), /exactly one of linksDir and kubeconfig/);
+});
+
+test('core-seconds per Gbit divide each broker\'s CPU by the Gbit the whole run carried', () => {
+  // 2 CPU seconds over 5 s at 1.0 Gbit/s = 5 Gbit carried.
+  assert.equal(cpuPerGbitText(row(1, 1, 1, 1.0)), 'c1 0.400');
+  assert.equal(cpuPerGbitText({ ...row(1, 1, 1, 0), totalGbps: undefined }), '');
+});
+
+test('per-thread CPU of this process names its threads and never goes backwards', () => {
+  const sample = startThreadCpuSample(process.pid);
+  let x = 0;
+  for (let i = 0; i < 2e7; i++) x += i;
+  assert.ok(x > 0);
+  const threads = sample.stop();
+  assert.ok(threads.some((t) => t.tid === process.pid), 'the main thread is listed by its tid (= pid)');
+  assert.ok(threads.every((t) => t.seconds >= 0 && t.name.length > 0));
+  assert.deepEqual(threadCpuSeconds(2 ** 22 + 12345), [], 'a process that does not exist has no threads');
+  assert.match(formatThreadCpu([{ tid: 7, name: 'kl-shard-0', seconds: 0.5 }, { tid: 8, name: 'node', seconds: 0 }], 1), /total 0\.50 s = 50% .*\n\s+kl-shard-0\s+tid 7\s+0\.50 s\s+50% of a core$/);
+});
+
+test('ping output gives one RTT per reply and the sent count; percentiles are nearest-rank', () => {
+  const text = [
+    'PING 100.64.16.10 (100.64.16.10) 56(84) bytes of data.',
+    '64 bytes from 100.64.16.10: icmp_seq=1 ttl=62 time=0.512 ms',
+    '64 bytes from 100.64.16.10: icmp_seq=3 ttl=62 time=12.0 ms',
+    '',
+    '--- 100.64.16.10 ping statistics ---',
+    '3 packets transmitted, 2 received, 33.3333% packet loss, time 40ms',
+  ].join('\n');
+  assert.deepEqual(parsePingOutput(text), { sent: 3, rttsMs: [0.512, 12] });
+  assert.throws(() => parsePingOutput('ping: unknown host'), /no summary/);
+  const values = Array.from({ length: 100 }, (_, i) => i + 1);
+  assert.equal(percentile(values, 50), 50);
+  assert.equal(percentile(values, 99), 99);
+  assert.equal(percentile([3], 99), 3);
+  assert.equal(percentile([], 50), undefined);
+});
+
+test('metric sums add every labelled series of one family and nothing of its neighbours', () => {
+  const text = [
+    '# HELP kubelink_dropped_packets_total x',
+    'kubelink_dropped_packets_total{reason="ring-full"} 3',
+    'kubelink_dropped_packets_total{reason="no-route"} 4',
+    'kubelink_dropped_packets_totalx 100',
+  ].join('\n');
+  assert.equal(metricSum(text, 'kubelink_dropped_packets_total'), 7);
+  assert.equal(metricValue(text, 'kubelink_dropped_packets_total', { reason: 'ring-full' }), 3);
+  assert.equal(metricValue(text, 'kubelink_absent'), 0);
 });

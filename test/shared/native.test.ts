@@ -3,7 +3,8 @@
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -406,6 +407,24 @@ describe('worker threads', () => {
       for (const fd of wake) native.signalEventFd(fd);
       assert.deepEqual(await Promise.all(readers.map((reader) => reader.result)), [-1, -1, -1]);
     }));
+
+  test('setThreadName names the calling thread only, cut to 15 bytes, as /proc shows it', async () => {
+    const names = (): string[] => readdirSync('/proc/self/task').map((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
+    const source = `const { parentPort, workerData } = require('node:worker_threads');
+      require(workerData).setThreadName('kl-shard-12345678');
+      parentPort.postMessage('named');
+      setTimeout(() => {}, 60_000);`;
+    const mainName = readFileSync('/proc/thread-self/comm', 'utf8').trim();
+    const worker = new Worker(source, { eval: true, workerData: nativeAddonPath() });
+    try {
+      await once(worker, 'message');
+      assert.ok(names().includes('kl-shard-123456'), `threads: ${names().join(', ')}`);
+      assert.equal(readFileSync('/proc/thread-self/comm', 'utf8').trim(), mainName, 'the calling thread keeps its name');
+    } finally {
+      await worker.terminate();
+    }
+    assert.throws(() => native.setThreadName(42 as unknown as string), TypeError);
+  });
 });
 
 describe('loader', () => {

@@ -1,27 +1,35 @@
 // A list+watch of one resource that never gives up, and a consistent cache of it.
 //
-// Why not the library's ListWatch / makeInformer (@kubernetes/client-node 1.4)? It stops
-// for good on any error other than 410 (an API server restart, a refused connection, a
-// 500), has no watchdog, no periodic relist, no bookmarks and no injectable time. What we
-// take from it is the shape: list, then watch from the list's resourceVersion, relist on
-// 410. What we add:
+// Why not the library's ListWatch / makeInformer? Checked against @kubernetes/client-node
+// 2.0.1 (node_modules/@kubernetes/client-node/dist/cache.js, watch.js):
+//   - 2.x now does: resume a watch from the last resourceVersion when it ends cleanly
+//     (with its own 1 s..30 s reconnect delay), relist on 410, and an inactivity timeout
+//     in Watch (30 s, armed before the request, so it also ends a connect that hangs,
+//     re-armed by every chunk of the body; kubernetes-client/javascript#3022). That
+//     timeout is our watchdog now, instead of a timer of our own; we resume at once after
+//     it fires, as ListWatch does. It is not configurable (requestTimeoutMs is private):
+//     a quiet watch without bookmarks is re-opened every 30 s from the last
+//     resourceVersion, one request per watched resource, no relist.
+//   - 2.x still does not: retry after any other error (ListWatch's doneHandler reports a
+//     refused connection, a 500 or a failed list to its ERROR callbacks and stops for
+//     good; kubernetes-client/javascript#2385), time out a list that never answers, ask
+//     for bookmarks or a server-side watch timeout, relist periodically or on demand
+//     (resync() after our own writes), let a test inject time, or ignore late events of
+//     an abandoned watch. Those are what this class adds:
 //
 //   cycle:  [list if needed] -> watch from resourceVersion -> ... -> ends
 //     ends normally (server timeout) ............ watch again at once from the last RV
+//     nothing received for the inactivity time .. (Watch aborts with TimeoutError) watch
+//                                                 again at once from the last RV
 //     410 Gone / "too old resourceVersion" ...... relist at once, then watch
 //     any other error (HTTP, network, list) ..... wait backoff (1 s doubling to 30 s, with
 //                                                 jitter; reset by any event), then retry
-//     no event (bookmarks count) for watchdogMs . abort, watch again from the last RV
 //     every resyncMs ............................ relist (and reconcile) even when healthy
 //
 // A relist replaces the cache by the list and derives adds, updates and deletes from the
 // difference, so changes made while no watch was open (API server restart, network
 // outage) are never lost. Every callback of an abandoned cycle is ignored through a cycle
 // number, so a late event of an old watch can never overwrite newer state.
-//
-// Watch.watch() cannot be aborted before its response headers arrive (the library creates
-// the AbortController only then): a hanging connect is left behind (and aborted if it ever
-// answers) while the watchdog starts a new cycle.
 import { Backoff } from '../../shared/backoff.js';
 import { silentLogger } from '../../shared/log.js';
 import type { Logger } from '../../shared/log.js';
@@ -68,8 +76,6 @@ export interface InformerTunables {
   /** Ceiling of the retry delay. */
   backoffMaxMs: number;
   backoffFactor: number;
-  /** Restart the watch when nothing (events or bookmarks) arrived for this long. */
-  watchdogMs: number;
   /** Asks the server to end each watch after this long; the informer then re-watches. */
   watchTimeoutSeconds: number;
   /** Full relist period, healthy or not. */
@@ -84,13 +90,16 @@ export const INFORMER_DEFAULTS: InformerTunables = {
   backoffInitialMs: 1_000,
   backoffMaxMs: 30_000,
   backoffFactor: 2,
-  // The real API server sends a bookmark about once a minute on a quiet watch.
-  watchdogMs: 150_000,
   watchTimeoutSeconds: 300,
   resyncMs: 10 * 60_000,
   listTimeoutMs: 60_000,
   debounceMs: 50,
 };
+
+/** The library's Watch ends a silent watch with a DOMException named TimeoutError. */
+function isInactivityTimeout(err: unknown): boolean {
+  return (err as { name?: unknown } | null)?.name === 'TimeoutError';
+}
 
 export interface InformerOptions<T extends InformedObject> extends Partial<InformerTunables> {
   /** Resource name for logs, e.g. "kubelinks" or "secret kube-system/kubelink". */
@@ -148,7 +157,6 @@ export class ResilientInformer<T extends InformedObject> {
   private consecutiveGone = 0;
   private failures = 0;
   private cycleTimer: TimerHandle | undefined;
-  private watchdogTimer: TimerHandle | undefined;
   private resyncTimer: TimerHandle | undefined;
   private debounceTimer: TimerHandle | undefined;
   private isSynced = false;
@@ -203,10 +211,10 @@ export class ResilientInformer<T extends InformedObject> {
     this.state = 'stopped';
     this.cycle++;
     this.abortWatch();
-    for (const t of [this.cycleTimer, this.watchdogTimer, this.resyncTimer, this.debounceTimer]) {
+    for (const t of [this.cycleTimer, this.resyncTimer, this.debounceTimer]) {
       if (t !== undefined) this.clock.clearTimeout(t);
     }
-    this.cycleTimer = this.watchdogTimer = this.resyncTimer = this.debounceTimer = undefined;
+    this.cycleTimer = this.resyncTimer = this.debounceTimer = undefined;
     const waiters = this.syncWaiters;
     this.syncWaiters = [];
     for (const w of waiters) {
@@ -248,8 +256,6 @@ export class ResilientInformer<T extends InformedObject> {
     const cycle = ++this.cycle;
     this.abortWatch();
     if (this.cycleTimer !== undefined) this.clock.clearTimeout(this.cycleTimer);
-    if (this.watchdogTimer !== undefined) this.clock.clearTimeout(this.watchdogTimer);
-    this.watchdogTimer = undefined;
     this.state = 'waiting';
     this.cycleTimer = this.clock.setTimeout(() => {
       this.cycleTimer = undefined;
@@ -273,7 +279,6 @@ export class ResilientInformer<T extends InformedObject> {
       this.state = 'watching';
       this.watchStartedAt = this.clock.now();
       this.eventsInWatch = 0;
-      this.armWatchdog(cycle);
       const query: Record<string, string | number | boolean | undefined> = {
         allowWatchBookmarks: true,
         timeoutSeconds: this.tunables.watchTimeoutSeconds,
@@ -327,7 +332,6 @@ export class ResilientInformer<T extends InformedObject> {
       this.fail(cycle, watchStatusError(obj));
       return;
     }
-    this.armWatchdog(cycle);
     this.eventsInWatch++;
     this.consecutiveGone = 0;
     this.backoff.reset();
@@ -357,6 +361,13 @@ export class ResilientInformer<T extends InformedObject> {
   private onWatchDone(cycle: number, err: unknown): void {
     if (!this.current(cycle)) return;
     this.watchAbort = undefined;
+    if (isInactivityTimeout(err)) {
+      // The library's inactivity timer waited the whole timeout already: resuming at once
+      // cannot loop fast, and backing off would leave a quiet resource unwatched longer.
+      this.log.debug('nothing received within the inactivity timeout; watching again', { resourceVersion: this.resourceVersion });
+      this.schedule(0);
+      return;
+    }
     if (err) {
       this.fail(cycle, err);
       return;
@@ -368,16 +379,6 @@ export class ResilientInformer<T extends InformedObject> {
     }
     this.log.debug('watch ended; watching again', { resourceVersion: this.resourceVersion });
     this.schedule(0);
-  }
-
-  private armWatchdog(cycle: number): void {
-    if (this.watchdogTimer !== undefined) this.clock.clearTimeout(this.watchdogTimer);
-    this.watchdogTimer = this.clock.setTimeout(() => {
-      this.watchdogTimer = undefined;
-      if (!this.current(cycle)) return;
-      this.log.info('no watch event within the watchdog time; restarting the watch', { watchdogMs: this.tunables.watchdogMs });
-      this.schedule(0);
-    }, this.tunables.watchdogMs);
   }
 
   private armResync(): void {

@@ -1,6 +1,8 @@
-// Leader election on a coordination.k8s.io/v1 Lease (@kubernetes/client-node has no
-// helper for it). Every retryPeriodMs the elector reads the Lease and acts on
-// decideLease(): create it, renew it, take it over when free or expired, or follow.
+// Leader election on a coordination.k8s.io/v1 Lease. @kubernetes/client-node has no
+// helper for it, 2.x neither (checked in 2.0.1: no Lease lock or elector in its dist/), so
+// this is ours; it uses the library only for CoordinationV1Api. Every retryPeriodMs the
+// elector reads the Lease and acts on decideLease(): create it, renew it, take it over
+// when free or expired, or follow.
 // Every write carries the resourceVersion that was read, so of two electors racing for
 // the same Lease exactly one write succeeds; the other gets 409 Conflict and follows.
 //

@@ -82,6 +82,6 @@ describe('the MeshService CRD and EndpointSlices on the test API server', () => 
     const echo = await discovery.listNamespacedEndpointSlice({ namespace: 'default', labelSelector: 'kubernetes.io/service-name=echo' });
     assert.deepEqual(echo.items.map((s) => s.metadata?.name), ['echo-abc']);
     assert.equal(echo.items[0]!.ports?.[0]?.port, 8080);
-    assert.equal(echo.items[0]!.endpoints[0]!.conditions?.ready, true);
+    assert.equal(echo.items[0]!.endpoints?.[0]?.conditions?.ready, true);
   });
 });
