@@ -17,6 +17,13 @@ export interface MetricsSource {
   ringFill: () => { toTunnel: number; toTun: number }[];
 }
 
+/** The dial pacer's state (see dial-pacer.ts). */
+export interface DialStats {
+  inFlight: number;
+  queued: number;
+  peakInFlight: number;
+}
+
 const LINK_STATES: readonly LinkState[] = ['Up', 'Down', 'Error', 'Invalid'];
 
 export class BrokerMetrics {
@@ -32,6 +39,7 @@ export class BrokerMetrics {
     linkSourceStats: () => LinkSourceStats | undefined,
     leaderIdentity: () => string,
     certificateNotAfter: () => Date | undefined,
+    dials: () => DialStats | undefined = () => undefined,
   ) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'kubelink_process_' });
 
@@ -184,6 +192,21 @@ export class BrokerMetrics {
         this.reset();
         const notAfter = certificateNotAfter();
         if (notAfter) this.set(notAfter.getTime() / 1000);
+      },
+    });
+    this.gaugeFrom('kubelink_dials_in_flight', 'Outbound handshakes of this broker in progress (capped by --max-dials-in-flight)', () => dials()?.inFlight ?? 0);
+    this.gaugeFrom('kubelink_dials_queued', 'Outbound dials waiting for the pacer (jitter, backoff or the in-flight cap)', () => dials()?.queued ?? 0);
+    this.gaugeFrom('kubelink_dials_in_flight_peak', 'The most outbound handshakes ever in progress at once', () => dials()?.peakInFlight ?? 0);
+  }
+
+  /** A gauge without labels whose value is kept elsewhere and read at scrape time. */
+  private gaugeFrom(name: string, help: string, read: () => number): void {
+    new client.Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
       },
     });
   }

@@ -13,6 +13,9 @@ import type { DataPlaneParts, DataPlaneSettings } from './data-plane.js';
 import { PeerListener } from './peer-listener.js';
 import { ShardSupervisor } from './shard-supervisor.js';
 import type { PublishedAddress } from '../../shared/inbound-filter.js';
+import { formatIpv4 } from '../../shared/cidr.js';
+import { conventionalClusterDns } from '../dns/cluster-dns.js';
+import { DnsService } from '../dns/dns-service.js';
 
 export async function productionParts(config: Config, settings: DataPlaneSettings, log: Logger): Promise<DataPlaneParts> {
   const tls = await createTlsSource(config, log);
@@ -34,5 +37,18 @@ export async function productionParts(config: Config, settings: DataPlaneSetting
       meshServices: (ifname: string, publish: (published: PublishedAddress[]) => void) =>
         new k8s.MeshServiceController({ kubeConfig: k8s.loadKubeConfig(config.kubeconfig), ifname, linkAddress: settings.linkAddress, publish, log: log.child({ component: 'mesh-services' }) }),
     }),
+    dns: config.dnsPort > 0
+      ? (registry) => new DnsService(
+          {
+            port: config.dnsPort,
+            meshDomain: config.meshDomain,
+            clusterName: config.clusterName,
+            clusterAddress: formatIpv4(settings.linkAddress.address),
+            ownDns: conventionalClusterDns(settings.serviceCidr),
+          },
+          registry,
+          log.child({ component: 'dns' }),
+        )
+      : undefined,
   };
 }

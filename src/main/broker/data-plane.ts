@@ -15,7 +15,7 @@
 // Extension points: what a link plan decides is in links/link-plan.ts; when a link counts
 // as Up is TunnelManager's report(); how and when links are dialed is TunnelManager's
 // scheduleDial/onDemand; anything more that starts with the data plane is one more step
-// in start() with its stop pushed on the stop stack.
+// in start() with its stop pushed on the stop stack (the mesh DNS is one: parts.dns).
 import type { Logger } from '../../shared/log.js';
 import { formatIpv4 } from '../../shared/cidr.js';
 import type { Ipv4Interface } from '../../shared/cidr.js';
@@ -33,6 +33,7 @@ import type { ShardRings } from './datapath.js';
 import type { PeerAdmission } from './peer-listener.js';
 import type { ShardInitTemplate, ShardOwner } from './shard-supervisor.js';
 import { conventionalClusterDns } from '../dns/cluster-dns.js';
+import type { HelloDns } from '../../shared/wire.js';
 import { TunnelManager, type LinkStatusReport, type ShardChannel, type TunnelDatapath } from './tunnel-manager.js';
 
 /** The data path as the data plane drives it (Datapath; faked in tests). */
@@ -85,8 +86,19 @@ export interface DataPlaneMeshServices {
   stop(): Promise<void>;
 }
 
+/** The DNS for the mesh domain (DnsService; absent with --dns-port 0). */
+export interface DataPlaneDns {
+  /** Binds the listener and the upstream sockets (the mesh one needs the TUN address). */
+  start(): Promise<number>;
+  setLinks(links: readonly ValidLink[]): void;
+  setLinkStatus(name: string, state: LinkState, announced: HelloDns | undefined): void;
+  stop(): Promise<void>;
+}
+
 /** What a data plane is built from. Production: productionParts (data-plane-parts.ts). */
 export interface DataPlaneParts {
+  /** Builds the mesh DNS with the data plane's metrics registry; absent: no DNS. */
+  dns?: (registry: BrokerMetrics['registry']) => DataPlaneDns;
   clock: Clock;
   tls: TlsSource;
   links: LinkSource;
@@ -124,6 +136,7 @@ export class DataPlane {
   private readonly tunnels: TunnelManager;
   private readonly shards: DataPlaneShards;
   private readonly listener: DataPlaneListener;
+  private readonly dns: DataPlaneDns | undefined;
   /** SNAT and routes for the served links; one run at a time, a request during a run makes one more. */
   private readonly networkReconcile: CoalescedTask;
   /** What start() has started, stopped in reverse order by stop(). */
@@ -194,7 +207,9 @@ export class DataPlane {
       () => parts.links.stats?.(),
       () => identity,
       () => this.certificateNotAfter,
+      () => this.tunnels.pacer,
     );
+    this.dns = parts.dns?.(this.metrics.registry);
   }
 
   /** False once a TUN thread died. */
@@ -221,6 +236,12 @@ export class DataPlane {
       await datapath.startThreads();
       this.shards.start(this.tunnels);
       this.stops.push(() => this.shards.stop());
+
+      if (this.dns) {
+        // After the gateway set-up: forwarded queries leave from the cluster address on the TUN.
+        await this.dns.start();
+        this.stops.push(() => this.dns!.stop());
+      }
 
       const port = await this.listener.listen(settings.brokerPort);
       this.stops.push(() => this.listener.close());
@@ -279,6 +300,7 @@ export class DataPlane {
     this.served = plan.served;
     this.linkClusterAddresses = [...plan.served, ...plan.elsewhere].map((l) => l.clusterAddress).sort((a, b) => a - b);
     this.meshServices?.setLinkClusterAddresses(this.linkClusterAddresses);
+    this.dns?.setLinks(this.served);
     this.tunnels.setLinks(this.served);
     void this.networkReconcile.run();
   }
@@ -298,6 +320,7 @@ export class DataPlane {
   }
 
   private onLinkStatus(report: LinkStatusReport): void {
+    this.dns?.setLinkStatus(report.name, report.state, report.peerDns);
     void this.report(report.name, report.state, report.message);
   }
 

@@ -13,6 +13,7 @@ import type { ParseResult } from '../../shared/parse-result.js';
 import type { TlsMaterial } from '../../shared/shard-protocol.js';
 import { certificateIdentities } from '../../shared/cert-identity.js';
 import { FileWatch } from '../../shared/file-watch.js';
+import { StateLog } from '../../shared/state-log.js';
 import type { Clock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/log.js';
 import type { Logger } from '../../shared/log.js';
@@ -143,8 +144,8 @@ export class CertFilesTlsSource {
   private currentSet?: CertificateSet;
   private onChange?: (set: CertificateSet, info: CertificateInfo) => void;
   private fingerprint = '';
-  private rejected?: CertificateSet;
-  private unreadable = false;
+  /** The outage and the bad content last logged, so a poll that sees them again stays quiet. */
+  private readonly logged = new StateLog<'unreadable' | 'rejected'>();
   private stopped = false;
 
   constructor(options: CertFilesOptions) {
@@ -218,22 +219,20 @@ export class CertFilesTlsSource {
       set = await readSet(certPaths(this.options));
     } catch (err) {
       // Log once per outage, not on every poll while the files stay missing.
-      if (!this.unreadable) this.log.warn('certificate files unreadable; keeping the current certificates', { error: err });
-      this.unreadable = true;
+      if (this.logged.changed('unreadable', true)) this.log.warn('certificate files unreadable; keeping the current certificates', { error: err });
       return;
     }
-    this.unreadable = false;
+    this.logged.changed('unreadable', false);
     if (this.stopped || (this.currentSet && sameSet(set, this.currentSet))) return;
     const checked = validateCertificateSet(set);
     if (!checked.ok) {
       // Log a given bad content once, not on every poll while it stays.
-      if (!this.rejected || !sameSet(set, this.rejected)) {
+      if (this.logged.changed('rejected', set)) {
         this.log.warn('new certificate files rejected; keeping the current certificates', { reason: checked.reason });
       }
-      this.rejected = set;
       return;
     }
-    this.rejected = undefined;
+    this.logged.changed('rejected', undefined);
     this.currentSet = set;
     this.log.info('certificates reloaded', { identities: checked.value.identities, notAfter: checked.value.notAfter.toISOString() });
     try {
