@@ -30,7 +30,7 @@ import { planLinks, type LinkCapacity } from '../links/link-plan.js';
 import { tunnelDestinations } from '../links/link-validation.js';
 import { BrokerMetrics, type MetricsSource } from './broker-metrics.js';
 import type { ShardRings } from './datapath.js';
-import type { PeerAdmission } from './peer-listener.js';
+import type { PeerAdmission, RefusalReason } from './peer-listener.js';
 import type { ShardInitTemplate, ShardOwner } from './shard-supervisor.js';
 import { conventionalClusterDns } from '../dns/cluster-dns.js';
 import type { HelloDns } from '../../shared/wire.js';
@@ -70,8 +70,8 @@ export interface DataPlaneShards extends ShardChannel {
 export interface DataPlaneListener {
   listen(port: number): Promise<number>;
   close(): Promise<void>;
-  /** Connections refused because too many handshakes were pending. */
-  readonly refused: number;
+  /** Connections refused because too many handshakes were pending, by reason. */
+  readonly refused: Readonly<Record<RefusalReason, number>>;
 }
 
 /** The MeshService controller (MeshServiceController; absent with links from files). */
@@ -105,7 +105,7 @@ export interface DataPlaneParts {
   datapath: DataPlaneDatapath;
   network: DataPlaneNetwork;
   shards(initFor: (shard: number) => ShardInitTemplate): DataPlaneShards;
-  listener(handOver: (fd: number, remote: string) => void, admission: PeerAdmission): DataPlaneListener;
+  listener(handOver: (fd: number, remote: string, address: string) => void, admission: PeerAdmission): DataPlaneListener;
   /** With links from Kubernetes: MeshServices published through this TUN device. */
   meshServices?(ifname: string, publish: (published: PublishedAddress[]) => void): DataPlaneMeshServices;
 }
@@ -127,6 +127,8 @@ export interface DataPlaneSettings {
   reconcileMs: number;
   /** Accepted peer connections allowed in their TLS handshake at once; more are refused. */
   maxPendingHandshakes: number;
+  /** The same from one source address. */
+  maxPendingPerAddress: number;
   /** --max-dials-in-flight: this broker's own handshakes at once (DialPacer). */
   maxDialsInFlight?: number;
 }
@@ -193,9 +195,11 @@ export class DataPlane {
       (report) => this.onLinkStatus(report),
       log.child({ component: 'tunnels' }),
     );
-    this.listener = parts.listener((fd, remote) => this.tunnels.adopt(fd, remote), {
+    this.listener = parts.listener((fd, remote, address) => this.tunnels.adopt(fd, remote, address), {
       pendingHandshakes: () => this.tunnels.pendingAccepts(),
       maxPendingHandshakes: settings.maxPendingHandshakes,
+      pendingHandshakesFrom: (address) => this.tunnels.pendingAcceptsFrom(address),
+      maxPendingPerAddress: settings.maxPendingPerAddress,
     });
     this.metrics = new BrokerMetrics(
       datapath.metricsSource(),
