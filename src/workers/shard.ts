@@ -5,7 +5,7 @@
 // Pipeline, inbound: TLS data -> deframe -> checks -> toTun ring (drained by the TUN writer).
 //
 // The task only resolves when the main thread says 'stop'; while it runs, the worker's
-// event loop serves the sockets (piscina with atomics 'disabled', see ARCHITECTURE.md).
+// event loop serves the sockets (piscina with atomics 'disabled', docs/architecture.md "Threads").
 import net from 'node:net';
 import { closeSync } from 'node:fs';
 import tls from 'node:tls';
