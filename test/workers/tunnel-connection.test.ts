@@ -15,7 +15,7 @@ import { ALPN_PROTOCOL, KEEPALIVE_BYTES, encodeKeepalive, type HelloDns } from '
 import { InboundDrop, NO_PUBLISHED, compileInboundPeer } from '../../src/shared/inbound-filter.js';
 import { VNET_HDR_BYTES, isTrivialVnetHeader } from '../../src/shared/gso-header.js';
 import { parseIpv4, parsePrefix } from '../../src/shared/cidr.js';
-import { payloadBytes, superPacketRecord, tcpv4ChecksumsValid, tcpv4Packet, vnetRecord } from '../shared/tcp-fixtures.js';
+import { payloadBytes, superPacketRecord, tcpv4ChecksumsValid, tcpv4Packet, vnetRecord } from '../fixtures/tcp-fixtures.js';
 
 const A_ADDRESS = '192.168.0.11';
 const B_SERVICE = '100.64.16.10';
