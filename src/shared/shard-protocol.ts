@@ -31,6 +31,12 @@ export interface ShardTunables {
   deadAfterMs: number;
   /** TLS handshake plus hello exchange must finish within this time. */
   handshakeTimeoutMs: number;
+  /**
+   * An accepted connection that sent no byte (no ClientHello) for this long is closed: idle
+   * connects must not hold handshake slots for the whole handshakeTimeoutMs. Checked on
+   * the keepalive tick, so the real deadline is up to keepaliveMs later.
+   */
+  clientHelloTimeoutMs: number;
   /** Bytes of framed packets gathered before one socket write. */
   writeBatchBytes: number;
   /** Above this many bytes queued in a TLS socket, packets for it are dropped and counted. */
@@ -43,6 +49,7 @@ export const DEFAULT_SHARD_TUNABLES: ShardTunables = {
   keepaliveMs: 2_000,
   deadAfterMs: 8_000,
   handshakeTimeoutMs: 10_000,
+  clientHelloTimeoutMs: 2_000,
   writeBatchBytes: 64 * 1024,
   maxQueuedBytes: 4 * 1024 * 1024,
   maxFramePayload: 65_535,

@@ -27,6 +27,15 @@ const MAX_RECORDS_PER_PASS = 1024;
 /** Upper bound on one wait for the ring, so a stop or a missed edge is noticed anyway. */
 const RING_WAIT_MS = 1000;
 
+interface PendingAccept {
+  connId: number;
+  remote: string;
+  error: string | undefined;
+  /** The accepted TCP socket (before TLS): its bytesRead tells whether a ClientHello began. */
+  raw: net.Socket;
+  acceptedAt: number;
+}
+
 class Shard implements ConnectionOwner, RecordHandler {
   private readonly log: Logger;
   private readonly toTunnel: SpscRing;
@@ -40,7 +49,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   private readonly dirty = new Set<TunnelConnection>();
   private links = new Map<string, ShardLink>();
   /** Accepted sockets in their TLS handshake, by remote address:port. */
-  private readonly pendingAccepts = new Map<string, { connId: number; remote: string; error: string | undefined }>();
+  private readonly pendingAccepts = new Map<string, PendingAccept>();
   private tlsMaterial: TlsMaterial;
   /** Shared by every connection of this shard; `published` is replaced on MeshService changes. */
   private readonly local: InboundLocal;
@@ -162,7 +171,7 @@ class Shard implements ConnectionOwner, RecordHandler {
       return;
     }
     const key = `${raw.remoteAddress}:${raw.remotePort}`;
-    this.pendingAccepts.set(key, { connId, remote, error: undefined });
+    this.pendingAccepts.set(key, { connId, remote, error: undefined, raw, acceptedAt: Date.now() });
     raw.once('close', () => {
       const pending = this.pendingAccepts.get(key);
       if (!pending) return;
@@ -198,11 +207,23 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   private tick(): void {
+    this.closeSilentAccepts();
     for (const conn of this.connections.values()) {
       conn.tick();
       if (conn.state === 'active' && conn.link) {
         this.post({ type: 'health', connId: conn.connId, linkId: conn.link.linkId, rttMs: conn.rttMs, lastReceiveAgeMs: Date.now() - conn.lastReceiveAt, traffic: conn.traffic });
       }
+    }
+  }
+
+  /** Accepted connections that have not sent a byte within clientHelloTimeoutMs are closed. */
+  private closeSilentAccepts(): void {
+    const limitMs = this.init.tunables.clientHelloTimeoutMs;
+    const now = Date.now();
+    for (const pending of this.pendingAccepts.values()) {
+      if (pending.raw.bytesRead > 0 || now - pending.acceptedAt < limitMs) continue;
+      pending.error = `${pending.remote} sent no TLS ClientHello within ${limitMs} ms`;
+      pending.raw.destroy();
     }
   }
 

@@ -21,9 +21,11 @@ export interface BrokerTimings {
   failExitMs: number;
   /** Accepted peer connections allowed in their TLS handshake at once; more are refused. */
   maxPendingHandshakes: number;
+  /** The same from one source address (a peer needs one or two; NAT may put a few behind one). */
+  maxPendingPerAddress: number;
 }
 
-export const DEFAULT_BROKER_TIMINGS: BrokerTimings = { demandCheckMs: 250, reconcileMs: 10_000, failExitMs: 15_000, maxPendingHandshakes: 256 };
+export const DEFAULT_BROKER_TIMINGS: BrokerTimings = { demandCheckMs: 250, reconcileMs: 10_000, failExitMs: 15_000, maxPendingHandshakes: 256, maxPendingPerAddress: 16 };
 
 /** The broker's flags checked once: what the data plane needs is present. */
 export function dataPlaneSettings(config: Config, timings: BrokerTimings): DataPlaneSettings {
@@ -41,6 +43,7 @@ export function dataPlaneSettings(config: Config, timings: BrokerTimings): DataP
     demandCheckMs: timings.demandCheckMs,
     reconcileMs: timings.reconcileMs,
     maxPendingHandshakes: timings.maxPendingHandshakes,
+    maxPendingPerAddress: timings.maxPendingPerAddress,
     maxDialsInFlight: config.maxDialsInFlight,
   };
 }

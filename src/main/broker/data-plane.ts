@@ -28,7 +28,7 @@ import { planLinks, type LinkCapacity } from '../links/link-plan.js';
 import { tunnelDestinations } from '../links/link-validation.js';
 import { BrokerMetrics, type MetricsSource } from './broker-metrics.js';
 import type { ShardRings } from './datapath.js';
-import type { PeerAdmission } from './peer-listener.js';
+import type { PeerAdmission, RefusalReason } from './peer-listener.js';
 import type { ShardInitTemplate, ShardOwner } from './shard-supervisor.js';
 import { conventionalClusterDns } from '../dns/cluster-dns.js';
 import type { HelloDns } from '../../shared/wire.js';
@@ -68,8 +68,8 @@ export interface DataPlaneShards extends ShardChannel {
 export interface DataPlaneListener {
   listen(port: number): Promise<number>;
   close(): Promise<void>;
-  /** Connections refused because too many handshakes were pending. */
-  readonly refused: number;
+  /** Connections refused because too many handshakes were pending, by reason. */
+  readonly refused: Readonly<Record<RefusalReason, number>>;
 }
 
 /** The DNS for the mesh domain (DnsService; absent with --dns-port 0). */
@@ -91,7 +91,7 @@ export interface DataPlaneParts {
   datapath: DataPlaneDatapath;
   network: DataPlaneNetwork;
   shards(initFor: (shard: number) => ShardInitTemplate): DataPlaneShards;
-  listener(handOver: (fd: number, remote: string) => void, admission: PeerAdmission): DataPlaneListener;
+  listener(handOver: (fd: number, remote: string, address: string) => void, admission: PeerAdmission): DataPlaneListener;
 }
 
 /** The broker's flags as the data plane needs them, checked once (dataPlaneSettings in broker.ts). */
@@ -111,6 +111,8 @@ export interface DataPlaneSettings {
   reconcileMs: number;
   /** Accepted peer connections allowed in their TLS handshake at once; more are refused. */
   maxPendingHandshakes: number;
+  /** The same from one source address. */
+  maxPendingPerAddress: number;
   /** --max-dials-in-flight: this broker's own handshakes at once (DialPacer). */
   maxDialsInFlight?: number;
 }
@@ -171,9 +173,11 @@ export class DataPlane {
       (report) => this.onLinkStatus(report),
       log.child({ component: 'tunnels' }),
     );
-    this.listener = parts.listener((fd, remote) => this.tunnels.adopt(fd, remote), {
+    this.listener = parts.listener((fd, remote, address) => this.tunnels.adopt(fd, remote, address), {
       pendingHandshakes: () => this.tunnels.pendingAccepts(),
       maxPendingHandshakes: settings.maxPendingHandshakes,
+      pendingHandshakesFrom: (address) => this.tunnels.pendingAcceptsFrom(address),
+      maxPendingPerAddress: settings.maxPendingPerAddress,
     });
     this.metrics = new BrokerMetrics(
       datapath.metricsSource(),
@@ -185,6 +189,7 @@ export class DataPlane {
       () => parts.links.stats?.(),
       () => identity,
       () => this.certificateNotAfter,
+      () => this.tunnels.pacer,
     );
     this.dns = parts.dns?.(this.metrics.registry);
   }
