@@ -29,7 +29,7 @@ async function registeredMetrics(): Promise<Set<string>> {
     () => 0,
     () => 0,
     () => 0,
-    () => 0,
+    () => ({}),
     () => ({ manifestErrors: 0, staleFiles: 0 }),
     () => 'broker-0',
     () => undefined,
