@@ -101,7 +101,19 @@ export interface NativeAddon {
    * Node 24 every piscina worker the same).
    */
   setThreadName(name: string): void;
+  /** setsockopt(fd, level, option, &value, sizeof(int)); see SocketOption. */
+  setSocketOption(fd: number, level: number, option: number, value: number): void;
 }
+
+/** setSocketOption levels and options (Linux values). */
+export const SocketOption = {
+  SOL_SOCKET: 1,
+  SO_SNDBUF: 7,
+  SO_RCVBUF: 8,
+  IPPROTO_TCP: 6,
+  /** Unsent bytes above which the socket stops being writable (poll/epoll): a bound on the kernel's part of a queue. */
+  TCP_NOTSENT_LOWAT: 25,
+} as const;
 
 /** Environment variable that overrides where the addon is loaded from. */
 export const NATIVE_PATH_ENV = 'KUBELINK_NATIVE';

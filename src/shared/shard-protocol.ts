@@ -32,7 +32,11 @@ export interface ShardTunables {
   handshakeTimeoutMs: number;
   /** Bytes of framed packets gathered before one socket write. */
   writeBatchBytes: number;
-  /** Above this many bytes queued in a TLS socket, packets for it are dropped and counted. */
+  /**
+   * Above this many bytes queued in a TLS socket, packets for it are dropped and counted.
+   * The kernel's unsent bytes are bounded by the same figure (TCP_NOTSENT_LOWAT), so a
+   * tunnel holds at most about twice this much: the latency a saturated tunnel adds.
+   */
   maxQueuedBytes: number;
   /** Largest frame payload accepted or sent. */
   maxFramePayload: number;
@@ -43,7 +47,7 @@ export const DEFAULT_SHARD_TUNABLES: ShardTunables = {
   deadAfterMs: 8_000,
   handshakeTimeoutMs: 10_000,
   writeBatchBytes: 64 * 1024,
-  maxQueuedBytes: 4 * 1024 * 1024,
+  maxQueuedBytes: 1024 * 1024,
   maxFramePayload: 65_535,
 };
 
@@ -67,6 +71,8 @@ export interface ShardInit {
    *  shard announces gso to peers and passes super-packets through. Default false. */
   vnetHdr?: boolean;
   tls: TlsMaterial;
+  /** TLS 1.3 cipher suites, preferred first (OpenSSL names, colon-separated); default Node's. */
+  tlsCiphers?: string;
   links: ShardLink[];
   tunables: ShardTunables;
   logLevel: string;
@@ -96,7 +102,7 @@ export type MainToShard =
 
 export type ShardToMain =
   /** Handshake and hello done; the peer is the link linkId. Awaits 'activate' or 'close'. */
-  | { type: 'established'; connId: number; linkId: number; dialed: boolean; peerVersion: number }
+  | { type: 'established'; connId: number; linkId: number; dialed: boolean; peerVersion: number; /** e.g. TLSv1.3 TLS_AES_128_GCM_SHA256 */ cipher?: string }
   /** The connection ended (or never got established). */
   | { type: 'closed'; connId: number; linkId: number | null; reason: string; handshakeFailure: boolean; traffic?: ConnectionTraffic }
   /** Periodic per-connection health from keepalives, with the traffic carried so far. */

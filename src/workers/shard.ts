@@ -59,7 +59,7 @@ class Shard implements ConnectionOwner, RecordHandler {
     // Accepted sockets are handed to a tls.Server that never listens: it gives accepted
     // connections the same verification (requestCert + rejectUnauthorized) as a listening one.
     this.acceptor = tls.createServer({
-      ...init.tls,
+      ...this.secureContextOptions(),
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
@@ -111,7 +111,8 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   established(conn: TunnelConnection): void {
-    this.post({ type: 'established', connId: conn.connId, linkId: conn.link!.linkId, dialed: conn.dialed, peerVersion: conn.peerVersion });
+    const cipher = `${conn.socket.getProtocol() ?? ''} ${conn.socket.getCipher()?.standardName ?? ''}`.trim();
+    this.post({ type: 'established', connId: conn.connId, linkId: conn.link!.linkId, dialed: conn.dialed, peerVersion: conn.peerVersion, cipher });
   }
 
   closed(conn: TunnelConnection, reason: string, handshakeFailure: boolean): void {
@@ -123,7 +124,7 @@ class Shard implements ConnectionOwner, RecordHandler {
 
   private dial(connId: number, linkId: number, host: string, port: number): void {
     const socket = tls.connect({
-      ...this.tlsMaterial,
+      ...this.secureContextOptions(),
       host,
       port,
       servername: net.isIP(host) ? undefined : host,
@@ -254,10 +255,22 @@ class Shard implements ConnectionOwner, RecordHandler {
     }
   }
 
+  /**
+   * Certificates and cipher preference, for both dialing and accepting. Node takes TLS 1.3
+   * suites in `ciphers` (names starting TLS_), after which the TLS 1.2 defaults stay; in
+   * TLS 1.3 the accepting side's order decides (OpenSSL), so our order applies to every
+   * tunnel we accept, and to those we dial when the peer runs the same default.
+   */
+  private secureContextOptions(): tls.SecureContextOptions {
+    if (!this.init.tlsCiphers) return { ...this.tlsMaterial };
+    const tls12 = tls.DEFAULT_CIPHERS.split(':').filter((c) => c !== '' && !c.startsWith('TLS_'));
+    return { ...this.tlsMaterial, ciphers: [this.init.tlsCiphers, ...tls12].join(':'), honorCipherOrder: true };
+  }
+
   /** New material applies to new handshakes; established tunnels keep running. */
   private setTls(material: TlsMaterial): void {
     this.tlsMaterial = material;
-    this.acceptor.setSecureContext(material);
+    this.acceptor.setSecureContext(this.secureContextOptions());
     this.log.info('TLS material reloaded; new connections use it');
   }
 

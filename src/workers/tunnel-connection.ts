@@ -25,6 +25,10 @@ import { INBOUND_PASS, checkInbound, type InboundLocal } from '../shared/inbound
 import { formatIpv4 } from '../shared/cidr.js';
 import { certificateIdentities } from '../shared/cert-identity.js';
 import type { SpscRing } from '../shared/spsc-ring.js';
+import { boundUnsentBytes } from './tcp-unsent-bound.js';
+
+/** Ring records up to this size (virtio-net header included) may pass a full queue: see enqueue. */
+export const SMALL_PACKET_BYTES = 256;
 
 export type ConnectionState = 'handshake' | 'established' | 'active' | 'closed';
 
@@ -88,6 +92,11 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   /** Called once TLS is up (secureConnect for a dialed one, secureConnection for an accepted one). */
   onSecure(): void {
     if (this.state !== 'handshake') return;
+    try {
+      boundUnsentBytes(this.socket, this.tunables.maxQueuedBytes);
+    } catch {
+      // The socket is already gone (EBADF): its 'close' ends this connection.
+    }
     if (this.socket.alpnProtocol !== ALPN_PROTOCOL) {
       this.close(`peer did not negotiate ALPN kubelink/1 (got ${String(this.socket.alpnProtocol)})`, true);
       return;
@@ -117,9 +126,14 @@ export class TunnelConnection implements FrameSink, SegmentSink {
    * so far behind that the packet is dropped (the inner TCP backs off, as on a full NIC
    * queue). With vnetHdr the record may be changed in place (checksum completed, receive
    * flags cleared): the caller holds it until the ring is released.
+   * Above the bound only small packets (pings, pure ACKs, DNS) still get in, up to twice
+   * the bound: the bulk flows that fill the queue lose packets and back off, the
+   * interactive ones keep flowing (a crude stand-in for per-flow queueing).
    */
   enqueue(data: Uint8Array, offset: number, length: number): boolean {
-    if (this.socket.writableLength > this.tunables.maxQueuedBytes) return false;
+    const queued = this.socket.writableLength;
+    const bound = this.tunables.maxQueuedBytes;
+    if (queued > bound && (length > SMALL_PACKET_BYTES || queued > 2 * bound)) return false;
     if (!this.vnetHdr || isTrivialVnetHeader(data, offset)) {
       const headerBytes = this.vnetHdr ? VNET_HDR_BYTES : 0;
       this.enqueuePacket(data, offset + headerBytes, length - headerBytes);

@@ -62,6 +62,14 @@ describe('broker on a two-cluster lab', () => {
     assert.equal(back.cluster, c1.name);
   });
 
+  test('the tunnels run TLS 1.3 with AES-128-GCM, the default cipher preference, both dialed and accepted', async () => {
+    for (const broker of brokers.values()) {
+      const ups = (await readFile(broker.logFile, 'utf8')).split('\n').filter((line) => line.includes('"tunnel up"'));
+      assert.ok(ups.length > 0, `no "tunnel up" in ${broker.logFile}`);
+      for (const line of ups) assert.match(line, /"cipher":"TLSv1\.3 TLS_AES_128_GCM_SHA256"/);
+    }
+  });
+
   test('an iperf3 TCP run of 10 s completes through the tunnel', async () => {
     const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
     const result = await runIperf(lab, c1.pods.client2, c2.serviceIp, { durationSec: 10 });

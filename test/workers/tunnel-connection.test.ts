@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { setImmediate as tick } from 'node:timers/promises';
 import type tls from 'node:tls';
-import { TunnelConnection, type ConnectionOwner } from '../../src/workers/tunnel-connection.js';
+import { SMALL_PACKET_BYTES, TunnelConnection, type ConnectionOwner } from '../../src/workers/tunnel-connection.js';
 import { SpscRing, type RecordHandler } from '../../src/shared/spsc-ring.js';
 import { COUNTERS_PER_BLOCK, Counter, FrameMalformedCounter, inboundDropCounter } from '../../src/shared/counters.js';
 import { DEFAULT_SHARD_TUNABLES, type ShardLink } from '../../src/shared/shard-protocol.js';
@@ -238,6 +238,21 @@ describe('tunnel connection keepalives', () => {
     socket.emit('data', keepalives(1000));
     assert.equal(writes.length, 1);
     assert.equal(writes[0], 1000 * (2 + KEEPALIVE_BYTES));
+  });
+
+  test('above the queue bound only small packets get in, and above twice the bound none', async () => {
+    const { a } = await pair(false, false);
+    const socket = a.conn.socket as unknown as FakeSocket;
+    const bound = DEFAULT_SHARD_TUNABLES.maxQueuedBytes;
+    const small = tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(SMALL_PACKET_BYTES - 40) });
+    const large = tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(SMALL_PACKET_BYTES - 39) });
+    const offer = (queued: number): boolean[] => {
+      Object.defineProperty(socket, 'writableLength', { value: queued, configurable: true });
+      return [a.conn.enqueue(small, 0, small.length), a.conn.enqueue(large, 0, large.length)];
+    };
+    assert.deepEqual(offer(bound), [true, true], 'at the bound both pass');
+    assert.deepEqual(offer(bound + 1), [true, false], 'above it the large one is dropped');
+    assert.deepEqual(offer(2 * bound + 1), [false, false], 'above twice the bound both are');
   });
 
   test('a peer that does not read its acks gets none once the socket is backed up', async () => {

@@ -134,7 +134,7 @@ export class Broker {
     this.tlsSource = await createTlsSource(config, this.log);
     await this.tlsSource.start((material) => this.onTls(material));
 
-    const datapath = new Datapath({ ifname: config.ifceName, shards: config.workers, mtu: config.mtu, tunOffload: config.tunOffload }, this.log.child({ component: 'datapath' }));
+    const datapath = new Datapath({ ifname: config.ifceName, shards: config.workers, mtu: config.mtu, tunOffload: config.tunOffload, ringBytes: config.ringBytes }, this.log.child({ component: 'datapath' }));
     this.datapath = datapath;
     const ifname = datapath.openTun();
     this.gateway = new GatewayNetwork(ifname, linkAddress, config.mtu, this.log.child({ component: 'gateway' }));
@@ -155,8 +155,9 @@ export class Broker {
         counterBlock: shardCounterBlock(shard),
         local: { clusterAddress: linkAddress.address, serviceCidr },
         tls: this.tlsSource!.current(),
+        tlsCiphers: config.tlsCiphers,
         links: this.tunnels?.shardLinks() ?? [],
-        tunables: DEFAULT_SHARD_TUNABLES,
+        tunables: { ...DEFAULT_SHARD_TUNABLES, maxQueuedBytes: config.tunnelQueueBytes },
         logLevel: config.logLevel,
       }),
       {

@@ -191,7 +191,7 @@ export class TunnelManager {
   onShardMessage(shard: number, msg: ShardToMain): void {
     switch (msg.type) {
       case 'established':
-        this.onEstablished(shard, msg.connId, msg.linkId, msg.dialed);
+        this.onEstablished(shard, msg.connId, msg.linkId, msg.dialed, msg.cipher);
         break;
       case 'closed':
         if (msg.traffic) this.account(msg.connId, msg.traffic);
@@ -268,7 +268,7 @@ export class TunnelManager {
 
   // --- internals ---
 
-  private onEstablished(shard: number, connId: number, linkId: number, dialed: boolean): void {
+  private onEstablished(shard: number, connId: number, linkId: number, dialed: boolean, cipher?: string): void {
     const conn = this.connections.get(connId);
     const entry = this.byId[linkId];
     if (!conn || !entry) {
@@ -287,7 +287,7 @@ export class TunnelManager {
       this.shards.send(shard, { type: 'activate', connId });
       this.datapath.setLinkShard(linkId, shard);
       this.clearDialTimer(entry);
-      this.log.info('tunnel up', { link: entry.link.name, connId, shard, direction: dialed ? 'dialed' : 'accepted' });
+      this.log.info('tunnel up', { link: entry.link.name, connId, shard, direction: dialed ? 'dialed' : 'accepted', cipher });
       this.report(entry, 'Up', upMessage(entry));
     }
   }
