@@ -88,7 +88,7 @@ export const CONFIG_DEFAULTS = {
   // (bench/RESULTS.md); the others stay for peers that prefer them.
   tlsCiphers: 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256',
   tunnelQueueBytes: 1024 * 1024,
-  ringBytes: 1024 * 1024,
+  ringBytes: 4 * 1024 * 1024,
   secretManageMode: 'none' as SecretManageMode,
   servedLinks: 'all' as const,
   logLevel: 'info' as LogLevel,

@@ -313,7 +313,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   private onData(chunk: Buffer): void {
     this.lastReceiveAt = this.now();
     const inSync = this.decoder.push(chunk);
-    this.toTun.publish();
+    this.toTun.publishSoon();
     if (this.state !== 'closed') this.flush(); // keepalive acks of this chunk
     if (!inSync) this.close('frame stream cannot be resynchronised (oversize frame)', false);
   }

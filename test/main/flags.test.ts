@@ -185,8 +185,8 @@ test('--tls-ciphers defaults to AES-128-GCM first and accepts only TLS 1.3 suite
 test('--tunnel-queue and --ring-bytes bound the queues, the ring a power of two', () => {
   const defaults = parseFlags(BROKER, {});
   assert.equal(defaults.tunnelQueueBytes, 1024 * 1024);
-  assert.equal(defaults.ringBytes, 1024 * 1024);
-  assert.equal(parseFlags([...BROKER, '--tunnel-queue=1000000', '--ring-bytes=4194304'], {}).ringBytes, 4194304);
+  assert.equal(defaults.ringBytes, 4 * 1024 * 1024);
+  assert.equal(parseFlags([...BROKER, '--tunnel-queue=1000000', '--ring-bytes=1048576'], {}).ringBytes, 1048576);
   assert.match(flagError([...BROKER, '--tunnel-queue=1000']).message, /^--tunnel-queue "1000": is out of range \(expected an integer 131072\.\.67108864\)/);
   assert.equal(flagError([...BROKER, '--ring-bytes=1000000']).message, '--ring-bytes "1000000": is not a power of two (expected a power of two 262144..268435456)');
   assert.match(flagError([...BROKER, '--ring-bytes=65536']).message, /^--ring-bytes "65536": is out of range/);
