@@ -72,8 +72,9 @@ export interface NativeAddon {
    * Writes packets `buf[offsets[i], offsets[i] + lengths[i])` for i < count; returns how
    * many were written. A full fd is waited for once per call (about 10 ms), then packets
    * that still do not fit are dropped; packets the kernel rejects (EINVAL, EIO) are skipped.
+   * With `prefix`, each packet is written as prefix + packet in one writev().
    */
-  writeBatch(fd: number, buf: Uint8Array, offsets: Int32Array, lengths: Int32Array, count: number): number;
+  writeBatch(fd: number, buf: Uint8Array, offsets: Int32Array, lengths: Int32Array, count: number, prefix?: Uint8Array): number;
   /** A close-on-exec duplicate (F_DUPFD_CLOEXEC): hand a socket to another event loop. */
   dup(fd: number): number;
   close(fd: number): void;

@@ -57,17 +57,18 @@ export interface ShardInit {
   port: MessagePort;
   /** TUN reader -> this shard: packets to send into tunnels, tagged with the link id. */
   toTunnelRing: SharedArrayBuffer;
-  /** This shard -> TUN writer: packets received from tunnels. */
-  toTunRing: SharedArrayBuffer;
-  /** The TUN writer's doorbell, shared by every shard's toTunRing. */
-  toTunSignal: SharedArrayBuffer;
+  /**
+   * This shard's descriptor of the TUN device (a dup the datapath owns and closes): the
+   * shard writes the packets it receives from tunnels to it itself.
+   */
+  tunFd: number;
   /** All data-plane counter blocks (CounterBlocks) and the index of this shard's block. */
   counters: SharedArrayBuffer;
   counterBlock: number;
   local: { clusterAddress: number; serviceCidr: Ipv4Prefix };
   /** Mesh addresses published by MeshServices (the inbound check admits their ports). */
   published?: PublishedAddress[];
-  /** Records in both rings are [virtio_net_hdr][IP packet] (the TUN has offloads): the
+  /** The TUN has offloads: ring records and TUN writes are [virtio_net_hdr][IP packet]; the
    *  shard announces gso to peers and passes super-packets through. Default false. */
   vnetHdr?: boolean;
   tls: TlsMaterial;

@@ -225,25 +225,6 @@ export class SpscRing {
     }
   }
 
-  /**
-   * Publishes once at the end of this event-loop turn, however often it is called before:
-   * for a producer on an event loop that stages records from many callbacks in one turn
-   * (a shard decoding several TLS chunks). Each publish of an empty ring wakes the
-   * consumer with a futex call; one per 16 KiB TLS chunk cost the shard about a third of
-   * its CPU (bench/RESULTS.md, 2026-11-29).
-   */
-  publishSoon(): void {
-    if (this.publishScheduled) return;
-    this.publishScheduled = true;
-    setImmediate(this.scheduledPublish);
-  }
-
-  private publishScheduled = false;
-  private readonly scheduledPublish = (): void => {
-    this.publishScheduled = false;
-    this.publish();
-  };
-
   /** Records refused because the ring was full, since the buffer was made (u32, wraps). */
   drops(): number {
     return Atomics.load(this.words, DROPS) >>> 0;

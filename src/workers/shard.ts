@@ -2,7 +2,8 @@
 //
 // Pipeline, outbound: toTunnel ring (filled by the TUN reader) -> link id -> the link's
 // active connection -> frame batch -> one TLS write per batch.
-// Pipeline, inbound: TLS data -> deframe -> checks -> toTun ring (drained by the TUN writer).
+// Pipeline, inbound: TLS data -> deframe -> checks -> written to the TUN by this thread,
+// one batch per decrypted chunk, straight from the chunk (tun-output.ts).
 //
 // The task only resolves when the main thread says 'stop'; while it runs, the worker's
 // event loop serves the sockets (piscina with atomics 'disabled', see ARCHITECTURE.md).
@@ -15,6 +16,7 @@ import { ALPN_PROTOCOL } from '../shared/wire.js';
 import type { MainToShard, ShardInit, ShardLink, ShardToMain, TlsMaterial } from '../shared/shard-protocol.js';
 import { createLogger, isLogLevel, type Logger } from '../shared/log.js';
 import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
+import { TunWriter } from './tun-output.js';
 import { findLinkForPeer } from '../shared/cert-identity.js';
 import { CounterBlocks, Counter } from '../shared/counters.js';
 import { loadNative } from '../shared/native.js';
@@ -28,7 +30,8 @@ const RING_WAIT_MS = 1000;
 class Shard implements ConnectionOwner, RecordHandler {
   private readonly log: Logger;
   private readonly toTunnel: SpscRing;
-  private readonly toTun: SpscRing;
+  /** This shard's way into the TUN device (its own descriptor, owned by the datapath). */
+  private readonly tun: TunWriter;
   /** This shard's counter block (this thread is its only writer). */
   private readonly counters: Float64Array;
   private readonly connections = new Map<number, TunnelConnection>();
@@ -51,8 +54,8 @@ class Shard implements ConnectionOwner, RecordHandler {
   constructor(private readonly init: ShardInit) {
     this.log = createLogger({ level: isLogLevel(init.logLevel) ? init.logLevel : 'info' }, { component: 'shard', shard: init.shardIndex });
     this.toTunnel = new SpscRing(init.toTunnelRing);
-    this.toTun = new SpscRing(init.toTunRing, { signal: new Int32Array(init.toTunSignal), signalIndex: 0 });
     this.counters = new CounterBlocks(init.counters).block(init.counterBlock);
+    this.tun = new TunWriter(init.tunFd, this.counters, init.vnetHdr ?? false);
     this.tlsMaterial = init.tls;
     this.local = { ...init.local, published: init.published ? compilePublished(init.published) : NO_PUBLISHED };
     this.setLinks(init.links);
@@ -191,7 +194,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   private track(connId: number, dialed: boolean, socket: tls.TLSSocket): TunnelConnection {
-    const conn = new TunnelConnection(connId, dialed, socket, this, this.local, this.toTun, this.counters, this.init.tunables, Date.now, this.init.vnetHdr ?? false);
+    const conn = new TunnelConnection(connId, dialed, socket, this, this.local, this.tun, this.counters, this.init.tunables, Date.now, this.init.vnetHdr ?? false);
     this.connections.set(connId, conn);
     return conn;
   }

@@ -3,7 +3,9 @@
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -243,6 +245,20 @@ describe('readBatch and writeBatch on eventfds', () => {
       assert.equal(native.writeBatch(fd!, buf, Int32Array.of(5, 0, 29), Int32Array.of(8, 4, 8), 3), 2);
       assert.equal(readCounter(fd!), 7n);
     }));
+
+  test('writeBatch with a prefix writes prefix + packet for each packet (writev)', () => {
+    const file = path.join(tmpdir(), `kubelink-writev-${process.pid}`);
+    const fd = openSync(file, 'w');
+    try {
+      const buf = Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.equal(native.writeBatch(fd, buf, Int32Array.of(1, 6), Int32Array.of(3, 2), 2, Uint8Array.from([0xaa, 0xbb])), 2);
+      assert.deepEqual([...readFileSync(file)], [0xaa, 0xbb, 1, 2, 3, 0xaa, 0xbb, 6, 7]);
+      assert.throws(() => native.writeBatch(fd, buf, Int32Array.of(0), Int32Array.of(1), 1, new Int32Array(1) as unknown as Uint8Array), TypeError);
+    } finally {
+      closeSync(fd);
+      rmSync(file, { force: true });
+    }
+  });
 
   test('writeBatch drops a packet after one bounded wait when the fd stays full', () =>
     withEventFds(1, ([fd]) => {

@@ -331,18 +331,3 @@ test('usedBytes counts published records until they are read, and nothing for st
   consumer.read({ onRecord: () => undefined }, 10);
   assert.equal(consumer.usedBytes(), 0);
 });
-
-test('publishSoon makes every record staged in this event-loop turn visible at its end, with one wake-up', async () => {
-  const { sab, producer, consumer } = newRing(1024);
-  const signalBefore = headerWord(sab, RING_HEADER_WORD.signal);
-  for (let i = 0; i < 3; i++) {
-    assert.ok(producer.write(bytesOf(10, i), 0, 10, i));
-    producer.publishSoon();
-  }
-  assert.equal(consumer.read(new Collector(), 10), 0, 'nothing is visible within the turn');
-  await new Promise((resolve) => setImmediate(resolve));
-  const collector = new Collector();
-  assert.equal(consumer.read(collector, 10), 3);
-  assert.deepEqual(collector.records.map((r) => r.tag), [0, 1, 2]);
-  assert.equal(headerWord(sab, RING_HEADER_WORD.signal) - signalBefore, 1, 'one wake-up for the three records');
-});

@@ -148,8 +148,7 @@ export class Broker {
       (shard) => ({
         shardIndex: shard,
         toTunnelRing: datapath.toTunnelRings[shard]!,
-        toTunRing: datapath.toTunRings[shard]!,
-        toTunSignal: datapath.toTunSignal,
+        tunFd: datapath.shardTunFd(shard),
         vnetHdr: datapath.vnetHdr,
         counters: datapath.counters,
         counterBlock: shardCounterBlock(shard),
