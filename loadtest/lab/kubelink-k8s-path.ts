@@ -114,7 +114,7 @@ export class KubelinkKubernetesPath implements LabPath {
     this.apiServers.set(cluster.index, api);
     await this.lab.kubectl(cluster.index, ['apply', '-f', kubeLinkCrdManifest()]);
     await writeKubectlWrapper(this.lab.workDir, cluster);
-    this.step(`${cluster.name}: API server ${api.url} in ${cluster.controlPlane.ns}; kubectl apply -f k8s/kubelink-crd.yaml`);
+    this.step(`${cluster.name}: API server ${api.url} in ${cluster.controlPlane.ns}; kubectl apply -f k8s/crds/kubelink-crd.yaml`);
     const certs = brokerCertificateFiles(this.certDir, cluster);
     // The way an administrator without cert-management creates it (see README).
     await this.lab.kubectl(cluster.index, [

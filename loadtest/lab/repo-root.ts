@@ -18,5 +18,5 @@ export function repoRoot(): string {
 
 /** The KubeLink CRD manifest people apply to a real cluster: the lab applies the same file. */
 export function kubeLinkCrdManifest(): string {
-  return path.join(repoRoot(), 'k8s', 'kubelink-crd.yaml');
+  return path.join(repoRoot(), 'k8s', 'crds', 'kubelink-crd.yaml');
 }

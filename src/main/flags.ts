@@ -19,7 +19,8 @@ import type { Ipv4Interface } from '../shared/cidr.js';
 import type { Ipv4Prefix } from '../shared/types.js';
 import { isLogLevel } from '../shared/log.js';
 import type { LogLevel } from '../shared/log.js';
-import { isDnsName, normalizeHost, parsePort } from '../shared/host-port.js';
+import { isDnsLabel, isDnsName, normalizeHost, parsePort } from '../shared/host-port.js';
+import { DEFAULT_MAX_DIALS_IN_FLIGHT } from './broker/dial-pacer.js';
 
 export type ControllerName = 'broker' | 'router';
 export const CONTROLLER_NAMES: readonly ControllerName[] = ['broker', 'router'];
@@ -67,11 +68,19 @@ export interface Config {
   dnsName?: string;
   servedLinks: 'all' | string[];
   workers: number;
+  /** Outbound TLS handshakes the broker runs at once; more dials wait (paced dialing). */
+  maxDialsInFlight: number;
   links?: string;
   kubeconfig?: string;
   logLevel: LogLevel;
   leaseName: string;
   namespace: string;
+  /** This cluster's name in the mesh: `<x>.<clusterName>.<meshDomain>` resolves locally. */
+  clusterName?: string;
+  /** The DNS domain of the mesh (no trailing dot), e.g. `kubelink`. */
+  meshDomain: string;
+  /** UDP and TCP port of the broker's DNS server for the mesh domain; 0 disables it. */
+  dnsPort: number;
 }
 
 /** Secret name used by --secret-manage-mode self when --secret is not given. */
@@ -91,9 +100,12 @@ export const CONFIG_DEFAULTS = {
   ringBytes: 4 * 1024 * 1024,
   secretManageMode: 'none' as SecretManageMode,
   servedLinks: 'all' as const,
+  maxDialsInFlight: DEFAULT_MAX_DIALS_IN_FLIGHT,
   logLevel: 'info' as LogLevel,
   leaseName: 'kubelink-broker',
   namespace: 'kube-system',
+  meshDomain: 'kubelink',
+  dnsPort: 8053,
 } satisfies Partial<Config>;
 
 export class FlagError extends Error {
@@ -341,6 +353,11 @@ const FLAGS: readonly FlagDef[] = [
     apply: (raw, c) => { c.workers = integerFlag(1, MAX_WORKERS)(raw); },
   },
   {
+    name: 'max-dials-in-flight', valueName: 'N', defaultText: String(CONFIG_DEFAULTS.maxDialsInFlight),
+    description: 'outbound TLS handshakes to peers at once (1..1024); more dials wait their turn, fresh ones spread over 200 ms',
+    apply: (raw, c) => { c.maxDialsInFlight = integerFlag(1, 1024)(raw); },
+  },
+  {
     name: 'links', valueName: 'PATH', description: 'read KubeLinks from a YAML file or a directory of them (watched) instead of the Kubernetes API',
     apply: (raw, c) => { c.links = nonEmpty('a file or directory path')(raw); },
   },
@@ -355,6 +372,25 @@ const FLAGS: readonly FlagDef[] = [
   {
     name: 'lease-name', valueName: 'NAME', defaultText: CONFIG_DEFAULTS.leaseName, description: 'Lease used for leader election among broker replicas',
     apply: (raw, c) => { c.leaseName = k8sName(raw); },
+  },
+  {
+    name: 'cluster-name', valueName: 'NAME', description: "this cluster's name in the mesh: <service>.<namespace>.svc.<NAME>.<mesh-domain> resolves in the local cluster DNS",
+    apply: (raw, c) => {
+      if (!isDnsLabel(raw)) throw new ValueError('is not a DNS label', '1..63 lower-case letters, digits and "-", e.g. c1');
+      c.clusterName = raw;
+    },
+  },
+  {
+    name: 'mesh-domain', valueName: 'DOMAIN', defaultText: CONFIG_DEFAULTS.meshDomain, description: 'DNS domain of the mesh: <x>.<cluster>.<DOMAIN> is <x> in the cluster named by that KubeLink',
+    apply: (raw, c) => {
+      const name = normalizeHost(raw);
+      if (!isDnsName(name)) throw new ValueError('is not a DNS name', 'a DNS name, e.g. kubelink or mesh.example.com');
+      c.meshDomain = name;
+    },
+  },
+  {
+    name: 'dns-port', valueName: 'PORT', defaultText: String(CONFIG_DEFAULTS.dnsPort), description: "UDP and TCP port of the broker's DNS server for the mesh domain; 0 disables it",
+    apply: (raw, c) => { c.dnsPort = portFlag(0)(raw); },
   },
   {
     name: 'log-level', valueName: 'LEVEL', defaultText: CONFIG_DEFAULTS.logLevel, description: 'debug, info, warn or error',
@@ -400,9 +436,12 @@ function defaultConfig(env: NodeJS.ProcessEnv): Config {
     secretManageMode: CONFIG_DEFAULTS.secretManageMode,
     servedLinks: CONFIG_DEFAULTS.servedLinks,
     workers: Math.min(Math.max(1, os.availableParallelism()), MAX_WORKERS),
+    maxDialsInFlight: CONFIG_DEFAULTS.maxDialsInFlight,
     logLevel: CONFIG_DEFAULTS.logLevel,
     leaseName: CONFIG_DEFAULTS.leaseName,
     namespace,
+    meshDomain: CONFIG_DEFAULTS.meshDomain,
+    dnsPort: CONFIG_DEFAULTS.dnsPort,
   };
 }
 

@@ -18,6 +18,11 @@ export function isDnsName(text: string): boolean {
   return !labels.every((label) => /^\d+$/.test(label));
 }
 
+/** True for one RFC 1123 label (lower-case letters, digits, '-', 1..63 characters). */
+export function isDnsLabel(text: string): boolean {
+  return DNS_LABEL.test(text);
+}
+
 /** Lower-cases a host and drops a trailing root dot, so equal names compare equal. */
 export function normalizeHost(text: string): string {
   const lower = text.trim().toLowerCase();

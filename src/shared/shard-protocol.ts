@@ -3,6 +3,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { InboundPeer, PublishedAddress } from './inbound-filter.js';
 import type { Ipv4Prefix } from './types.js';
+import type { HelloDns } from './wire.js';
 
 /** What a shard needs to know about a link to identify and check a peer. */
 export interface ShardLink {
@@ -65,7 +66,8 @@ export interface ShardInit {
   /** All data-plane counter blocks (CounterBlocks) and the index of this shard's block. */
   counters: SharedArrayBuffer;
   counterBlock: number;
-  local: { clusterAddress: number; serviceCidr: Ipv4Prefix };
+  /** This broker's identity in the hello; dns is announced to peers (absent: not announced). */
+  local: { clusterAddress: number; serviceCidr: Ipv4Prefix; dns?: HelloDns };
   /** Mesh addresses published by MeshServices (the inbound check admits their ports). */
   published?: PublishedAddress[];
   /** The TUN has offloads: ring records and TUN writes are [virtio_net_hdr][IP packet]; the
@@ -103,7 +105,7 @@ export type MainToShard =
 
 export type ShardToMain =
   /** Handshake and hello done; the peer is the link linkId. Awaits 'activate' or 'close'. */
-  | { type: 'established'; connId: number; linkId: number; dialed: boolean; peerVersion: number; /** e.g. TLSv1.3 TLS_AES_128_GCM_SHA256 */ cipher?: string }
+  | { type: 'established'; connId: number; linkId: number; dialed: boolean; peerVersion: number; peerDns?: HelloDns; /** e.g. TLSv1.3 TLS_AES_128_GCM_SHA256 */ cipher?: string }
   /** The connection ended (or never got established). */
   | { type: 'closed'; connId: number; linkId: number | null; reason: string; handshakeFailure: boolean; traffic?: ConnectionTraffic }
   /** Periodic per-connection health from keepalives, with the traffic carried so far. */

@@ -23,6 +23,26 @@ export interface KubeLinkSpec {
   egress?: string[];
   /** Local destinations this peer may reach: CIDRs, `!CIDR` denies. Default: all of them. */
   ingress?: string[];
+  /** How names of the remote cluster resolve through the mesh (all optional). */
+  dns?: KubeLinkDnsSpec;
+}
+
+/** spec.dns of a KubeLink, as written. */
+export interface KubeLinkDnsSpec {
+  /** The remote cluster DNS service IP; default: the remote service CIDR base + 10. */
+  dnsIP?: string;
+  /** The remote cluster domain; default cluster.local. */
+  baseDomain?: string;
+  /** true: names of this cluster do not resolve through the mesh. */
+  omitDNSPropagation?: boolean;
+}
+
+/** spec.dns after validation: only what the spec sets (the peer's hello or defaults fill the rest). */
+export interface LinkDns {
+  dnsIp?: number;
+  /** Lower case, without the root dot. */
+  baseDomain?: string;
+  omitPropagation: boolean;
 }
 
 export interface KubeLinkStatus {
@@ -72,6 +92,7 @@ export interface ValidLink {
   /** Endpoint host (FQDN or IP) without port; the peer certificate must name it. */
   endpointHost: string;
   endpointPort: number;
+  dns: LinkDns;
   /** The spec as written, for status messages and change detection. */
   spec: KubeLinkSpec;
 }

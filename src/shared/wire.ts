@@ -12,6 +12,9 @@
 //                         receiving kernel completes)
 //
 //   HELLO          0x01 | u8 version | u32 capabilities | u32 cluster address | u32 max frame payload
+//                  | extension*   (each: u8 type | u8 value length | value; unknown types
+//                                  are skipped, so a broker ignores what it does not know)
+//     extension 0x01 DNS: u32 cluster DNS service IP | cluster domain (ASCII, 1..253 bytes)
 //   KEEPALIVE      0x02 | u32 seq | f64 sent time (ms)
 //   KEEPALIVE_ACK  0x03 | u32 seq | f64 sent time (ms), echoed from the keepalive
 //
@@ -46,6 +49,10 @@ export const LARGE_FRAME_HEADER_BYTES = 6;
 export const MAX_OFFLOAD_FRAME_PAYLOAD = 1 + 10 + 0xffff;
 
 export const HELLO_BYTES = 14;
+/** Hello extension types (see the top of this file). */
+export const HelloExtension = { dns: 0x01 } as const;
+/** Room for a hello with every extension this version sends (the DNS one is at most 2 + 4 + 253). */
+export const MAX_HELLO_BYTES = HELLO_BYTES + 2 + 4 + 253;
 export const KEEPALIVE_BYTES = 13;
 
 export interface Hello {
@@ -56,6 +63,16 @@ export interface Hello {
   clusterAddress: number;
   /** Largest frame payload the sender accepts. */
   maxFramePayload: number;
+  /** The sender's cluster DNS (extension 0x01); absent from brokers without it. */
+  dns?: HelloDns;
+}
+
+/** How the sender's cluster names resolve: its cluster DNS service IP and cluster domain. */
+export interface HelloDns {
+  /** Unsigned 32-bit IPv4 address. */
+  dnsIp: number;
+  /** Lower case, no root dot, ASCII, 1..253 bytes. */
+  domain: string;
 }
 
 export interface Keepalive {
@@ -131,15 +148,49 @@ function checkRoom(buf: Uint8Array, offset: number, bytes: number): void {
   }
 }
 
-/** Writes a HELLO payload; returns its length (HELLO_BYTES). */
+/** Writes a HELLO payload with its extensions; returns its length (HELLO_BYTES without any). */
 export function encodeHello(buf: Uint8Array, offset: number, hello: Hello): number {
-  checkRoom(buf, offset, HELLO_BYTES);
+  const domain = hello.dns === undefined ? undefined : Buffer.from(hello.dns.domain, 'ascii');
+  if (domain !== undefined && (domain.length < 1 || domain.length > 253)) {
+    throw new RangeError(`hello DNS domain must be 1..253 bytes, got ${domain.length}`);
+  }
+  const length = HELLO_BYTES + (domain === undefined ? 0 : 2 + 4 + domain.length);
+  checkRoom(buf, offset, length);
   buf[offset] = ControlType.hello;
   buf[offset + 1] = hello.version & 0xff;
   writeU32(buf, offset + 2, hello.capabilities);
   writeU32(buf, offset + 6, hello.clusterAddress);
   writeU32(buf, offset + 10, hello.maxFramePayload);
-  return HELLO_BYTES;
+  if (domain !== undefined) {
+    const at = offset + HELLO_BYTES;
+    buf[at] = HelloExtension.dns;
+    buf[at + 1] = 4 + domain.length;
+    writeU32(buf, at + 2, hello.dns!.dnsIp);
+    buf.set(domain, at + 6);
+  }
+  return length;
+}
+
+/**
+ * The extensions after a hello's fixed part. A truncated extension ends the list (the
+ * fields before it stand): a garbled extension must not cost the tunnel.
+ */
+function decodeHelloExtensions(buf: Uint8Array, start: number, end: number): Pick<Hello, 'dns'> {
+  const out: Pick<Hello, 'dns'> = {};
+  let at = start;
+  while (at + 2 <= end) {
+    const type = buf[at]!;
+    const length = buf[at + 1]!;
+    const value = at + 2;
+    if (value + length > end) break;
+    if (type === HelloExtension.dns && length >= 5) {
+      const domain = Buffer.from(buf.buffer, buf.byteOffset + value + 4, length - 4).toString('latin1');
+      // Only a plain lower-case host name is taken: it ends up in DNS answers.
+      if (/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(domain)) out.dns = { dnsIp: readU32(buf, value), domain };
+    }
+    at = value + length;
+  }
+  return out;
 }
 
 function encodeKeepaliveOf(type: number, buf: Uint8Array, offset: number, keepalive: Keepalive): number {
@@ -175,6 +226,7 @@ export function decodeControl(buf: Uint8Array, offset: number, length: number): 
           capabilities: readU32(buf, offset + 2),
           clusterAddress: readU32(buf, offset + 6),
           maxFramePayload: readU32(buf, offset + 10),
+          ...decodeHelloExtensions(buf, offset + HELLO_BYTES, offset + length),
         },
       };
     }

@@ -13,12 +13,14 @@ import tls from 'node:tls';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { SpscRing, type RecordHandler } from '../shared/spsc-ring.js';
 import { ALPN_PROTOCOL } from '../shared/wire.js';
+import { tunnelPeerChanged } from '../shared/tunnel-peer.js';
 import type { MainToShard, ShardInit, ShardLink, ShardToMain, TlsMaterial } from '../shared/shard-protocol.js';
 import { createLogger, isLogLevel, type Logger } from '../shared/log.js';
 import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
 import { TunWriter } from './tun-output.js';
 import { findLinkForPeer } from '../shared/cert-identity.js';
 import { CounterBlocks, Counter } from '../shared/counters.js';
+import { systemClock } from '../shared/clock.js';
 import { loadNative } from '../shared/native.js';
 import { NO_PUBLISHED, compilePublished, type InboundLocal } from '../shared/inbound-filter.js';
 
@@ -115,7 +117,7 @@ class Shard implements ConnectionOwner, RecordHandler {
 
   established(conn: TunnelConnection): void {
     const cipher = `${conn.socket.getProtocol() ?? ''} ${conn.socket.getCipher()?.standardName ?? ''}`.trim();
-    this.post({ type: 'established', connId: conn.connId, linkId: conn.link!.linkId, dialed: conn.dialed, peerVersion: conn.peerVersion, cipher });
+    this.post({ type: 'established', connId: conn.connId, linkId: conn.link!.linkId, dialed: conn.dialed, peerVersion: conn.peerVersion, peerDns: conn.peerDns, cipher });
   }
 
   closed(conn: TunnelConnection, reason: string, handshakeFailure: boolean): void {
@@ -194,7 +196,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   private track(connId: number, dialed: boolean, socket: tls.TLSSocket): TunnelConnection {
-    const conn = new TunnelConnection(connId, dialed, socket, this, this.local, this.tun, this.counters, this.init.tunables, Date.now, this.init.vnetHdr ?? false);
+    const conn = new TunnelConnection(connId, dialed, socket, this, this.local, this.tun, this.counters, this.init.tunables, systemClock, this.init.vnetHdr ?? false);
     this.connections.set(connId, conn);
     return conn;
   }
@@ -250,7 +252,7 @@ class Shard implements ConnectionOwner, RecordHandler {
     for (const conn of this.connections.values()) {
       if (!conn.link) continue;
       const current = byId.get(conn.link.linkId);
-      if (!current || current.endpointHost !== conn.link.endpointHost || current.clusterAddress !== conn.link.clusterAddress) {
+      if (!current || tunnelPeerChanged(conn.link, current)) {
         conn.close(current ? `link ${conn.link.name} changed its endpoint or address` : `link ${conn.link.name} was removed`, false);
       } else {
         conn.link = current; // e.g. a changed cidr, egress or ingress: checks use the new one at once

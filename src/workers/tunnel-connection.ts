@@ -14,8 +14,8 @@
 import type tls from 'node:tls';
 import { FrameBatcher, FrameDecoder, type FrameSink, type FrameMalformedReason } from '../shared/frame-codec.js';
 import {
-  ALPN_PROTOCOL, CAPABILITY_GSO, MAX_OFFLOAD_FRAME_PAYLOAD, NO_CAPABILITIES, PROTOCOL_VERSION,
-  decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck,
+  ALPN_PROTOCOL, CAPABILITY_GSO, MAX_HELLO_BYTES, MAX_OFFLOAD_FRAME_PAYLOAD, NO_CAPABILITIES, PROTOCOL_VERSION,
+  type HelloDns, decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck,
 } from '../shared/wire.js';
 import { VNET_HDR_BYTES, VnetFlag, isTcpv4Gso, isTrivialVnetHeader, offloadRecordProblem } from '../shared/gso-header.js';
 import { Tcpv4Segmenter, completeRecordChecksum, type SegmentSink } from '../shared/gso-segment.js';
@@ -25,6 +25,7 @@ import { INBOUND_PASS, checkInbound, type InboundLocal } from '../shared/inbound
 import { formatIpv4 } from '../shared/cidr.js';
 import { certificateIdentities } from '../shared/cert-identity.js';
 import type { TunSink } from './tun-output.js';
+import type { Clock, TimerHandle } from '../shared/clock.js';
 import { boundUnsentBytes } from './tcp-unsent-bound.js';
 
 /** Ring records up to this size (virtio-net header included) may pass a full queue: see enqueue. */
@@ -32,8 +33,8 @@ export const SMALL_PACKET_BYTES = 256;
 
 export type ConnectionState = 'handshake' | 'established' | 'active' | 'closed';
 
-/** This broker's side of the inbound checks. */
-export type LocalIdentity = InboundLocal;
+/** This broker's side of the inbound checks, and its cluster DNS for the hello. */
+export type LocalIdentity = InboundLocal & { dns?: HelloDns };
 
 /** What a connection reports back to its shard. */
 export interface ConnectionOwner {
@@ -47,6 +48,8 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   state: ConnectionState = 'handshake';
   link: ShardLink | null = null;
   peerVersion = 0;
+  /** The peer's cluster DNS from its hello; undefined from brokers without the extension. */
+  peerDns: HelloDns | undefined;
   /** Both sides announced gso: offload frames and large frames flow both ways. */
   gso = false;
   rttMs: number | null = null;
@@ -56,9 +59,9 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   private keepaliveSeq = 0;
   private readonly batcher: FrameBatcher;
   private readonly decoder: FrameDecoder;
-  private readonly handshakeTimer: NodeJS.Timeout;
+  private handshakeTimer: TimerHandle;
   /** Reused for control frames so sending a keepalive allocates nothing but the write. */
-  private readonly controlScratch = Buffer.alloc(64);
+  private readonly controlScratch = Buffer.alloc(MAX_HELLO_BYTES);
   /** Cuts super-packets for a peer without gso; made on first use. */
   private segmenter: Tcpv4Segmenter | undefined;
 
@@ -73,17 +76,27 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     /** This shard's counter block (single writer: this thread). */
     private readonly counters: Float64Array,
     private readonly tunables: ShardTunables,
-    private readonly now: () => number,
+    private readonly clock: Clock,
     /** Ring records in both directions are [virtio_net_hdr][IP packet]. */
     private readonly vnetHdr = false,
   ) {
-    this.lastReceiveAt = now();
+    this.lastReceiveAt = clock.now();
     this.batcher = new FrameBatcher({ batchBytes: tunables.writeBatchBytes });
     this.decoder = new FrameDecoder({ maxFramePayload: tunables.maxFramePayload }, this);
-    this.handshakeTimer = setTimeout(
-      () => this.close(`handshake not finished within ${tunables.handshakeTimeoutMs} ms`, true),
-      tunables.handshakeTimeoutMs,
-    );
+    // The deadline counts from when the handshake starts: for a dial, when TCP connects
+    // (the connect itself has a deadline of the same length). An accepted connection
+    // arrives here connected.
+    const limit = tunables.handshakeTimeoutMs;
+    if (dialed) {
+      this.handshakeTimer = clock.setTimeout(() => this.close(`TCP connect not finished within ${limit} ms`, true), limit);
+      socket.once('connect', () => {
+        if (this.state !== 'handshake') return;
+        clock.clearTimeout(this.handshakeTimer);
+        this.handshakeTimer = clock.setTimeout(() => this.close(`handshake not finished within ${limit} ms of connecting`, true), limit);
+      });
+    } else {
+      this.handshakeTimer = clock.setTimeout(() => this.close(`handshake not finished within ${limit} ms`, true), limit);
+    }
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err: Error) => this.close(err.message, this.state === 'handshake'));
@@ -113,6 +126,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
       capabilities: this.vnetHdr ? CAPABILITY_GSO : NO_CAPABILITIES,
       clusterAddress: this.local.clusterAddress,
       maxFramePayload: this.vnetHdr ? MAX_OFFLOAD_FRAME_PAYLOAD : this.tunables.maxFramePayload,
+      dns: this.local.dns,
     });
     this.writeFramed(this.controlScratch, 0, len);
   }
@@ -208,19 +222,19 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   /** Keepalive tick: send a probe, and close when the peer has been silent too long. */
   tick(): void {
     if (this.state === 'closed' || this.state === 'handshake') return;
-    if (this.now() - this.lastReceiveAt > this.tunables.deadAfterMs) {
+    if (this.clock.now() - this.lastReceiveAt > this.tunables.deadAfterMs) {
       this.close(`no frame from peer for ${this.tunables.deadAfterMs} ms`, false);
       return;
     }
     this.keepaliveSeq = (this.keepaliveSeq + 1) >>> 0;
-    const len = encodeKeepalive(this.controlScratch, 0, { seq: this.keepaliveSeq, sentTimeMs: this.now() });
+    const len = encodeKeepalive(this.controlScratch, 0, { seq: this.keepaliveSeq, sentTimeMs: this.clock.now() });
     this.writeFramed(this.controlScratch, 0, len);
   }
 
   close(reason: string, handshakeFailure: boolean): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    clearTimeout(this.handshakeTimer);
+    this.clock.clearTimeout(this.handshakeTimer);
     this.socket.destroy();
     this.owner.closed(this, reason, handshakeFailure);
   }
@@ -267,7 +281,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     const frame = decoded.value;
     switch (frame.type) {
       case 'hello':
-        this.onHello(frame.version, frame.clusterAddress, frame.capabilities);
+        this.onHello(frame.version, frame.clusterAddress, frame.capabilities, frame.dns);
         break;
       case 'keepalive': {
         // Gathered and written once per received chunk (onData), and not at all while the
@@ -279,7 +293,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
         break;
       }
       case 'keepaliveAck':
-        this.rttMs = Math.max(0, this.now() - frame.sentTimeMs);
+        this.rttMs = Math.max(0, this.clock.now() - frame.sentTimeMs);
         break;
     }
   }
@@ -288,14 +302,15 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     this.counters[FrameMalformedCounter[reason]]++;
   }
 
-  private onHello(version: number, clusterAddress: number, capabilities: number): void {
+  private onHello(version: number, clusterAddress: number, capabilities: number, dns: HelloDns | undefined): void {
     if (this.state !== 'handshake' || this.link === null) return;
     if (clusterAddress !== this.link.clusterAddress) {
       this.close(`peer says its cluster address is ${formatIpv4(clusterAddress)}, link ${this.link.name} expects ${formatIpv4(this.link.clusterAddress)}`, true);
       return;
     }
-    clearTimeout(this.handshakeTimer);
+    this.clock.clearTimeout(this.handshakeTimer);
     this.peerVersion = version;
+    this.peerDns = dns;
     if (this.vnetHdr && (capabilities & CAPABILITY_GSO) !== 0) {
       // The peer sends offload frames only after our hello, which preceded everything
       // we send; from the next frame of this very chunk on, the decoder takes them.
@@ -308,7 +323,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   }
 
   private onData(chunk: Buffer): void {
-    this.lastReceiveAt = this.now();
+    this.lastReceiveAt = this.clock.now();
     this.tun.begin(chunk);
     const inSync = this.decoder.push(chunk);
     this.tun.end();

@@ -1,47 +1,24 @@
-// Static checks of the manifests in k8s/: every field of a built-in kind exists in the
-// Kubernetes API (checked against @kubernetes/client-node's generated models, which the
-// test API server does not do), the broker's and router's arguments parse with kubelink's
-// own flag parser once the example clusters' values are filled in, and the pieces refer
-// to each other correctly (ConfigMap keys, ports, probes, service accounts, selectors).
+// Static checks of the manifests in k8s/, as `kubectl kustomize` renders each example
+// overlay: every field of a built-in kind exists in the Kubernetes API (checked against
+// @kubernetes/client-node's generated models, which the test API server does not do), the
+// broker's and router's arguments parse with kubelink's own flag parser with the overlay's
+// values filled in, and the pieces refer to each other correctly (ConfigMap keys, ports,
+// probes, service accounts, selectors). overlays-apply.test.ts applies them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 import { parseFlags } from '../../src/main/flags.js';
 import { parseIpv4, parsePrefix, prefixContains } from '../../src/shared/cidr.js';
 import { KUBELINK_API_VERSION, KUBELINK_KIND } from '../../src/shared/types.js';
 
-// The repository root, seen from dist-<name>/test/k8s/ (compiled tests).
-const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const K8S = path.join(ROOT, 'k8s');
-const CLUSTERS = ['cluster1', 'cluster2'] as const;
+import { CLUSTERS, renderOverlay, renderWithComponent } from './kustomize.js';
+import type { Doc, Obj } from './kustomize.js';
 
-type Obj = Record<string, any>;
-interface Doc {
-  file: string;
-  obj: Obj;
-}
-
-function loadDir(dir: string): Doc[] {
-  const docs: Doc[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const file = path.join(dir, name);
-    if (!/\.ya?ml$/.test(name) || !statSync(file).isFile()) continue;
-    for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
-      assert.deepEqual(doc.errors, [], `${file} parses`);
-      const obj = doc.toJS() as Obj | null;
-      if (obj) docs.push({ file: path.relative(ROOT, file), obj });
-    }
-  }
-  return docs;
-}
-
-const base = loadDir(K8S).filter((d) => d.obj.kind !== 'CustomResourceDefinition');
-const examples = Object.fromEntries(CLUSTERS.map((c) => [c, loadDir(path.join(K8S, 'examples', c))])) as Record<(typeof CLUSTERS)[number], Doc[]>;
-const optional = CLUSTERS.flatMap((c) => loadDir(path.join(K8S, 'examples', c, 'optional')));
+const withoutCrds = (docs: Doc[]): Doc[] => docs.filter((d) => d.obj.kind !== 'CustomResourceDefinition');
+const examples = Object.fromEntries(CLUSTERS.map((c) => [c, withoutCrds(renderOverlay(c))])) as Record<(typeof CLUSTERS)[number], Doc[]>;
+// What every cluster shares (broker, router, RBAC), as cluster1 renders it.
+const base = examples.cluster1;
+const optional = CLUSTERS.flatMap((c) => renderWithComponent(c, 'cert-management').filter((d) => d.obj.kind === 'Certificate'));
 
 const MODEL_OF_KIND: Record<string, string> = {
   Namespace: 'V1Namespace',
@@ -134,12 +111,12 @@ function argValue(args: string[], flag: string): string | undefined {
   return args.find((a) => a.startsWith(prefix))?.slice(prefix.length);
 }
 
-test('every built-in object in k8s/ and the examples uses only fields the Kubernetes API knows', () => {
-  const all = [...base, ...examples.cluster1, ...examples.cluster2];
+test('every built-in object the overlays render uses only fields the Kubernetes API knows', () => {
+  const all = [...examples.cluster1, ...examples.cluster2];
   const problems = all.flatMap(({ file, obj }) => {
     if (obj.kind === KUBELINK_KIND) return [];
     const model = MODEL_OF_KIND[obj.kind];
-    if (!model) return [`${file}: kind ${obj.kind} is not one the test API server serves (move it to an optional/ directory)`];
+    if (!model) return [`${file}: kind ${obj.kind} is not one the test API server serves (move it to an optional component)`];
     return checkAgainstModel(obj, model, `${file} ${obj.kind}/${obj.metadata?.name}`);
   });
   assert.deepEqual(problems, []);
@@ -207,11 +184,22 @@ test('probes, ports, service accounts and selectors fit together', () => {
   assert.ok(router.spec.template.spec.tolerations.some((t: Obj) => t.operator === 'Exists' && t.key === undefined), 'the router runs on tainted nodes too');
 });
 
-test('the optional directories hold only kinds the test API server does not serve', () => {
-  assert.ok(optional.length > 0);
-  for (const { file, obj } of optional) {
-    assert.equal(MODEL_OF_KIND[obj.kind], undefined, `${file}: ${obj.kind} belongs in the applied directories`);
-    assert.equal(obj.apiVersion, 'cert.gardener.cloud/v1alpha1');
+test('the cert-management component requests the certificate for the overlay\'s endpoint, into the broker\'s Secret', () => {
+  assert.equal(optional.length, CLUSTERS.length);
+  for (const [i, { file, obj }] of optional.entries()) {
+    const service = find(examples[CLUSTERS[i]!], 'Service', 'kubelink-broker');
+    const endpoint = service.metadata.annotations['dns.gardener.cloud/dnsnames'];
+    assert.equal(obj.apiVersion, 'cert.gardener.cloud/v1alpha1', file);
+    assert.equal(obj.spec.commonName, endpoint);
+    assert.deepEqual(obj.spec.dnsNames, [endpoint]);
     assert.equal(obj.spec.secretName, argValue(broker.spec.template.spec.containers[0].args, 'secret'));
+  }
+});
+
+test('every placeholder of the base is replaced by the overlay, and the values file itself is not rendered', () => {
+  for (const cluster of CLUSTERS) {
+    const text = JSON.stringify(examples[cluster].map((d) => d.obj));
+    assert.doesNotMatch(text, /set-by-overlay/, cluster);
+    assert.equal(examples[cluster].some((d) => d.obj.metadata?.name === 'kubelink-values'), false, `${cluster}: values.yaml is local-config`);
   }
 });

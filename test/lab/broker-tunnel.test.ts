@@ -12,6 +12,7 @@ import { brokerCertificateFiles } from '../../loadtest/lab/kubelink-files.js';
 import { runIperf } from '../../loadtest/lab/iperf.js';
 import { createCa, issueCertificate } from '../../src/main/certs/pki.js';
 import { brokerMetric, issueCertificateFiles, labCa, rogueCertificateFiles, runFakePeer, type CertificateFiles } from '../helpers/broker-probes.js';
+import { exposedMetricNames, monitoringMetricNames } from '../helpers/monitoring.js';
 
 describe('broker on a two-cluster lab', () => {
   const lab = new Lab({ clusters: 2 });
@@ -124,6 +125,20 @@ describe('broker on a two-cluster lab', () => {
     for (const shard of ['0', '1']) {
       for (const ring of ['to-tunnel']) assert.match(text, new RegExp(`kubelink_ring_used_ratio\\{shard="${shard}",ring="${ring}"\\} [0-9.e-]+`));
     }
+  });
+
+  test('every metric the alert rules and the dashboard of k8s/monitoring name is in the broker\'s /metrics', async () => {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    const text = await lab.httpGet(c1.gateway.ns, 'http://127.0.0.1:8080/metrics');
+    const exposed = exposedMetricNames(text);
+    const named = monitoringMetricNames();
+    assert.ok(named.length >= 10, `names found in the rules and dashboard: ${named.join(', ')}`);
+    assert.deepEqual(named.filter((name) => !exposed.has(name)), [], 'named by k8s/monitoring but not exposed');
+    // The two series added for the alerts carry real values.
+    assert.equal(await brokerMetric(lab, c1, 'kubelink_link_up', { link: c2.name }), 1);
+    const notAfter = new X509Certificate(await readFile(brokerCertificateFiles(certDir, c1).certFile, 'utf8')).validTo;
+    assert.equal(await brokerMetric(lab, c1, 'kubelink_certificate_expiry_timestamp_seconds'), Date.parse(notAfter) / 1000);
+    assert.match(text, /^kubelink_broker_leader\{identity="[^"]+"\} 1$/m);
   });
 
   test('a broker certificate signed by another CA is refused and counted', async () => {

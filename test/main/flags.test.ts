@@ -252,3 +252,23 @@ test('--help lists every flag with its description and defaults, generated from 
     }
   }
 });
+
+test('the DNS identity flags: --mesh-domain defaults to kubelink, --dns-port to 8053 (0 disables), --cluster-name is optional', () => {
+  const c = parseFlags(BROKER, {});
+  assert.equal(c.meshDomain, 'kubelink');
+  assert.equal(c.dnsPort, 8053);
+  assert.equal(c.clusterName, undefined);
+  const set = parseFlags([...BROKER, '--cluster-name=c1', '--mesh-domain=Mesh.Example.', '--dns-port=0'], {});
+  assert.equal(set.clusterName, 'c1');
+  assert.equal(set.meshDomain, 'mesh.example', 'mesh domain is normalized: lower case, no root dot');
+  assert.equal(set.dnsPort, 0);
+});
+
+test('bad DNS identity flags name the flag and the value', () => {
+  assert.equal(flagError([...BROKER, '--cluster-name=C1']).message, '--cluster-name "C1": is not a DNS label (expected 1..63 lower-case letters, digits and "-", e.g. c1)');
+  assert.match(flagError([...BROKER, '--cluster-name=c1.east']).message, /^--cluster-name "c1\.east": is not a DNS label/);
+  assert.match(flagError([...BROKER, '--mesh-domain=bad_domain']).message, /^--mesh-domain "bad_domain": is not a DNS name/);
+  assert.match(flagError([...BROKER, '--mesh-domain=']).message, /^--mesh-domain "": is not a DNS name/);
+  assert.match(flagError([...BROKER, '--dns-port=65536']).message, /^--dns-port "65536": is not a port number \(expected an integer 0\.\.65535\)/);
+  assert.match(flagError([...BROKER, '--dns-port=dns']).message, /^--dns-port "dns"/);
+});

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ALPN_PROTOCOL, CAPABILITY_GSO, CONTROL_TYPE_MAX, ControlType, HELLO_BYTES, KEEPALIVE_BYTES, LARGE_FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD,
-  MAX_OFFLOAD_FRAME_PAYLOAD, OFFLOAD_FRAME_TYPE, PROTOCOL_VERSION, decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck,
+  MAX_OFFLOAD_FRAME_PAYLOAD, OFFLOAD_FRAME_TYPE, PROTOCOL_VERSION, decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck, HelloExtension, MAX_HELLO_BYTES,
   frameHeaderBytes, isKnownControlType, readFrameLength, readLargeFrameLength, writeFrameHeader, writeLargeFrameHeader,
 } from '../../src/shared/wire.js';
 
@@ -35,6 +35,43 @@ test('decoders ignore trailing bytes, so later versions can extend a control fra
   const decoded = decodeControl(buf, 0, buf.length);
   assert.ok(decoded.ok);
   assert.equal(decoded.value.type, 'hello');
+});
+
+test('the DNS hello extension round-trips: the cluster DNS IP and domain follow the fixed fields', () => {
+  const buf = new Uint8Array(MAX_HELLO_BYTES);
+  const hello = { version: PROTOCOL_VERSION, capabilities: 0, clusterAddress: 0xc0a8000b, maxFramePayload: 65535, dns: { dnsIp: 0x6440000a, domain: 'cluster.local' } };
+  const length = encodeHello(buf, 0, hello);
+  assert.equal(length, HELLO_BYTES + 2 + 4 + 'cluster.local'.length);
+  assert.deepEqual([...buf.subarray(HELLO_BYTES, HELLO_BYTES + 6)], [HelloExtension.dns, 4 + 13, 0x64, 0x40, 0, 0x0a]);
+  assert.deepEqual(decodeControl(buf, 0, length), { ok: true, value: { type: 'hello', ...hello } });
+});
+
+test('an old-style hello (fixed fields only) decodes with no DNS, and a new hello keeps the fixed fields an old broker reads', () => {
+  const buf = new Uint8Array(MAX_HELLO_BYTES);
+  const fixed = { version: PROTOCOL_VERSION, capabilities: 1, clusterAddress: 0xc0a8000c, maxFramePayload: 1500 };
+  encodeHello(buf, 0, fixed);
+  assert.deepEqual(decodeControl(buf, 0, HELLO_BYTES), { ok: true, value: { type: 'hello', ...fixed } });
+  const length = encodeHello(buf, 0, { ...fixed, dns: { dnsIp: 1, domain: 'cluster.local' } });
+  // An old broker decodes the prefix it knows: exactly the fixed fields.
+  assert.deepEqual(decodeControl(buf, 0, HELLO_BYTES), { ok: true, value: { type: 'hello', ...fixed } });
+  assert.ok(length > HELLO_BYTES);
+});
+
+test('unknown hello extensions are skipped, and a truncated or unprintable one is ignored without failing the hello', () => {
+  const dns = [HelloExtension.dns, 4 + 2, 0, 0, 0, 9, ...Buffer.from('c2')];
+  const fixed = new Uint8Array(HELLO_BYTES);
+  encodeHello(fixed, 0, { version: 1, capabilities: 0, clusterAddress: 7, maxFramePayload: 1500 });
+  const withUnknown = Uint8Array.from([...fixed, 0x7f, 3, 1, 2, 3, ...dns]);
+  const decoded = decodeControl(withUnknown, 0, withUnknown.length);
+  assert.ok(decoded.ok && decoded.value.type === 'hello');
+  assert.deepEqual(decoded.value.dns, { dnsIp: 9, domain: 'c2' });
+  const truncated = Uint8Array.from([...fixed, ...dns.slice(0, 5)]);
+  const t = decodeControl(truncated, 0, truncated.length);
+  assert.ok(t.ok && t.value.type === 'hello' && t.value.dns === undefined && t.value.clusterAddress === 7);
+  const bad = Uint8Array.from([...fixed, HelloExtension.dns, 4 + 3, 0, 0, 0, 9, 0x41, 0x0a, 0x2e]);
+  const b = decodeControl(bad, 0, bad.length);
+  assert.ok(b.ok && b.value.type === 'hello' && b.value.dns === undefined);
+  assert.throws(() => encodeHello(new Uint8Array(MAX_HELLO_BYTES), 0, { version: 1, capabilities: 0, clusterAddress: 0, maxFramePayload: 1, dns: { dnsIp: 0, domain: '' } }), RangeError);
 });
 
 test('keepalive and its ack carry the sequence number and the send time for the round-trip time', () => {

@@ -1,6 +1,8 @@
 // Two TunnelConnections joined by an in-memory socket pair: the gso negotiation and what
 // reaches the far side's TUN ring for every mix of offload-capable and old peers.
 import { describe, test } from 'node:test';
+import { systemClock, type Clock } from '../../src/shared/clock.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { setImmediate as tick } from 'node:timers/promises';
@@ -9,7 +11,7 @@ import { SMALL_PACKET_BYTES, TunnelConnection, type ConnectionOwner } from '../.
 import { SpscRing } from '../../src/shared/spsc-ring.js';
 import { COUNTERS_PER_BLOCK, Counter, FrameMalformedCounter, inboundDropCounter } from '../../src/shared/counters.js';
 import { DEFAULT_SHARD_TUNABLES, type ShardLink } from '../../src/shared/shard-protocol.js';
-import { ALPN_PROTOCOL, KEEPALIVE_BYTES, encodeKeepalive } from '../../src/shared/wire.js';
+import { ALPN_PROTOCOL, KEEPALIVE_BYTES, encodeKeepalive, type HelloDns } from '../../src/shared/wire.js';
 import { InboundDrop, NO_PUBLISHED, compileInboundPeer } from '../../src/shared/inbound-filter.js';
 import { TRIVIAL_VNET_HEADER, VNET_HDR_BYTES, isTrivialVnetHeader } from '../../src/shared/gso-header.js';
 import type { TunSink } from '../../src/workers/tun-output.js';
@@ -99,12 +101,12 @@ interface Side {
   drain(): Buffer[];
 }
 
-function side(socket: FakeSocket, local: typeof A, peer: typeof A, vnetHdr: boolean, dialed: boolean): Side {
+function side(socket: FakeSocket, local: typeof A & { dns?: HelloDns }, peer: typeof A, vnetHdr: boolean, dialed: boolean, clock: Clock = systemClock): Side {
   const link: ShardLink = { linkId: 1, name: 'peer', endpointHost: 'peer.kubelink.lab', endpointPort: 8088, ...peer, inbound: compileInboundPeer(peer) };
   const owner = new Owner(link);
   const tun = new TunRecorder(vnetHdr);
   const counters = new Float64Array(COUNTERS_PER_BLOCK);
-  const conn = new TunnelConnection(1, dialed, socket as unknown as tls.TLSSocket, owner, { ...local, published: NO_PUBLISHED }, tun, counters, DEFAULT_SHARD_TUNABLES, Date.now, vnetHdr);
+  const conn = new TunnelConnection(1, dialed, socket as unknown as tls.TLSSocket, owner, { ...local, published: NO_PUBLISHED }, tun, counters, DEFAULT_SHARD_TUNABLES, clock, vnetHdr);
   return { conn, owner, counters, drain: () => tun.written.splice(0) };
 }
 
@@ -112,13 +114,13 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await tick();
 }
 
-/** A (dialing, cluster address A_ADDRESS) and B, handshaken. */
-async function pair(aVnet: boolean, bVnet: boolean): Promise<{ a: Side; b: Side }> {
+/** A (dialing, cluster address A_ADDRESS) and B, handshaken; `aDns`/`bDns` go into their hellos. */
+async function pair(aVnet: boolean, bVnet: boolean, aDns?: HelloDns, bDns?: HelloDns): Promise<{ a: Side; b: Side }> {
   const [sa, sb] = [new FakeSocket(), new FakeSocket()];
   sa.peer = sb;
   sb.peer = sa;
-  const a = side(sa, A, B, aVnet, true);
-  const b = side(sb, B, A, bVnet, false);
+  const a = side(sa, { ...A, dns: aDns }, B, aVnet, true);
+  const b = side(sb, { ...B, dns: bDns }, A, bVnet, false);
   a.conn.onSecure();
   b.conn.onSecure();
   await settle();
@@ -276,4 +278,35 @@ describe('tunnel connection keepalives', () => {
     assert.deepEqual(writes, []);
     assert.equal(b.conn.state, 'established');
   });
+});
+
+describe('tunnel connection hello DNS extension', () => {
+  test("a broker announcing its cluster DNS and one that sends the old hello interoperate: each side learns what the other sent", async () => {
+    const dns = { dnsIp: parseIpv4('100.64.0.10')!, domain: 'cluster.local' };
+    const { a, b } = await pair(false, false, dns, undefined);
+    assert.deepEqual(b.conn.peerDns, dns);
+    assert.equal(a.conn.peerDns, undefined, 'an old-style hello carries no DNS');
+    const packet = tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(10) });
+    await send(a, [packet]);
+    assert.deepEqual(b.drain(), [packet], 'the tunnel carries packets after the mixed hello');
+  });
+});
+
+test("a dial's handshake deadline counts from the TCP connect, not from the dial; an unconnected dial has a deadline of its own", async () => {
+  const limit = DEFAULT_SHARD_TUNABLES.handshakeTimeoutMs;
+  const clock = new FakeClock(0);
+  const queued = new FakeSocket();
+  const a = side(queued, A, B, false, true, clock);
+  // The dial waited (for CPU, in the shard's queue) almost the whole limit before connecting.
+  await clock.advance(limit - 1);
+  queued.emit('connect');
+  await clock.advance(limit - 1);
+  assert.deepEqual(a.owner.closedReasons, [], 'the handshake has its full time after connecting');
+  await clock.advance(1);
+  assert.deepEqual(a.owner.closedReasons, [`handshake not finished within ${limit} ms of connecting`]);
+
+  const never = new FakeSocket();
+  const b = side(never, A, B, false, true, clock);
+  await clock.advance(limit);
+  assert.deepEqual(b.owner.closedReasons, [`TCP connect not finished within ${limit} ms`]);
 });

@@ -30,6 +30,8 @@ export class BrokerMetrics {
     connections: () => number,
     refusedConnections: () => number,
     linkSourceStats: () => LinkSourceStats | undefined,
+    leaderIdentity: () => string,
+    certificateNotAfter: () => Date | undefined,
   ) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'kubelink_process_' });
 
@@ -158,6 +160,31 @@ export class BrokerMetrics {
     this.totalFrom('kubelink_peer_connections_refused_total', 'Peer connections closed on accept because too many TLS handshakes were pending', refusedConnections);
     registerLinkSourceMetrics(this.registry, linkSourceStats);
     this.totalFrom('kubelink_handshake_failures_total', 'Peer connections that failed TLS, identification or hello', handshakeFailures);
+
+    // Only the leader runs the data plane and serves these metrics (a standby's /metrics is
+    // empty), so the series exists exactly while a replica leads with its data plane up;
+    // the "no leader" alert (k8s/monitoring) fires on its absence.
+    new client.Gauge({
+      name: 'kubelink_broker_leader',
+      help: '1 on the broker replica that leads (holds the Lease, data plane up); identity: the Lease holder',
+      labelNames: ['identity'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.set({ identity: leaderIdentity() }, 1);
+      },
+    });
+
+    new client.Gauge({
+      name: 'kubelink_certificate_expiry_timestamp_seconds',
+      help: 'notAfter of the broker certificate in force (Unix seconds); reloads update it',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const notAfter = certificateNotAfter();
+        if (notAfter) this.set(notAfter.getTime() / 1000);
+      },
+    });
   }
 
   /** A counter without labels whose value is kept elsewhere and read at scrape time. */

@@ -1,15 +1,19 @@
 // Keeps one tunnel per served link: gives links stable numeric ids, dials them (eagerly
-// when they appear, on demand when packets wait for them, with backoff after failures),
-// adopts accepted connections, decides between simultaneous connections, and tells the
-// data path which shard carries each link. Link state (Up/Down/Error) comes from here.
+// when they appear, on demand when packets wait for them, with backoff after failures;
+// all through one DialPacer that caps our handshakes in flight), adopts accepted
+// connections, decides between simultaneous connections, and tells the data path which
+// shard carries each link. Link state (Up/Down/Error) comes from here.
 import type { Logger } from '../../shared/log.js';
 import type { ConnectionTraffic, MainToShard, ShardLink, ShardToMain } from '../../shared/shard-protocol.js';
 import type { LinkState, ValidLink } from '../../shared/types.js';
 import { linkRouteEntries, type RouteEntry } from '../../shared/route-table.js';
 import { compileInboundPeer } from '../../shared/inbound-filter.js';
 import { Backoff, type BackoffOptions } from '../../shared/backoff.js';
+import type { HelloDns } from '../../shared/wire.js';
 import { chooseTunnel } from './tunnel-choice.js';
-import { systemClock, type Clock, type TimerHandle } from '../../shared/clock.js';
+import { tunnelPeerChanged } from '../../shared/tunnel-peer.js';
+import { systemClock, type Clock } from '../../shared/clock.js';
+import { DEFAULT_DIAL_JITTER_MS, DEFAULT_MAX_DIALS_IN_FLIGHT, DialPacer } from './dial-pacer.js';
 
 export interface TunnelManagerOptions {
   localClusterAddress: number;
@@ -22,8 +26,14 @@ export interface TunnelManagerOptions {
    * that stays down under steady traffic is not dialed in a tight loop. Default 2000 ms.
    */
   demandRedialMs?: number;
-  /** Dial backoff timers and the demand rate limit run on this clock. Default systemClock. */
+  /** Outbound handshakes in flight at once (--max-dials-in-flight). Default 16. */
+  maxDialsInFlight?: number;
+  /** Fresh dials start at a random point within this many ms. Default 200. */
+  dialJitterMs?: number;
+  /** Time for dial pacing, backoff and the demand rate limit; injectable for tests. */
   clock?: Clock;
+  /** Randomness of the dial jitter, in [0, 1). */
+  random?: () => number;
 }
 
 /** What the manager needs from the shards (implemented by ShardSupervisor; faked in tests). */
@@ -44,6 +54,8 @@ export interface LinkStatusReport {
   name: string;
   state: LinkState;
   message: string;
+  /** The cluster DNS the peer announced in its last hello (absent from older brokers). */
+  peerDns?: HelloDns;
 }
 
 interface ConnectionRecord {
@@ -51,6 +63,8 @@ interface ConnectionRecord {
   shard: number;
   dialed: boolean;
   linkId: number | null;
+  /** A dial of ours still in its handshake: it holds a place in the pacer. */
+  pacing: boolean;
   /** The traffic this connection last reported, so each report adds only what is new. */
   reported: ConnectionTraffic;
 }
@@ -63,7 +77,6 @@ interface LinkEntry {
   active: ConnectionRecord | undefined;
   /** The outstanding dial, if any: at most one per link. */
   dialing: number | undefined;
-  dialTimer: TimerHandle | undefined;
   backoff: Backoff;
   state: LinkState;
   message: string;
@@ -74,6 +87,7 @@ interface LinkEntry {
   lastDialAt: number;
   /** Traffic over all of the link's connections, as of their last reports (every keepalive). */
   traffic: ConnectionTraffic;
+  peerDns: HelloDns | undefined;
 }
 
 export interface LinkSnapshot {
@@ -94,6 +108,7 @@ export class TunnelManager {
   private nextConnId = 1;
   private stopped = false;
   private readonly clock: Clock;
+  readonly pacer: DialPacer;
   handshakeFailures = 0;
 
   constructor(
@@ -104,6 +119,15 @@ export class TunnelManager {
     private readonly log: Logger,
   ) {
     this.clock = options.clock ?? systemClock;
+    this.pacer = new DialPacer(
+      {
+        maxInFlight: options.maxDialsInFlight ?? DEFAULT_MAX_DIALS_IN_FLIGHT,
+        jitterMs: options.dialJitterMs ?? DEFAULT_DIAL_JITTER_MS,
+        clock: this.clock,
+        random: options.random,
+      },
+      (linkId) => this.startPacedDial(linkId),
+    );
   }
 
   /** Replaces the set of served links: new ones are dialed, removed ones closed. */
@@ -112,13 +136,13 @@ export class TunnelManager {
     for (const [name, entry] of this.links) {
       const next = wanted.get(name);
       if (!next) this.removeLink(entry, `link ${name} removed`);
-      else if (next.endpointHost !== entry.link.endpointHost || next.endpointPort !== entry.link.endpointPort || next.clusterAddress !== entry.link.clusterAddress) {
+      else if (tunnelPeerChanged(entry.link, next)) {
         // A different peer: the old tunnel is closed (by the shards on the 'links' message
         // below) and the link dialed again.
         entry.link = next;
         entry.backoff.reset();
         this.closeConnectionsOf(entry, `link ${name} changed its endpoint or cluster address`);
-        this.scheduleDial(entry, 0);
+        this.scheduleDial(entry, 0, true);
       } else {
         entry.link = next;
       }
@@ -131,7 +155,6 @@ export class TunnelManager {
         link,
         active: undefined,
         dialing: undefined,
-        dialTimer: undefined,
         backoff: new Backoff(this.options.backoff),
         state: 'Down',
         message: 'connecting',
@@ -140,11 +163,12 @@ export class TunnelManager {
         reconnects: 0,
         lastDialAt: Number.NEGATIVE_INFINITY,
         traffic: { ...NO_TRAFFIC },
+        peerDns: undefined,
       };
       this.links.set(name, entry);
       this.byId[linkId] = entry;
       this.report(entry, 'Down', `connecting to ${link.endpointHost}:${link.endpointPort}`, true);
-      this.scheduleDial(entry, 0);
+      this.scheduleDial(entry, 0, true);
     }
     this.datapath.publishRoutes(this.routeEntries());
     this.shards.broadcast({ type: 'links', links: this.shardLinks() });
@@ -171,27 +195,24 @@ export class TunnelManager {
   adopt(fd: number, remote: string): void {
     const connId = this.nextConnId++;
     const shard = this.shards.assign();
-    this.connections.set(connId, { connId, shard, dialed: false, linkId: null, reported: NO_TRAFFIC });
+    this.connections.set(connId, { connId, shard, dialed: false, linkId: null, pacing: false, reported: NO_TRAFFIC });
     this.shards.send(shard, { type: 'adopt', connId, fd, remote });
   }
 
-  /** Packets are waiting for these links: dial now those that wait out a backoff. */
+  /** Packets are waiting for these links: dial now (as the pacer allows) those that wait out a backoff. */
   onDemand(linkIds: number[]): void {
     const now = this.clock.now();
     const minInterval = this.options.demandRedialMs ?? 2000;
     for (const id of linkIds) {
       const entry = this.byId[id];
-      if (entry && !entry.active && entry.dialing === undefined && now - entry.lastDialAt >= minInterval) {
-        this.clearDialTimer(entry);
-        this.dial(entry);
-      }
+      if (entry && !entry.active && entry.dialing === undefined && now - entry.lastDialAt >= minInterval) this.scheduleDial(entry, 0, false);
     }
   }
 
   onShardMessage(shard: number, msg: ShardToMain): void {
     switch (msg.type) {
       case 'established':
-        this.onEstablished(shard, msg.connId, msg.linkId, msg.dialed, msg.cipher);
+        this.onEstablished(shard, msg.connId, msg.linkId, msg.dialed, msg.peerDns, msg.cipher);
         break;
       case 'closed':
         if (msg.traffic) this.account(msg.connId, msg.traffic);
@@ -263,12 +284,12 @@ export class TunnelManager {
 
   stop(): void {
     this.stopped = true;
-    for (const entry of this.links.values()) this.clearDialTimer(entry);
+    this.pacer.stop();
   }
 
   // --- internals ---
 
-  private onEstablished(shard: number, connId: number, linkId: number, dialed: boolean, cipher?: string): void {
+  private onEstablished(shard: number, connId: number, linkId: number, dialed: boolean, peerDns: HelloDns | undefined, cipher?: string): void {
     const conn = this.connections.get(connId);
     const entry = this.byId[linkId];
     if (!conn || !entry) {
@@ -276,6 +297,7 @@ export class TunnelManager {
       return;
     }
     conn.linkId = linkId;
+    this.handshakeEnded(conn);
     if (entry.dialing === connId) entry.dialing = undefined;
     const decision = chooseTunnel(entry.active, { connId, dialed }, this.options.localClusterAddress, entry.link.clusterAddress);
     for (const loser of decision.close) {
@@ -286,9 +308,12 @@ export class TunnelManager {
       entry.active = conn;
       this.shards.send(shard, { type: 'activate', connId });
       this.datapath.setLinkShard(linkId, shard);
-      this.clearDialTimer(entry);
+      this.pacer.cancel(linkId);
       this.log.info('tunnel up', { link: entry.link.name, connId, shard, direction: dialed ? 'dialed' : 'accepted', cipher });
-      this.report(entry, 'Up', upMessage(entry));
+      // A peer that comes back announcing another cluster DNS is reported even while Up.
+      const dnsChanged = peerDns?.dnsIp !== entry.peerDns?.dnsIp || peerDns?.domain !== entry.peerDns?.domain;
+      entry.peerDns = peerDns;
+      this.report(entry, 'Up', upMessage(entry), dnsChanged);
     }
   }
 
@@ -297,6 +322,7 @@ export class TunnelManager {
     if (!conn) return;
     this.connections.delete(connId);
     this.shards.release(conn.shard);
+    this.handshakeEnded(conn);
     if (handshakeFailure) this.handshakeFailures++;
     const entry = conn.linkId !== null ? this.byId[conn.linkId] : this.dialingEntry(connId);
     if (!entry) {
@@ -332,34 +358,43 @@ export class TunnelManager {
     return undefined;
   }
 
-  private scheduleDial(entry: LinkEntry, delayMs: number): void {
-    if (this.stopped || entry.active || entry.dialing !== undefined || entry.dialTimer !== undefined) return;
-    entry.dialTimer = this.clock.setTimeout(() => {
-      entry.dialTimer = undefined;
-      if (this.links.get(entry.link.name) === entry && !entry.active && entry.dialing === undefined) this.dial(entry);
-    }, delayMs);
+  /** Queues a dial of `entry` in the pacer, `delayMs` from now (jittered when fresh). */
+  private scheduleDial(entry: LinkEntry, delayMs: number, fresh = false): void {
+    if (this.stopped || entry.active || entry.dialing !== undefined) return;
+    this.pacer.schedule(entry.linkId, delayMs, fresh);
+  }
+
+  /** The pacer has room for `linkId`'s dial; a link that no longer needs one gives it back. */
+  private startPacedDial(linkId: number): void {
+    const entry = this.byId[linkId];
+    if (!entry || this.stopped || entry.active || entry.dialing !== undefined) {
+      this.pacer.finished(linkId);
+      return;
+    }
+    this.dial(entry);
+  }
+
+  /** A dial of ours left its handshake (established or closed): its pacer place is free. */
+  private handshakeEnded(conn: ConnectionRecord): void {
+    if (!conn.pacing) return;
+    conn.pacing = false;
+    if (conn.linkId !== null) this.pacer.finished(conn.linkId);
   }
 
   private dial(entry: LinkEntry): void {
-    if (this.stopped) return;
     const connId = this.nextConnId++;
     const shard = this.shards.assign();
     entry.dialing = connId;
     entry.lastDialAt = this.clock.now();
     // The link id is known for a dial from the start: it keeps the id reserved until this
     // connection is gone (see freeLinkId).
-    this.connections.set(connId, { connId, shard, dialed: true, linkId: entry.linkId, reported: NO_TRAFFIC });
+    this.connections.set(connId, { connId, shard, dialed: true, linkId: entry.linkId, pacing: true, reported: NO_TRAFFIC });
     this.log.debug('dialing', { link: entry.link.name, connId, shard, host: entry.link.endpointHost, port: entry.link.endpointPort });
     this.shards.send(shard, { type: 'dial', connId, linkId: entry.linkId, host: entry.link.endpointHost, port: entry.link.endpointPort });
   }
 
-  private clearDialTimer(entry: LinkEntry): void {
-    if (entry.dialTimer !== undefined) this.clock.clearTimeout(entry.dialTimer);
-    entry.dialTimer = undefined;
-  }
-
   private removeLink(entry: LinkEntry, reason: string): void {
-    this.clearDialTimer(entry);
+    this.pacer.cancel(entry.linkId);
     this.closeConnectionsOf(entry, reason);
     this.datapath.setLinkShard(entry.linkId, -1);
     this.links.delete(entry.link.name);
@@ -388,7 +423,7 @@ export class TunnelManager {
     if (!force && entry.state === state && (state === 'Up' || entry.message === message)) return;
     entry.state = state;
     entry.message = message;
-    this.onStatus({ name: entry.link.name, state, message });
+    this.onStatus({ name: entry.link.name, state, message, ...(entry.peerDns ? { peerDns: entry.peerDns } : {}) });
   }
 }
 

@@ -1,5 +1,5 @@
 // The KubeLink CustomResourceDefinition, defined once. The broker installs it at start
-// (ensure-crd.ts) and k8s/kubelink-crd.yaml is generated from it
+// (ensure-crd.ts) and k8s/crds/kubelink-crd.yaml is generated from it
 // (`node dist/src/main/k8s/write-kubelink-crd.js`); a test fails when the file is stale.
 //
 // The patterns reject what can be rejected from the text alone, in a dialect that both
@@ -27,6 +27,8 @@ export const INGRESS_ENTRY_PATTERN = `^!?${IPV4}/${PREFIX_LENGTH}$`;
 /** A DNS name (or dotted IPv4, which has the same shape), optional root dot, optional :port. */
 export const ENDPOINT_PATTERN = `^${DNS_LABEL}(\\.${DNS_LABEL})*\\.?(:${PORT})?$`;
 export const IPV4_PATTERN = `^${IPV4}$`;
+/** A DNS name, optional root dot. */
+export const DNS_NAME_PATTERN = `^${DNS_LABEL}(\\.${DNS_LABEL})*\\.?$`;
 
 export const LINK_STATES: readonly LinkState[] = ['Up', 'Down', 'Error', 'Invalid'];
 
@@ -107,6 +109,15 @@ export const KUBELINK_CRD = {
                     maxLength: 259,
                     pattern: ENDPOINT_PATTERN,
                   },
+                  dns: {
+                    type: 'object',
+                    description: 'How names <x>.<this KubeLink\'s name>.<mesh domain> resolve: through the tunnel, by the remote cluster DNS',
+                    properties: {
+                      dnsIP: { type: 'string', description: 'Remote cluster DNS service IP (default: what the peer announces, else spec.cidr base + 10)', pattern: IPV4_PATTERN },
+                      baseDomain: { type: 'string', description: 'Remote cluster domain (default: what the peer announces, else cluster.local)', maxLength: 254, pattern: DNS_NAME_PATTERN },
+                      omitDNSPropagation: { type: 'boolean', description: 'true: names of this cluster do not resolve through the mesh' },
+                    },
+                  },
                 },
               },
               status: {
@@ -135,7 +146,7 @@ export function generatedCrdYaml(crd: { spec: { names: { kind: string } } }, sou
   return `${header}\n${stringify(crd, { lineWidth: 0 })}`;
 }
 
-/** The text of k8s/kubelink-crd.yaml. */
+/** The text of k8s/crds/kubelink-crd.yaml. */
 export function kubelinkCrdYaml(): string {
   return generatedCrdYaml(KUBELINK_CRD, 'src/main/k8s/kubelink-crd.ts');
 }

@@ -8,17 +8,22 @@
 // without one ranks after those with one), then by name; a link that conflicts with a
 // higher-ranked *valid* link is Invalid and its message names that link. A link that is
 // invalid on its own never blocks another one.
-import { formatIpv4, formatPrefix, interfaceNetwork, parseInterface, parsePrefix, prefixContains, prefixesOverlap } from '../../shared/cidr.js';
+import { formatIpv4, formatPrefix, interfaceNetwork, parseInterface, parseIpv4, parsePrefix, prefixContains, prefixesOverlap } from '../../shared/cidr.js';
 import type { Ipv4Interface } from '../../shared/cidr.js';
-import type { IngressRule, Ipv4Prefix, KubeLinkResource, KubeLinkSpec, LinkValidation, ValidLink } from '../../shared/types.js';
-import { parseHostPort } from '../../shared/host-port.js';
+import type { IngressRule, Ipv4Prefix, KubeLinkDnsSpec, KubeLinkResource, KubeLinkSpec, LinkDns, LinkValidation, ValidLink } from '../../shared/types.js';
+import { isDnsName, normalizeHost, parseHostPort } from '../../shared/host-port.js';
 
 /** Port of an endpoint written without one (the seed's default). */
 export const DEFAULT_ENDPOINT_PORT = 80;
 
 export interface LocalNetworks {
-  /** The local cluster address with mesh prefix (--link-address). */
-  linkAddress: Ipv4Interface;
+  /**
+   * The local cluster address with mesh prefix (--link-address). The router has none: it
+   * gives `meshCidr` (derived from the links when it has no --link-address either).
+   */
+  linkAddress?: Ipv4Interface;
+  /** The mesh network when there is no linkAddress; without either, mesh checks are skipped. */
+  meshCidr?: Ipv4Prefix;
   serviceCidr?: Ipv4Prefix;
   podCidr?: Ipv4Prefix;
   nodeCidr?: Ipv4Prefix;
@@ -78,17 +83,17 @@ function validateOne(resource: KubeLinkResource, local: LocalNetworks): LinkVali
     serviceCidr = prefix.value;
   }
 
-  const meshCidr = interfaceNetwork(local.linkAddress);
-  const meshText = formatPrefix(meshCidr);
+  const meshCidr = local.linkAddress ? interfaceNetwork(local.linkAddress) : local.meshCidr;
+  const meshText = meshCidr ? formatPrefix(meshCidr) : '';
   const address = parseInterface(clusterAddress);
   if (!address.ok) return invalid(name, 'spec.clusterAddress', clusterAddress, address.reason);
-  if (!prefixContains(meshCidr, address.value.address)) {
-    return invalid(name, 'spec.clusterAddress', clusterAddress, `is outside the mesh network ${meshText} of the local link address`);
+  if (meshCidr && !prefixContains(meshCidr, address.value.address)) {
+    return invalid(name, 'spec.clusterAddress', clusterAddress, `is outside the mesh network ${meshText}${local.linkAddress ? ' of the local link address' : ''}`);
   }
-  if (address.value.prefixLength !== meshCidr.prefixLength) {
+  if (meshCidr && address.value.prefixLength !== meshCidr.prefixLength) {
     return invalid(name, 'spec.clusterAddress', clusterAddress, `has prefix length /${address.value.prefixLength} but the mesh network is ${meshText}`);
   }
-  if (address.value.address === local.linkAddress.address) {
+  if (local.linkAddress && address.value.address === local.linkAddress.address) {
     return invalid(name, 'spec.clusterAddress', clusterAddress, 'is the local cluster address');
   }
 
@@ -102,7 +107,7 @@ function validateOne(resource: KubeLinkResource, local: LocalNetworks): LinkVali
     ['the local pod network', local.podCidr],
   ];
   if (serviceCidr !== undefined) {
-    if (prefixesOverlap(serviceCidr, meshCidr)) return invalid(name, 'spec.cidr', cidr, `overlaps the mesh network ${meshText}`);
+    if (meshCidr && prefixesOverlap(serviceCidr, meshCidr)) return invalid(name, 'spec.cidr', cidr, `overlaps the mesh network ${meshText}`);
     for (const [what, net] of localNetworks) {
       if (net !== undefined && prefixesOverlap(serviceCidr, net)) {
         const hint = net === local.serviceCidr ? `: ${MESH_SERVICE_HINT}` : '';
@@ -119,7 +124,7 @@ function validateOne(resource: KubeLinkResource, local: LocalNetworks): LinkVali
     const prefix = parsePrefix(text);
     if (!prefix.ok) return invalid(name, field, text, prefix.reason);
     // Egress may lie inside the mesh network (mesh service addresses do), never on our own address.
-    if (prefixContains(prefix.value, local.linkAddress.address)) {
+    if (local.linkAddress && prefixContains(prefix.value, local.linkAddress.address)) {
       return invalid(name, field, text, `holds the local cluster address ${formatIpv4(local.linkAddress.address)}`);
     }
     for (const [what, net] of localNetworks) {
@@ -145,6 +150,11 @@ function validateOne(resource: KubeLinkResource, local: LocalNetworks): LinkVali
   if (cidr !== undefined) writtenSpec.cidr = cidr;
   if (spec.egress !== undefined && spec.egress !== null) writtenSpec.egress = [...egressTexts];
   if (spec.ingress !== undefined && spec.ingress !== null) writtenSpec.ingress = [...ingressTexts];
+
+  const dns = validateDns(name, spec.dns, serviceCidr, egress);
+  if ('ok' in dns) return dns;
+  if (spec.dns !== undefined && spec.dns !== null) writtenSpec.dns = spec.dns;
+
   const link: ValidLink = {
     name,
     egress,
@@ -152,6 +162,7 @@ function validateOne(resource: KubeLinkResource, local: LocalNetworks): LinkVali
     meshPrefixLength: address.value.prefixLength,
     endpointHost: hostPort.value.host,
     endpointPort: hostPort.value.port,
+    dns,
     spec: writtenSpec,
   };
   if (serviceCidr !== undefined) link.serviceCidr = serviceCidr;
@@ -179,6 +190,36 @@ function routedDestinations(link: ValidLink): RoutedDestination[] {
   out.push({ field: 'spec.clusterAddress', text: link.spec.clusterAddress, prefix: address, label: `cluster address ${formatIpv4(link.clusterAddress)}` });
   return out;
 }
+
+/**
+ * spec.dns (optional, every field optional). The DNS IP must lie in what the link routes
+ * (its service CIDR or an egress prefix): queries reach it through the tunnel.
+ */
+function validateDns(name: string, value: unknown, serviceCidr: Ipv4Prefix | undefined, egress: readonly Ipv4Prefix[]): LinkDns | Invalid {
+  if (value === undefined || value === null) return { omitPropagation: false };
+  if (typeof value !== 'object' || Array.isArray(value)) return invalid(name, 'spec.dns', value, 'must be a mapping');
+  const spec = value as Record<keyof KubeLinkDnsSpec, unknown>;
+  const dns: LinkDns = { omitPropagation: false };
+  if (spec.dnsIP !== undefined && spec.dnsIP !== null && spec.dnsIP !== '') {
+    const ip = typeof spec.dnsIP === 'string' ? parseIpv4(spec.dnsIP) : undefined;
+    if (ip === undefined) return invalid(name, 'spec.dns.dnsIP', spec.dnsIP, 'is not an IPv4 address');
+    const routed = [...(serviceCidr ? [serviceCidr] : []), ...egress];
+    if (!routed.some((prefix) => prefixContains(prefix, ip))) {
+      const where = routed.length === 0 ? 'no spec.cidr or spec.egress' : routed.map(formatPrefix).join(', ');
+      return invalid(name, 'spec.dns.dnsIP', spec.dnsIP, `is not routed to this link (${where}): the remote cluster DNS is reached through the tunnel`);
+    }
+    dns.dnsIp = ip;
+  }
+  if (spec.baseDomain !== undefined && spec.baseDomain !== null && spec.baseDomain !== '') {
+    const domain = typeof spec.baseDomain === 'string' ? normalizeHost(spec.baseDomain) : '';
+    if (!isDnsName(domain)) return invalid(name, 'spec.dns.baseDomain', spec.baseDomain, 'is not a DNS name (expected e.g. cluster.local)');
+    dns.baseDomain = domain;
+  }
+  if (spec.omitDNSPropagation !== undefined && spec.omitDNSPropagation !== null) {
+    if (typeof spec.omitDNSPropagation !== 'boolean') return invalid(name, 'spec.dns.omitDNSPropagation', spec.omitDNSPropagation, 'must be true or false');
+    dns.omitPropagation = spec.omitDNSPropagation;
+  }
+  return dns}
 
 /** A conflict of `link` with an already accepted link, or undefined. */
 function conflictWith(link: ValidLink, accepted: ValidLink): Invalid | undefined {

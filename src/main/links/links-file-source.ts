@@ -73,7 +73,7 @@ export interface ParsedManifests {
 const YAML_FILE = /\.ya?ml$/i;
 const SPEC_FIELDS = ['clusterAddress', 'endpoint'] as const;
 /** Optional spec fields, passed on as written: link validation judges them. */
-const OPTIONAL_SPEC_FIELDS = ['cidr', 'egress', 'ingress'] as const;
+const OPTIONAL_SPEC_FIELDS = ['cidr', 'egress', 'ingress', 'dns'] as const;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -1,5 +1,5 @@
 // The MeshService CustomResourceDefinition, defined once. The broker installs it at start
-// next to the KubeLink CRD, and k8s/meshservice-crd.yaml is generated from it
+// next to the KubeLink CRD, and k8s/crds/meshservice-crd.yaml is generated from it
 // (`node dist/src/main/k8s/write-kubelink-crd.js`); a test fails when the file is stale.
 //
 // The schema checks types and the address shape only. Port ranges, protocols, whether the
@@ -97,7 +97,7 @@ export const MESHSERVICE_CRD = {
   },
 } as const;
 
-/** The text of k8s/meshservice-crd.yaml. */
+/** The text of k8s/crds/meshservice-crd.yaml. */
 export function meshServiceCrdYaml(): string {
   return generatedCrdYaml(MESHSERVICE_CRD, 'src/main/mesh-services/mesh-service-crd.ts');
 }

@@ -8,15 +8,17 @@ import type { Logger } from '../../shared/log.js';
 
 export class GatewayNetwork {
   private readonly net = new GatewayNet();
+  /** The TUN device, known once the data path has opened it. */
+  private ifname = '';
 
   constructor(
-    private readonly ifname: string,
     private readonly linkAddress: Ipv4Interface,
     private readonly mtu: number,
     private readonly log: Logger,
   ) {}
 
-  async setUp(): Promise<void> {
+  async setUp(ifname: string): Promise<void> {
+    this.ifname = ifname;
     await this.net.configureTun(this.ifname, this.linkAddress, this.mtu);
     await this.net.ensureSnat(this.ifname, this.linkAddress.address);
   }

@@ -19,6 +19,7 @@ function link(name: string, clusterAddress = PEER): ValidLink {
     meshPrefixLength: 24,
     endpointHost: `${name}.example`,
     endpointPort: 8088,
+    dns: { omitPropagation: false },
     spec: { cidr: '100.64.16.0/20', clusterAddress: '192.168.0.12/24', endpoint: `${name}.example:8088` },
   };
 }
@@ -40,7 +41,7 @@ function harness(backoff: Partial<BackoffOptions> = { initialMs: 10, maxMs: 20, 
   };
   const clock = new FakeClock(0);
   const manager = new TunnelManager(
-    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff, demandRedialMs: 2000, clock },
+    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff, demandRedialMs: 2000, clock, random: () => 0 },
     shards,
     datapath,
     (r) => statuses.push(r),
@@ -171,7 +172,7 @@ test("a link's traffic adds up the reports of all its connections, each report c
 test('a tunnel that establishes and at once closes again backs off further each time; a keepalive round trip resets the backoff', async () => {
   const h = harness();
   const manager = new TunnelManager(
-    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff: { initialMs: 40, maxMs: 60_000, factor: 2, random: () => 0 }, clock: h.clock },
+    { localClusterAddress: LOCAL, maxLinks: 16, staleAfterMs: 8000, backoff: { initialMs: 40, maxMs: 60_000, factor: 2, random: () => 0 }, clock: h.clock, random: () => 0 },
     { send: (shard, msg) => h.sent.push({ shard, msg }), broadcast: () => undefined, assign: () => 0, release: () => undefined },
     { publishRoutes: () => undefined, setLinkShard: () => undefined },
     () => undefined,
@@ -217,4 +218,58 @@ test('accepted connections count as pending handshakes until they name their lin
   h.manager.onShardMessage(first!.shard, { type: 'closed', connId: first!.msg.connId, linkId: null, reason: 'bad certificate', handshakeFailure: true });
   assert.equal(h.manager.pendingAccepts(), 1);
   h.manager.stop();
+});
+
+test("the peer's announced cluster DNS travels with the Up report, and a changed announcement is reported again while Up", async () => {
+  const h = harness();
+  // A peer below our address: its dial (our accepted connection) is the one both keep.
+  h.manager.setLinks([link('b', 0xc0a8000a)]);
+  await h.clock.advance(0);
+  const dial = h.ofType('dial')[0]!;
+  const dns = { dnsIp: 0x6440100a, domain: 'cluster.local' };
+  h.manager.onShardMessage(dial.shard, { type: 'established', connId: dial.msg.connId, linkId: dial.msg.linkId, dialed: true, peerVersion: 1, peerDns: dns });
+  assert.deepEqual(h.statuses.at(-1), { name: 'b', state: 'Up', message: 'tunnel to b.example:8088 up', peerDns: dns });
+  const reports = h.statuses.length;
+  h.manager.onShardMessage(dial.shard, { type: 'health', connId: dial.msg.connId, linkId: dial.msg.linkId, rttMs: 1, lastReceiveAgeMs: 0, traffic: { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 } });
+  assert.equal(h.statuses.length, reports, 'Up again with the same DNS is not reported twice');
+  h.manager.adopt(43, '10.0.0.1:5001');
+  const [adopt] = h.ofType('adopt');
+  const changed = { dnsIp: 0x64401035, domain: 'c2.example' };
+  h.manager.onShardMessage(adopt!.shard, { type: 'established', connId: adopt!.msg.connId, linkId: dial.msg.linkId, dialed: false, peerVersion: 1, peerDns: changed });
+  assert.equal(h.ofType('activate').length, 2, 'the accepted connection carries the link now');
+  assert.equal(h.statuses.length, reports + 1);
+  assert.deepEqual(h.statuses.at(-1), { name: 'b', state: 'Up', message: 'tunnel to b.example:8088 up', peerDns: changed });
+  h.manager.stop();
+});
+
+test('252 new links are dialed at most maxDialsInFlight at a time; the rest start as handshakes end, established or failed', async () => {
+  const sent: { shard: number; msg: MainToShard }[] = [];
+  const clock = new FakeClock(0);
+  const manager = new TunnelManager(
+    { localClusterAddress: LOCAL, maxLinks: 256, staleAfterMs: 8000, maxDialsInFlight: 8, dialJitterMs: 500, clock, random: () => 0.999 },
+    { send: (shard, msg) => sent.push({ shard, msg }), broadcast: () => undefined, assign: () => 0, release: () => undefined },
+    { publishRoutes: () => undefined, setLinkShard: () => undefined },
+    () => undefined,
+    silentLogger,
+  );
+  const dials = () => sent.filter((s) => s.msg.type === 'dial') as { shard: number; msg: Extract<MainToShard, { type: 'dial' }> }[];
+  manager.setLinks(Array.from({ length: 252 }, (_, i) => link(`l${i}`, 0xc0a80000 + 2 + i)));
+  assert.equal(dials().length, 0, 'fresh dials wait for their jitter');
+  await clock.advance(500);
+  assert.equal(dials().length, 8);
+  let answered = 0;
+  let peak = 0;
+  while (answered < dials().length) {
+    const d = dials()[answered]!;
+    // Every third handshake fails; the others establish.
+    if (answered % 3 === 0) manager.onShardMessage(0, { type: 'closed', connId: d.msg.connId, linkId: d.msg.linkId, reason: 'handshake not finished', handshakeFailure: true });
+    else manager.onShardMessage(0, { type: 'established', connId: d.msg.connId, linkId: d.msg.linkId, dialed: true, peerVersion: 1 });
+    answered++;
+    peak = Math.max(peak, dials().length - answered);
+    if (answered === dials().length) await clock.advance(60_000); // the failed ones are redialed after backoff
+  }
+  assert.ok(peak <= 8, `never more than 8 handshakes of ours in flight (saw ${peak})`);
+  assert.equal(manager.pacer.peakInFlight, 8);
+  assert.equal(manager.snapshot().filter((l) => l.state === 'Up').length, 252);
+  manager.stop();
 });

@@ -13,8 +13,8 @@ import type { ApiServerEnv } from './api-server-env.js';
 // dist-<name>/test/main/k8s/ -> repository root
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 
-test('k8s/kubelink-crd.yaml is generated from kubelink-crd.ts and up to date', () => {
-  const file = readFileSync(path.join(REPO_ROOT, 'k8s', 'kubelink-crd.yaml'), 'utf8');
+test('k8s/crds/kubelink-crd.yaml is generated from kubelink-crd.ts and up to date', () => {
+  const file = readFileSync(path.join(REPO_ROOT, 'k8s', 'crds', 'kubelink-crd.yaml'), 'utf8');
   assert.equal(file, kubelinkCrdYaml(), 'run: node dist/src/main/k8s/write-kubelink-crd.js');
 });
 

@@ -49,8 +49,29 @@ test('a valid link is parsed into integers, host and port', () => {
     meshPrefixLength: 24,
     endpointHost: 'broker.c2.kubelink.lab',
     endpointPort: 8088,
+    dns: { omitPropagation: false },
     spec: { cidr: '100.64.16.0/20', clusterAddress: '192.168.0.12/24', endpoint: 'broker.c2.kubelink.lab:8088' },
   });
+});
+
+test('spec.dns is optional; what it sets is parsed and normalized, the rest is left to the hello or the defaults', () => {
+  const full = one({ dns: { dnsIP: '100.64.16.53', baseDomain: 'C2.Example.', omitDNSPropagation: true } });
+  assert.ok(full.ok);
+  assert.deepEqual(full.link.dns, { dnsIp: parseIpv4('100.64.16.53'), baseDomain: 'c2.example', omitPropagation: true });
+  const partial = one({ dns: { omitDNSPropagation: false } });
+  assert.ok(partial.ok);
+  assert.deepEqual(partial.link.dns, { omitPropagation: false });
+});
+
+test('a bad spec.dns makes the link Invalid with a message naming the field', () => {
+  assert.equal(message(one({ dns: { dnsIP: '100.64.16' } })), 'spec.dns.dnsIP "100.64.16": is not an IPv4 address');
+  assert.equal(
+    message(one({ dns: { dnsIP: '100.64.0.10' } })),
+    'spec.dns.dnsIP "100.64.0.10": is not routed to this link (100.64.16.0/20): the remote cluster DNS is reached through the tunnel',
+  );
+  assert.equal(message(one({ dns: { baseDomain: 'cluster_local' } })), 'spec.dns.baseDomain "cluster_local": is not a DNS name (expected e.g. cluster.local)');
+  assert.equal(message(one({ dns: { omitDNSPropagation: 'yes' as unknown as boolean } })), 'spec.dns.omitDNSPropagation "yes": must be true or false');
+  assert.equal(message(one({ dns: 'on' as unknown as KubeLinkSpec['dns'] })), 'spec.dns "on": must be a mapping');
 });
 
 test('an endpoint without port defaults to 80, an IPv4 endpoint is accepted, hosts are normalized', () => {

@@ -13,8 +13,8 @@ import { startEnv, type ApiServerEnv } from '../k8s/api-server-env.js';
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const MSVC = { group: 'kubelink.mandelsoft.org', version: 'v1alpha1', plural: 'meshservices' };
 
-test('k8s/meshservice-crd.yaml is generated from mesh-service-crd.ts and up to date', () => {
-  const file = readFileSync(path.join(REPO_ROOT, 'k8s', 'meshservice-crd.yaml'), 'utf8');
+test('k8s/crds/meshservice-crd.yaml is generated from mesh-service-crd.ts and up to date', () => {
+  const file = readFileSync(path.join(REPO_ROOT, 'k8s', 'crds', 'meshservice-crd.yaml'), 'utf8');
   assert.equal(file, meshServiceCrdYaml(), 'run: node dist/src/main/k8s/write-kubelink-crd.js');
 });
 

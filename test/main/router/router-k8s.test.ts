@@ -28,9 +28,9 @@ after(async () => {
 
 const ours = () => node.routes(ROUTER_ROUTE_PROTOCOL);
 
-test('k8s/ and the cluster1 example apply with kubectl, and the router follows the KubeLink status.gateway, its changes and its deletion', async () => {
-  await cluster.ok(['apply', '-f', K8S]);
-  await cluster.ok(['apply', '-f', `${K8S}examples/cluster1/`]);
+test('the cluster1 overlay applies with kubectl -k, and the router follows the KubeLink status.gateway, its changes and its deletion', async () => {
+  await cluster.ok(['apply', '-k', `${K8S}crds`]);
+  await cluster.ok(['apply', '-k', `${K8S}overlays/cluster1`]);
   await cluster.ok(['patch', 'klink', 'cluster2', '--subresource=status', '--type=merge', '-p', '{"status":{"state":"Up","gateway":"10.250.0.2"}}']);
 
   const config = parseFlags(['--controllers=router', '--node-cidr=10.250.0.0/24', '--pod-cidr=100.96.0.0/11', '--link-address=192.168.0.11/24', '--server-port-http=0', `--kubeconfig=${cluster.server.kubeconfigPath}`], {});
