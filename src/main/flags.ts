@@ -96,7 +96,9 @@ export const CONFIG_DEFAULTS = {
   // AES-128-GCM first: as secure as TLS 1.3 needs, and the cheapest per byte with AES-NI
   // (bench/RESULTS.md); the others stay for peers that prefer them.
   tlsCiphers: 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256',
-  tunnelQueueBytes: 1024 * 1024,
+  // 1 MiB cost ~1 % of segments retransmitted on one stream with no latency gain this
+  // machine could show (bench/RESULTS.md, 2026-11-29): the old 4 MiB stays the default.
+  tunnelQueueBytes: 4 * 1024 * 1024,
   ringBytes: 4 * 1024 * 1024,
   secretManageMode: 'none' as SecretManageMode,
   servedLinks: 'all' as const,

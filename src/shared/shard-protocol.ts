@@ -48,7 +48,7 @@ export const DEFAULT_SHARD_TUNABLES: ShardTunables = {
   deadAfterMs: 8_000,
   handshakeTimeoutMs: 10_000,
   writeBatchBytes: 64 * 1024,
-  maxQueuedBytes: 1024 * 1024,
+  maxQueuedBytes: 4 * 1024 * 1024,
   maxFramePayload: 65_535,
 };
 

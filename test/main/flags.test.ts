@@ -184,7 +184,7 @@ test('--tls-ciphers defaults to AES-128-GCM first and accepts only TLS 1.3 suite
 
 test('--tunnel-queue and --ring-bytes bound the queues, the ring a power of two', () => {
   const defaults = parseFlags(BROKER, {});
-  assert.equal(defaults.tunnelQueueBytes, 1024 * 1024);
+  assert.equal(defaults.tunnelQueueBytes, 4 * 1024 * 1024);
   assert.equal(defaults.ringBytes, 4 * 1024 * 1024);
   assert.equal(parseFlags([...BROKER, '--tunnel-queue=1000000', '--ring-bytes=1048576'], {}).ringBytes, 1048576);
   assert.match(flagError([...BROKER, '--tunnel-queue=1000']).message, /^--tunnel-queue "1000": is out of range \(expected an integer 131072\.\.67108864\)/);
