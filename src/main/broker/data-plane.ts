@@ -5,7 +5,8 @@
 //
 //   certificates -> data path (TUN device, rings, route table) -> gateway networking
 //   (address, SNAT, routes) -> TUN threads -> shards <-> TunnelManager -> peer listener
-//   -> link source -> periodic work (dial on demand, network repair)
+//   -> link source -> MeshServices (with links from Kubernetes) -> periodic work (dial on
+//   demand, network and MeshService NAT repair)
 //
 // Links flow source -> planLinks -> TunnelManager (tunnels, route table) and gateway
 // routes; status flows back TunnelManager -> link source. Each part is reached through
@@ -14,13 +15,14 @@
 // Extension points: what a link plan decides is in links/link-plan.ts; when a link counts
 // as Up is TunnelManager's report(); how and when links are dialed is TunnelManager's
 // scheduleDial/onDemand; anything more that starts with the data plane is one more step
-// in start() with its stop pushed on the stop stack.
+// in start() with its stop pushed on the stop stack (the mesh DNS is one: parts.dns).
 import type { Logger } from '../../shared/log.js';
 import { formatIpv4 } from '../../shared/cidr.js';
 import type { Ipv4Interface } from '../../shared/cidr.js';
 import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { createCoalescedTask, type CoalescedTask } from '../../shared/coalesced-task.js';
 import { DEFAULT_SHARD_TUNABLES, type TlsMaterial } from '../../shared/shard-protocol.js';
+import type { PublishedAddress } from '../../shared/inbound-filter.js';
 import type { Ipv4Prefix, KubeLinkResource, LinkSource, LinkState, ValidLink } from '../../shared/types.js';
 import type { TlsSource } from '../certs/tls-source.js';
 import { certificateExpiry } from '../certs/pki.js';
@@ -28,9 +30,10 @@ import { planLinks, type LinkCapacity } from '../links/link-plan.js';
 import { tunnelDestinations } from '../links/link-validation.js';
 import { BrokerMetrics, type MetricsSource } from './broker-metrics.js';
 import type { ShardRings } from './datapath.js';
-import type { PeerAdmission } from './peer-listener.js';
+import type { PeerAdmission, RefusalReason } from './peer-listener.js';
 import type { ShardInitTemplate, ShardOwner } from './shard-supervisor.js';
 import { conventionalClusterDns } from '../dns/cluster-dns.js';
+import type { HelloDns } from '../../shared/wire.js';
 import { TunnelManager, type LinkStatusReport, type ShardChannel, type TunnelDatapath } from './tunnel-manager.js';
 
 /** The data path as the data plane drives it (Datapath; faked in tests). */
@@ -67,19 +70,44 @@ export interface DataPlaneShards extends ShardChannel {
 export interface DataPlaneListener {
   listen(port: number): Promise<number>;
   close(): Promise<void>;
-  /** Connections refused because too many handshakes were pending. */
-  readonly refused: number;
+  /** Connections refused because too many handshakes were pending, by reason. */
+  readonly refused: Readonly<Record<RefusalReason, number>>;
+}
+
+/** The MeshService controller (MeshServiceController; absent with links from files). */
+export interface DataPlaneMeshServices {
+  /** The mesh addresses and ports published now, for the shards' inbound check. */
+  published(): PublishedAddress[];
+  /** Cluster addresses of the valid KubeLinks: no MeshService may take one. */
+  setLinkClusterAddresses(addresses: readonly number[]): void;
+  start(): Promise<void>;
+  /** Re-applies the NAT and statuses (repairs deleted rules). */
+  reconcile(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The DNS for the mesh domain (DnsService; absent with --dns-port 0). */
+export interface DataPlaneDns {
+  /** Binds the listener and the upstream sockets (the mesh one needs the TUN address). */
+  start(): Promise<number>;
+  setLinks(links: readonly ValidLink[]): void;
+  setLinkStatus(name: string, state: LinkState, announced: HelloDns | undefined): void;
+  stop(): Promise<void>;
 }
 
 /** What a data plane is built from. Production: productionParts (data-plane-parts.ts). */
 export interface DataPlaneParts {
+  /** Builds the mesh DNS with the data plane's metrics registry; absent: no DNS. */
+  dns?: (registry: BrokerMetrics['registry']) => DataPlaneDns;
   clock: Clock;
   tls: TlsSource;
   links: LinkSource;
   datapath: DataPlaneDatapath;
   network: DataPlaneNetwork;
   shards(initFor: (shard: number) => ShardInitTemplate): DataPlaneShards;
-  listener(handOver: (fd: number, remote: string) => void, admission: PeerAdmission): DataPlaneListener;
+  listener(handOver: (fd: number, remote: string, address: string) => void, admission: PeerAdmission): DataPlaneListener;
+  /** With links from Kubernetes: MeshServices published through this TUN device. */
+  meshServices?(ifname: string, publish: (published: PublishedAddress[]) => void): DataPlaneMeshServices;
 }
 
 /** The broker's flags as the data plane needs them, checked once (dataPlaneSettings in broker.ts). */
@@ -99,6 +127,8 @@ export interface DataPlaneSettings {
   reconcileMs: number;
   /** Accepted peer connections allowed in their TLS handshake at once; more are refused. */
   maxPendingHandshakes: number;
+  /** The same from one source address. */
+  maxPendingPerAddress: number;
   /** --max-dials-in-flight: this broker's own handshakes at once (DialPacer). */
   maxDialsInFlight?: number;
   /** --tls-ciphers: TLS 1.3 suites of the tunnels, preferred first (default Node's). */
@@ -112,12 +142,16 @@ export class DataPlane {
   private readonly tunnels: TunnelManager;
   private readonly shards: DataPlaneShards;
   private readonly listener: DataPlaneListener;
+  private readonly dns: DataPlaneDns | undefined;
   /** SNAT and routes for the served links; one run at a time, a request during a run makes one more. */
   private readonly networkReconcile: CoalescedTask;
   /** What start() has started, stopped in reverse order by stop(). */
   private readonly stops: (() => Promise<void> | void)[] = [];
   private readonly timers: TimerHandle[] = [];
   private served: ValidLink[] = [];
+  private meshServices: DataPlaneMeshServices | undefined;
+  /** Cluster addresses of all valid KubeLinks (served here or elsewhere). */
+  private linkClusterAddresses: number[] = [];
   private invalidLinks = 0;
   private gateway: string | undefined;
   private stopped = false;
@@ -135,7 +169,9 @@ export class DataPlane {
     const { datapath, tls } = parts;
     this.networkReconcile = createCoalescedTask(
       async () => {
-        if (!this.stopped) await parts.network.reconcile(this.served.flatMap(tunnelDestinations));
+        if (this.stopped) return;
+        await parts.network.reconcile(this.served.flatMap(tunnelDestinations));
+        await this.meshServices?.reconcile();
       },
       0,
       (err) => log.error('gateway networking reconcile failed', { err }),
@@ -146,6 +182,7 @@ export class DataPlane {
       ...datapath.shardRings(shard),
       local: { clusterAddress: settings.linkAddress.address, serviceCidr: settings.serviceCidr, dns: conventionalClusterDns(settings.serviceCidr) },
       tls: tls.current(),
+      published: this.meshServices?.published() ?? [],
       tlsCiphers: settings.tlsCiphers,
       tunables: { ...DEFAULT_SHARD_TUNABLES, maxQueuedBytes: settings.tunnelQueueBytes ?? DEFAULT_SHARD_TUNABLES.maxQueuedBytes },
       logLevel: settings.logLevel,
@@ -163,9 +200,11 @@ export class DataPlane {
       (report) => this.onLinkStatus(report),
       log.child({ component: 'tunnels' }),
     );
-    this.listener = parts.listener((fd, remote) => this.tunnels.adopt(fd, remote), {
+    this.listener = parts.listener((fd, remote, address) => this.tunnels.adopt(fd, remote, address), {
       pendingHandshakes: () => this.tunnels.pendingAccepts(),
       maxPendingHandshakes: settings.maxPendingHandshakes,
+      pendingHandshakesFrom: (address) => this.tunnels.pendingAcceptsFrom(address),
+      maxPendingPerAddress: settings.maxPendingPerAddress,
     });
     this.metrics = new BrokerMetrics(
       datapath.metricsSource(),
@@ -177,7 +216,9 @@ export class DataPlane {
       () => parts.links.stats?.(),
       () => identity,
       () => this.certificateNotAfter,
+      () => this.tunnels.pacer,
     );
+    this.dns = parts.dns?.(this.metrics.registry);
   }
 
   /** False once a TUN thread died. */
@@ -205,6 +246,12 @@ export class DataPlane {
       this.shards.start(this.tunnels);
       this.stops.push(() => this.shards.stop());
 
+      if (this.dns) {
+        // After the gateway set-up: forwarded queries leave from the cluster address on the TUN.
+        await this.dns.start();
+        this.stops.push(() => this.dns!.stop());
+      }
+
       const port = await this.listener.listen(settings.brokerPort);
       this.stops.push(() => this.listener.close());
       this.log.info('listening for peers', { port, ifname, clusterAddress: formatIpv4(settings.linkAddress.address), gateway: this.gateway });
@@ -212,6 +259,14 @@ export class DataPlane {
       this.stops.push(() => this.networkReconcile.stop());
       await links.start((resources) => this.onResources(resources));
       this.stops.push(() => links.stop());
+
+      const meshServices = this.parts.meshServices?.(ifname, (published) => this.shards.broadcast({ type: 'published', published }));
+      if (meshServices) {
+        meshServices.setLinkClusterAddresses(this.linkClusterAddresses);
+        await meshServices.start();
+        this.meshServices = meshServices;
+        this.stops.push(() => meshServices.stop());
+      }
 
       this.timers.push(clock.setInterval(() => this.tunnels.onDemand(datapath.takeDemand()), settings.demandCheckMs));
       this.timers.push(clock.setInterval(() => void this.networkReconcile.run(), settings.reconcileMs));
@@ -252,6 +307,9 @@ export class DataPlane {
       void this.report(link.name, 'Invalid', link.message);
     }
     this.served = plan.served;
+    this.linkClusterAddresses = [...plan.served, ...plan.elsewhere].map((l) => l.clusterAddress).sort((a, b) => a - b);
+    this.meshServices?.setLinkClusterAddresses(this.linkClusterAddresses);
+    this.dns?.setLinks(this.served);
     this.tunnels.setLinks(this.served);
     void this.networkReconcile.run();
   }
@@ -271,6 +329,7 @@ export class DataPlane {
   }
 
   private onLinkStatus(report: LinkStatusReport): void {
+    this.dns?.setLinkStatus(report.name, report.state, report.peerDns);
     void this.report(report.name, report.state, report.message);
   }
 

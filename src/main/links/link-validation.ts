@@ -277,13 +277,6 @@ export function validateLinks(resources: readonly KubeLinkResource[], local: Loc
   return results;
 }
 
-/** The cluster address of a valid link as text, for logs. */
-export function describeLink(link: ValidLink): string {
-  const cidr = link.serviceCidr ? formatPrefix(link.serviceCidr) : 'none';
-  const egress = link.egress.length > 0 ? `, egress ${link.egress.map(formatPrefix).join(' ')}` : '';
-  return `${link.name} (cidr ${cidr}${egress}, address ${formatIpv4(link.clusterAddress)}, endpoint ${link.endpointHost}:${link.endpointPort})`;
-}
-
 /** What a link routes into the TUN on the gateway: its service CIDR (if any) and its egress. */
 export function tunnelDestinations(link: ValidLink): Ipv4Prefix[] {
   return link.serviceCidr ? [link.serviceCidr, ...link.egress] : [...link.egress];

@@ -24,7 +24,7 @@ export class GatewayNetwork {
   }
 
   async reconcile(serviceCidrs: readonly Ipv4Prefix[]): Promise<void> {
-    if ((await this.net.reconcileSnat(this.ifname, this.linkAddress.address)) === 'created') {
+    if ((await this.net.ensureSnat(this.ifname, this.linkAddress.address)) === 'created') {
       this.log.warn('SNAT rule was missing and has been re-created', { ifname: this.ifname });
     }
     const result = await this.net.reconcileRoutes(deviceRoutes(this.ifname, serviceCidrs), { protocol: BROKER_ROUTE_PROTOCOL });

@@ -28,6 +28,7 @@ function settings(over: Partial<DataPlaneSettings> = {}): DataPlaneSettings {
     logLevel: 'error',
     demandCheckMs: 250,
     reconcileMs: 10_000,
+    maxPendingPerAddress: 16,
     maxPendingHandshakes: 256,
     ...over,
   };
@@ -110,7 +111,7 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
         return 8088;
       },
       close: async () => void events.push('listener.close'),
-      refused: 0,
+      refused: { 'pending-total': 0, 'pending-per-address': 0 },
     }),
   };
   return {
@@ -228,4 +229,26 @@ test('a failed start stops what had started and leaves no timer', async () => {
   await assert.rejects(plane.start(), /EADDRINUSE/);
   assert.deepEqual(f.events.slice(-4), ['shards.stop', 'network.tearDown', 'datapath.stop', 'tls.stop']);
   assert.equal(f.clock.pendingTimers, 0);
+});
+
+test('the mesh DNS starts after the gateway networking, learns the served links and their states (with the announced DNS), and stops before it', async () => {
+  const f = fakes();
+  const seen: string[] = [];
+  f.parts.dns = () => ({
+    start: async () => (f.events.push('dns.start'), 8053),
+    setLinks: (links) => void seen.push(`links ${links.map((l) => l.name).join(',')}`),
+    setLinkStatus: (name, state, announced) => void seen.push(`${name} ${state} ${announced ? `${announced.dnsIp}/${announced.domain}` : '-'}`),
+    stop: async () => void f.events.push('dns.stop'),
+  });
+  const plane = new DataPlane(settings(), f.parts, silentLogger, 'broker-0');
+  await plane.start();
+  assert.ok(f.events.indexOf('dns.start') > f.events.indexOf('network.setUp kubelink0'), f.events.join());
+  f.deliver([C2, kubeLink('bad', '100.64.0.0/24', '192.168.0.15/24')]);
+  await f.clock.advance(DEFAULT_DIAL_JITTER_MS);
+  const dial = f.shardMessages.find((m) => m.msg.type === 'dial')!.msg as Extract<MainToShard, { type: 'dial' }>;
+  f.owner().onShardMessage(0, { type: 'established', connId: dial.connId, linkId: dial.linkId, dialed: true, peerVersion: 1, peerDns: { dnsIp: 7, domain: 'c2.local' } });
+  assert.deepEqual(seen, ['links c2', 'c2 Down -', 'c2 Up 7/c2.local']);
+  f.events.length = 0;
+  await plane.stop();
+  assert.ok(f.events.indexOf('dns.stop') < f.events.indexOf('network.tearDown'), f.events.join());
 });
