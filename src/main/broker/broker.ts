@@ -14,7 +14,7 @@ import { BrokerMetrics } from './broker-metrics.js';
 import { loadNative } from '../../shared/native.js';
 import { DEFAULT_SHARD_TUNABLES, type TlsMaterial } from '../../shared/shard-protocol.js';
 import { formatIpv4 } from '../../shared/cidr.js';
-import type { KubeLinkResource, LinkSource, ValidLink } from '../../shared/types.js';
+import type { KubeLinkResource, LinkSource, LinkTrafficStatus, ValidLink } from '../../shared/types.js';
 import { createLinkSource } from '../links/link-source-factory.js';
 import { createTlsSource } from '../certs/tls-source-factory.js';
 import type { TlsSource } from '../certs/tls-source.js';
@@ -54,6 +54,8 @@ export class Broker {
   private dataPlaneUp = false;
   private stopping = false;
   private invalidLinks = 0;
+  /** Per link, the RTT and bytes last put into its status (refreshStatusStats). */
+  private statusStats = new Map<string, LinkTrafficStatus>();
   /** notAfter of the certificate in force, for kubelink_certificate_expiry_timestamp_seconds. */
   private certificateNotAfter: Date | undefined;
   private readonly timings: BrokerTimings;
@@ -206,6 +208,7 @@ export class Broker {
 
     this.timers.push(setInterval(() => this.tunnels?.onDemand(datapath.takeDemand()), this.timings.demandCheckMs));
     this.timers.push(setInterval(() => void this.networkReconcile.run(), this.timings.reconcileMs));
+    if (config.statusStatsIntervalSeconds > 0) this.timers.push(setInterval(() => this.refreshStatusStats(), config.statusStatsIntervalSeconds * 1000));
     this.dataPlaneUp = true;
   }
 
@@ -284,9 +287,34 @@ export class Broker {
     void this.report(report.name, report.state, report.message);
   }
 
+  /**
+   * Every --status-stats-interval: each served link's RTT and bytes go into its KubeLink
+   * status with its current state, so `kubelink status` and `kubectl get klink -o wide`
+   * show them with nothing but API access (the broker's /metrics is on the node's network).
+   * One timer for all links; a link's stats change its status at most once per interval
+   * (252 links at 60 s: about 4 status patches a second), and state changes in between
+   * carry the last stats unchanged, so they cost no extra write.
+   */
+  private refreshStatusStats(): void {
+    const statsTime = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const next = new Map<string, LinkTrafficStatus>();
+    for (const link of this.tunnels?.snapshot() ?? []) {
+      next.set(link.name, {
+        rttMs: link.rttMs === null ? undefined : Math.round(link.rttMs * 100) / 100,
+        rxBytes: link.traffic.rxBytes,
+        txBytes: link.traffic.txBytes,
+        statsTime,
+      });
+    }
+    this.statusStats = next;
+    for (const link of this.tunnels?.snapshot() ?? []) void this.report(link.name, link.state, link.message);
+  }
+
   private async report(name: string, state: LinkStatusReport['state'], message: string): Promise<void> {
+    // An Invalid link has no tunnel, so no stats either.
+    const stats = state === 'Invalid' ? {} : this.statusStats.get(name);
     try {
-      await this.linkSource?.reportStatus(name, { state, message, gateway: this.nodeIp });
+      await this.linkSource?.reportStatus(name, { state, message, gateway: this.nodeIp, ...stats });
     } catch (err) {
       this.log.warn('status report failed', { link: name, err });
     }
