@@ -1,5 +1,8 @@
-// Exponential backoff with full jitter for reconnects. Time and randomness are injected
-// so tests never sleep and never depend on chance.
+// Exponential backoff with equal jitter for reconnects: each delay is half the capped
+// exponential step plus a random part of the other half, so peers that lost each other at
+// the same moment spread their redials, yet never redial sooner than half the step.
+// Randomness is injected and callers wait on their Clock, so tests never sleep and never
+// depend on chance.
 
 export interface BackoffOptions {
   initialMs: number;

@@ -29,7 +29,6 @@ export const PROTOCOL_VERSION = 1;
 export const FRAME_HEADER_BYTES = 2;
 export const MAX_FRAME_PAYLOAD = 0xffff;
 
-export const CONTROL_TYPE_MIN = 0x01;
 export const CONTROL_TYPE_MAX = 0x3f;
 export const ControlType = { hello: 0x01, keepalive: 0x02, keepaliveAck: 0x03 } as const;
 export type ControlTypeName = keyof typeof ControlType;

@@ -203,3 +203,27 @@ test('every placeholder of the base is replaced by the overlay, and the values f
     assert.equal(examples[cluster].some((d) => d.obj.metadata?.name === 'kubelink-values'), false, `${cluster}: values.yaml is local-config`);
   }
 });
+
+test("names across the mesh: kubelink-dns reaches the broker's --dns-port, CoreDNS forwards the mesh domain to its ClusterIP, the cluster name is the one the peer's KubeLink uses", () => {
+  const container = broker.spec.template.spec.containers[0];
+  const dnsPort = Number(argValue(container.args, 'dns-port'));
+  assert.ok(dnsPort > 0);
+  for (const name of ['dns', 'dns-tcp']) assert.equal(container.ports.find((p: Obj) => p.name === name)?.containerPort, dnsPort, name);
+  for (const cluster of CLUSTERS) {
+    const docs = examples[cluster];
+    const service = find(docs, 'Service', 'kubelink-dns');
+    assert.deepEqual(service.spec.ports.map((p: Obj) => [p.port, p.protocol, p.targetPort]), [[53, 'UDP', 'dns'], [53, 'TCP', 'dns-tcp']]);
+    for (const [k, v] of Object.entries(service.spec.selector)) assert.equal(broker.spec.template.metadata.labels[k], v);
+    const config = find(docs, 'ConfigMap', 'kubelink-config');
+    const serviceCidr = parsePrefix(config.data.serviceCidr);
+    assert.ok(serviceCidr.ok && prefixContains(serviceCidr.value, parseIpv4(service.spec.clusterIP)!), `${cluster}: kubelink-dns ClusterIP inside the service CIDR`);
+    const corefile = find(docs, 'ConfigMap', 'coredns-custom').data['kubelink.server'] as string;
+    const mesh = argValue(container.args, 'mesh-domain');
+    assert.match(corefile, new RegExp(`^${mesh}:53 \\{`, 'm'));
+    assert.equal(/forward \. (\S+)/.exec(corefile)?.[1], service.spec.clusterIP, `${cluster}: CoreDNS forwards ${mesh} to kubelink-dns`);
+    // The other cluster's KubeLink for this one carries this cluster's name.
+    const other = CLUSTERS.find((c) => c !== cluster)!;
+    const link = examples[other].find((d) => d.obj.kind === KUBELINK_KIND)!.obj;
+    assert.equal(link.metadata.name, config.data.clusterName);
+  }
+});

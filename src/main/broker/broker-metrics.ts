@@ -17,6 +17,13 @@ export interface MetricsSource {
   ringFill: () => { toTunnel: number; toTun: number }[];
 }
 
+/** The dial pacer's state (see dial-pacer.ts). */
+export interface DialStats {
+  inFlight: number;
+  queued: number;
+  peakInFlight: number;
+}
+
 const LINK_STATES: readonly LinkState[] = ['Up', 'Down', 'Error', 'Invalid'];
 
 export class BrokerMetrics {
@@ -28,10 +35,11 @@ export class BrokerMetrics {
     handshakeFailures: () => number,
     invalidLinks: () => number,
     connections: () => number,
-    refusedConnections: () => number,
+    refusedConnections: () => Readonly<Record<string, number>>,
     linkSourceStats: () => LinkSourceStats | undefined,
     leaderIdentity: () => string,
     certificateNotAfter: () => Date | undefined,
+    dials: () => DialStats | undefined = () => undefined,
   ) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'kubelink_process_' });
 
@@ -149,6 +157,20 @@ export class BrokerMetrics {
       },
     });
 
+    new client.Counter({
+      name: 'kubelink_link_contention_total',
+      help: 'New connections of a peer that met its healthy tunnel: replaced it (at most once per hold-off period) or were refused',
+      labelNames: ['link', 'outcome'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const l of links()) {
+          this.inc({ link: l.name, outcome: 'replaced' }, l.contention.replaced);
+          this.inc({ link: l.name, outcome: 'refused' }, l.contention.refused);
+        }
+      },
+    });
+
     new client.Gauge({
       name: 'kubelink_tunnel_connections',
       help: 'Open peer connections (in handshake, established or carrying a link)',
@@ -158,7 +180,16 @@ export class BrokerMetrics {
       },
     });
 
-    this.totalFrom('kubelink_peer_connections_refused_total', 'Peer connections closed on accept because too many TLS handshakes were pending', refusedConnections);
+    new client.Counter({
+      name: 'kubelink_peer_connections_refused_total',
+      help: 'Peer connections closed on accept because too many TLS handshakes were pending (reason: pending-total, pending-per-address)',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [reason, count] of Object.entries(refusedConnections())) this.inc({ reason }, count);
+      },
+    });
     registerLinkSourceMetrics(this.registry, linkSourceStats);
     this.totalFrom('kubelink_handshake_failures_total', 'Peer connections that failed TLS, identification or hello', handshakeFailures);
 
@@ -184,6 +215,21 @@ export class BrokerMetrics {
         this.reset();
         const notAfter = certificateNotAfter();
         if (notAfter) this.set(notAfter.getTime() / 1000);
+      },
+    });
+    this.gaugeFrom('kubelink_dials_in_flight', 'Outbound handshakes of this broker in progress (capped by --max-dials-in-flight)', () => dials()?.inFlight ?? 0);
+    this.gaugeFrom('kubelink_dials_queued', 'Outbound dials waiting for the pacer (jitter, backoff or the in-flight cap)', () => dials()?.queued ?? 0);
+    this.gaugeFrom('kubelink_dials_in_flight_peak', 'The most outbound handshakes ever in progress at once', () => dials()?.peakInFlight ?? 0);
+  }
+
+  /** A gauge without labels whose value is kept elsewhere and read at scrape time. */
+  private gaugeFrom(name: string, help: string, read: () => number): void {
+    new client.Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
       },
     });
   }

@@ -10,6 +10,12 @@ import { RouteTable, type RouteEntry } from '../../shared/route-table.js';
 import { CounterBlocks } from '../../shared/counters.js';
 import { TUN_CONTROL_STOP, TUN_CONTROL_WORDS, type TunReaderInit, type TunWriterInit } from '../../shared/tun-threads.js';
 import type { Logger } from '../../shared/log.js';
+import type { ShardInit } from '../../shared/shard-protocol.js';
+import type { LinkCapacity } from '../links/link-plan.js';
+import type { MetricsSource } from './broker-metrics.js';
+
+/** A shard's share of the data path's shared memory (part of its ShardInit). */
+export type ShardRings = Pick<ShardInit, 'toTunnelRing' | 'toTunRing' | 'toTunSignal' | 'vnetHdr' | 'counters' | 'counterBlock'>;
 
 export interface DatapathOptions {
   ifname: string;
@@ -191,6 +197,28 @@ export class Datapath {
   /** Names of the counter blocks, in block order (metric labels). */
   blockNames(): string[] {
     return ['tun-reader', 'tun-writer', ...Array.from({ length: this.options.shards }, (_, i) => `shard-${i}`)];
+  }
+
+  /** What one shard's worker gets of the shared memory: its two rings, the doorbell, its counter block. */
+  shardRings(shard: number): ShardRings {
+    return {
+      toTunnelRing: this.toTunnelRings[shard]!,
+      toTunRing: this.toTunRings[shard]!,
+      toTunSignal: this.toTunSignal,
+      vnetHdr: this.vnetHdr,
+      counters: this.counters,
+      counterBlock: shardCounterBlock(shard),
+    };
+  }
+
+  /** How many links and route destinations this data path can serve (the link plan's capacity). */
+  get capacity(): LinkCapacity {
+    return { links: this.options.maxLinks, routeEntries: this.routes.capacityEntries };
+  }
+
+  /** What /metrics reads from the shared memory. */
+  metricsSource(): MetricsSource {
+    return { counterBlocks: this.counterBlocks, blockNames: this.blockNames(), ringDrops: () => this.ringDrops(), ringFill: () => this.ringFill() };
   }
 
   /** Link ids that packets asked for while they had no tunnel; clears them. */

@@ -4,16 +4,23 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from '../../shared/log.js';
-import type { MainToShard, ShardInit, ShardToMain } from '../../shared/shard-protocol.js';
+import { sleep, systemClock, type Clock } from '../../shared/clock.js';
+import type { MainToShard, ShardInit, ShardLink, ShardToMain } from '../../shared/shard-protocol.js';
 
-export interface ShardSupervisorEvents {
-  message(shard: number, msg: ShardToMain): void;
+/** How long stop() waits for the shard tasks to end before destroying the pool. */
+const STOP_WAIT_MS = 5000;
+
+/** Who the shards work for (the TunnelManager): it gets their messages and knows the links. */
+export interface ShardOwner {
+  /** The links a shard starts with (also a shard restarted after its worker died). */
+  shardLinks(): ShardLink[];
+  onShardMessage(shard: number, msg: ShardToMain): void;
   /** The shard's worker died; its connections are gone. It is restarted right after. */
-  shardLost(shard: number, error: unknown): void;
+  onShardLost(shard: number, error: unknown): void;
 }
 
-/** Everything in ShardInit except what the supervisor supplies per start. */
-export type ShardInitTemplate = Omit<ShardInit, 'port'>;
+/** Everything in ShardInit except what the supervisor supplies per start (port, links). */
+export type ShardInitTemplate = Omit<ShardInit, 'port' | 'links'>;
 
 export class ShardSupervisor {
   private readonly pool: Piscina;
@@ -26,10 +33,10 @@ export class ShardSupervisor {
   constructor(
     private readonly shardCount: number,
     private readonly initFor: (shard: number) => ShardInitTemplate,
-    private readonly events: ShardSupervisorEvents,
     private readonly log: Logger,
     /** The shard worker module; replaceable for tests of the supervision itself. */
     workerFile: URL = new URL('../../workers/shard.js', import.meta.url),
+    private readonly clock: Clock = systemClock,
   ) {
     this.pool = new Piscina({
       filename: workerFile.href,
@@ -45,16 +52,17 @@ export class ShardSupervisor {
     this.load = new Array(shardCount).fill(0);
   }
 
-  start(): void {
-    for (let shard = 0; shard < this.shardCount; shard++) this.startShard(shard);
+  /** Starts every shard; from now on `owner` gets their messages. */
+  start(owner: ShardOwner): void {
+    for (let shard = 0; shard < this.shardCount; shard++) this.startShard(shard, owner);
   }
 
-  private startShard(shard: number): void {
+  private startShard(shard: number, owner: ShardOwner): void {
     const { port1, port2 } = new MessageChannel();
     this.ports[shard] = port1;
     this.load[shard] = 0;
-    port1.on('message', (msg: ShardToMain) => this.events.message(shard, msg));
-    const init: ShardInit = { ...this.initFor(shard), port: port2 };
+    port1.on('message', (msg: ShardToMain) => owner.onShardMessage(shard, msg));
+    const init: ShardInit = { ...this.initFor(shard), links: owner.shardLinks(), port: port2 };
     // No AbortSignal: aborting a piscina task kills the whole worker.
     const run = this.pool.run(init, { transferList: [port2] }).then(
       () => this.log.debug('shard stopped', { shard }),
@@ -63,8 +71,8 @@ export class ShardSupervisor {
         this.ports[shard] = undefined;
         if (this.stopping) return;
         this.log.error('shard worker died; restarting it', { shard, err });
-        this.events.shardLost(shard, err);
-        this.startShard(shard);
+        owner.onShardLost(shard, err);
+        this.startShard(shard, owner);
       },
     );
     this.runs.push(run);
@@ -90,14 +98,11 @@ export class ShardSupervisor {
     if (this.load[shard]! > 0) this.load[shard]!--;
   }
 
-  loads(): readonly number[] {
-    return this.load;
-  }
-
   async stop(): Promise<void> {
     this.stopping = true;
     this.broadcast({ type: 'stop' });
-    await Promise.race([Promise.allSettled(this.runs), new Promise((r) => setTimeout(r, 5000).unref())]);
+    // Bounded: a shard stuck in a handshake must not hold up the broker's exit.
+    await Promise.race([Promise.allSettled(this.runs), sleep(this.clock, STOP_WAIT_MS)]);
     await this.pool.destroy();
   }
 }

@@ -15,7 +15,6 @@ import type { TlsMaterial } from '../../shared/shard-protocol.js';
 import { validateCertificateSet } from './cert-files.js';
 import { createCoalescedTask } from '../../shared/coalesced-task.js';
 import type { CoalescedTask } from '../../shared/coalesced-task.js';
-import { DEFAULT_SELF_MANAGED_SECRET } from '../flags.js';
 import type { Config } from '../flags.js';
 import type { Logger } from '../../shared/log.js';
 import { createCa, issueCertificate } from './pki.js';
@@ -27,7 +26,7 @@ import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { ResilientInformer } from '../k8s/informer.js';
 import type { InformerTunables, WatchStarter } from '../k8s/informer.js';
 import { checkCa, renewalReason } from './self-managed-certificate.js';
-import { TLS_SECRET_TYPE, caFromSecret, caSecretData, caSecretName, sameMaterial, tlsMaterialFromSecret, tlsSecretData } from './tls-secret.js';
+import { TLS_SECRET_TYPE, caFromSecret, caSecretData, caSecretName, crlFromSecret, sameMaterial, tlsMaterialFromSecret, tlsSecretData } from './tls-secret.js';
 
 export interface SecretTlsSourceOptions {
   /** Self mode: renew this long before the certificate expires. */
@@ -93,9 +92,10 @@ export class SecretTlsSource implements TlsSource {
     this.selfManaged = config.secretManageMode === 'self';
     this.dnsName = config.dnsName;
     this.namespace = config.namespace;
-    const name = config.secret ?? (this.selfManaged ? DEFAULT_SELF_MANAGED_SECRET : undefined);
-    if (!name) throw new Error('no certificates configured: give --certfile/--keyfile/--cacertfile, or --secret, or --secret-manage-mode self');
+    // parseFlags gives --secret its default with --secret-manage-mode self (flags.ts).
+    const name = config.secret;
     if (this.selfManaged && !this.dnsName) throw new Error('--secret-manage-mode self needs --dns-name (the name the certificate is issued for)');
+    if (!name) throw new Error('no certificates configured: give --certfile/--keyfile/--cacertfile, or --secret, or --secret-manage-mode self');
     this.secretName = name;
     this.log = log.child({ component: 'secret-tls-source', secret: `${this.namespace}/${name}` });
     this.core = kubeConfig.makeApiClient(CoreV1Api);
@@ -249,7 +249,8 @@ export class SecretTlsSource implements TlsSource {
         keyBits: this.options.keyBits,
         now: () => new Date(this.options.clock.now()),
       });
-      const next: TlsMaterial = { cert: issued.certPem, key: issued.keyPem, ca: ca.certPem };
+      const crl = crlFromSecret(secret);
+      const next: TlsMaterial = { cert: issued.certPem, key: issued.keyPem, ca: ca.certPem, ...(crl ? { crl } : {}) };
       const body: V1Secret = {
         apiVersion: 'v1',
         kind: 'Secret',

@@ -13,11 +13,13 @@ export function conventionalClusterDns(serviceCidr: Ipv4Prefix): HelloDns {
   return { dnsIp: (serviceCidr.network + CLUSTER_DNS_OFFSET) >>> 0, domain: DEFAULT_CLUSTER_DOMAIN };
 }
 
-/** The cluster DNS to ask for a linked cluster's names. */
-export function effectiveClusterDns(spec: LinkDns, announced: HelloDns | undefined, serviceCidr: Ipv4Prefix): HelloDns {
-  const conventional = conventionalClusterDns(serviceCidr);
-  return {
-    dnsIp: spec.dnsIp ?? announced?.dnsIp ?? conventional.dnsIp,
-    domain: spec.baseDomain ?? announced?.domain ?? conventional.domain,
-  };
+/**
+ * The cluster DNS to ask for a linked cluster's names; undefined when nothing names an IP
+ * (a link without spec.cidr whose peer announced none).
+ */
+export function effectiveClusterDns(spec: LinkDns, announced: HelloDns | undefined, serviceCidr: Ipv4Prefix | undefined): HelloDns | undefined {
+  const conventional = serviceCidr ? conventionalClusterDns(serviceCidr) : undefined;
+  const dnsIp = spec.dnsIp ?? announced?.dnsIp ?? conventional?.dnsIp;
+  if (dnsIp === undefined) return undefined;
+  return { dnsIp, domain: spec.baseDomain ?? announced?.domain ?? DEFAULT_CLUSTER_DOMAIN };
 }

@@ -58,6 +58,5 @@ export function apiError(what: string, err: unknown): Error {
 
 export const isNotFound = (err: unknown): boolean => apiStatusCode(err) === 404;
 export const isConflict = (err: unknown): boolean => apiStatusCode(err) === 409;
-export const isAlreadyExists = (err: unknown): boolean => apiStatusCode(err) === 409 && apiStatusReason(err) === 'AlreadyExists';
 /** 410 Gone: the resourceVersion a watch asked for is too old; only a relist helps. */
 export const isGone = (err: unknown): boolean => apiStatusCode(err) === 410;

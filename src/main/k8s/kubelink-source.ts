@@ -139,11 +139,6 @@ export class KubernetesLinkSource implements LinkSource {
     clock.clearTimeout(timer);
   }
 
-  /** The cached KubeLinks. */
-  resources(): KubeLinkResource[] {
-    return this.informer?.items() ?? [];
-  }
-
   /**
    * Makes the link's status `status` (state, message, gateway; absent fields are removed).
    * Writes for one link are serialized and coalesced; resolves when the status is written,

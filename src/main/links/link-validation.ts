@@ -17,8 +17,13 @@ import { isDnsName, normalizeHost, parseHostPort } from '../../shared/host-port.
 export const DEFAULT_ENDPOINT_PORT = 80;
 
 export interface LocalNetworks {
-  /** The local cluster address with mesh prefix (--link-address). */
-  linkAddress: Ipv4Interface;
+  /**
+   * The local cluster address with mesh prefix (--link-address). The router has none: it
+   * gives `meshCidr` (derived from the links when it has no --link-address either).
+   */
+  linkAddress?: Ipv4Interface;
+  /** The mesh network when there is no linkAddress; without either, mesh checks are skipped. */
+  meshCidr?: Ipv4Prefix;
   serviceCidr?: Ipv4Prefix;
   podCidr?: Ipv4Prefix;
   nodeCidr?: Ipv4Prefix;
@@ -78,17 +83,17 @@ function validateOne(resource: KubeLinkResource, local: LocalNetworks): LinkVali
     serviceCidr = prefix.value;
   }
 
-  const meshCidr = interfaceNetwork(local.linkAddress);
-  const meshText = formatPrefix(meshCidr);
+  const meshCidr = local.linkAddress ? interfaceNetwork(local.linkAddress) : local.meshCidr;
+  const meshText = meshCidr ? formatPrefix(meshCidr) : '';
   const address = parseInterface(clusterAddress);
   if (!address.ok) return invalid(name, 'spec.clusterAddress', clusterAddress, address.reason);
-  if (!prefixContains(meshCidr, address.value.address)) {
-    return invalid(name, 'spec.clusterAddress', clusterAddress, `is outside the mesh network ${meshText} of the local link address`);
+  if (meshCidr && !prefixContains(meshCidr, address.value.address)) {
+    return invalid(name, 'spec.clusterAddress', clusterAddress, `is outside the mesh network ${meshText}${local.linkAddress ? ' of the local link address' : ''}`);
   }
-  if (address.value.prefixLength !== meshCidr.prefixLength) {
+  if (meshCidr && address.value.prefixLength !== meshCidr.prefixLength) {
     return invalid(name, 'spec.clusterAddress', clusterAddress, `has prefix length /${address.value.prefixLength} but the mesh network is ${meshText}`);
   }
-  if (address.value.address === local.linkAddress.address) {
+  if (local.linkAddress && address.value.address === local.linkAddress.address) {
     return invalid(name, 'spec.clusterAddress', clusterAddress, 'is the local cluster address');
   }
 
@@ -102,7 +107,7 @@ function validateOne(resource: KubeLinkResource, local: LocalNetworks): LinkVali
     ['the local pod network', local.podCidr],
   ];
   if (serviceCidr !== undefined) {
-    if (prefixesOverlap(serviceCidr, meshCidr)) return invalid(name, 'spec.cidr', cidr, `overlaps the mesh network ${meshText}`);
+    if (meshCidr && prefixesOverlap(serviceCidr, meshCidr)) return invalid(name, 'spec.cidr', cidr, `overlaps the mesh network ${meshText}`);
     for (const [what, net] of localNetworks) {
       if (net !== undefined && prefixesOverlap(serviceCidr, net)) {
         const hint = net === local.serviceCidr ? `: ${MESH_SERVICE_HINT}` : '';
@@ -119,7 +124,7 @@ function validateOne(resource: KubeLinkResource, local: LocalNetworks): LinkVali
     const prefix = parsePrefix(text);
     if (!prefix.ok) return invalid(name, field, text, prefix.reason);
     // Egress may lie inside the mesh network (mesh service addresses do), never on our own address.
-    if (prefixContains(prefix.value, local.linkAddress.address)) {
+    if (local.linkAddress && prefixContains(prefix.value, local.linkAddress.address)) {
       return invalid(name, field, text, `holds the local cluster address ${formatIpv4(local.linkAddress.address)}`);
     }
     for (const [what, net] of localNetworks) {
@@ -270,13 +275,6 @@ export function validateLinks(resources: readonly KubeLinkResource[], local: Loc
     else accepted.push(result.link);
   }
   return results;
-}
-
-/** The cluster address of a valid link as text, for logs. */
-export function describeLink(link: ValidLink): string {
-  const cidr = link.serviceCidr ? formatPrefix(link.serviceCidr) : 'none';
-  const egress = link.egress.length > 0 ? `, egress ${link.egress.map(formatPrefix).join(' ')}` : '';
-  return `${link.name} (cidr ${cidr}${egress}, address ${formatIpv4(link.clusterAddress)}, endpoint ${link.endpointHost}:${link.endpointPort})`;
 }
 
 /** What a link routes into the TUN on the gateway: its service CIDR (if any) and its egress. */

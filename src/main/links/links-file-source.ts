@@ -30,6 +30,7 @@ import type { KubeLinkResource, KubeLinkStatus, LinkSource, LinkSourceStats } fr
 import { FileWatch, type WatchedDirectory } from '../../shared/file-watch.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/log.js';
+import { StateLog } from '../../shared/state-log.js';
 import type { Logger } from '../../shared/log.js';
 
 export interface FileLinkSourceOptions {
@@ -182,9 +183,10 @@ export class FileLinkSource implements LinkSource {
   private onChange?: (resources: KubeLinkResource[]) => void;
   private stopped = false;
   private lastDelivered?: string;
-  private reportedProblems = new Set<string>();
-  private readonly statuses = new Map<string, string>();
-  private current: KubeLinkResource[] = [];
+  /** The manifest problems logged while they persist. */
+  private readonly problemsLogged = new StateLog();
+  /** Each link's status as last logged, so a repeated report stays quiet. */
+  private readonly statuses = new StateLog();
   /** Per file: what it held when last read without problems. A file that never was good serves its valid documents. */
   private readonly lastGood = new Map<string, KubeLinkResource[]>();
   /** Files currently served from lastGood because their content has problems. */
@@ -233,17 +235,10 @@ export class FileLinkSource implements LinkSource {
 
   /** Logs a link's status when it differs from the last one reported for that link. */
   async reportStatus(name: string, status: KubeLinkStatus): Promise<void> {
-    const key = JSON.stringify([status.state, status.message, status.gateway]);
-    if (this.statuses.get(name) === key) return;
-    this.statuses.set(name, key);
+    if (!this.statuses.changed(name, [status.state, status.message, status.gateway])) return;
     const fields = { link: name, state: status.state, message: status.message, gateway: status.gateway };
     if (status.state === 'Up') this.log.info('link status', fields);
     else this.log.warn('link status', fields);
-  }
-
-  /** The resources last delivered through onChange. */
-  resources(): KubeLinkResource[] {
-    return this.current;
   }
 
   /** Problems found in the files since start (each counted once while it persists), and files served stale. */
@@ -348,8 +343,7 @@ export class FileLinkSource implements LinkSource {
     const snapshot = JSON.stringify(unique);
     if (snapshot === this.lastDelivered) return;
     this.lastDelivered = snapshot;
-    this.current = unique;
-    for (const name of [...this.statuses.keys()]) if (!seen.has(name)) this.statuses.delete(name);
+    this.statuses.retain(seen);
     this.log.info('links changed', { links: unique.map((r) => r.metadata.name) });
     try {
       this.onChange?.(unique);
@@ -377,10 +371,10 @@ export class FileLinkSource implements LinkSource {
     for (const p of problems) {
       const key = problemKey(p);
       keys.add(key);
-      if (this.reportedProblems.has(key)) continue;
+      if (!this.problemsLogged.changed(key, true)) continue;
       this.problemCount++;
       this.log.warn('skipping invalid KubeLink manifest', { ...p });
     }
-    this.reportedProblems = keys;
+    this.problemsLogged.retain(keys);
   }
 }

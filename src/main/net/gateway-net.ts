@@ -245,11 +245,6 @@ export class GatewayNet {
     }
   }
 
-  /** Same as ensureSnat; the name says what a periodic caller does with it. */
-  reconcileSnat(ifname: string, clusterAddress: number): Promise<SnatResult> {
-    return this.ensureSnat(ifname, clusterAddress);
-  }
-
   /** Removes our SNAT rules for `ifname` (clean shutdown); returns how many were removed. */
   async removeSnat(ifname: string): Promise<number> {
     try {

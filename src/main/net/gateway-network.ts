@@ -8,21 +8,23 @@ import type { Logger } from '../../shared/log.js';
 
 export class GatewayNetwork {
   private readonly net = new GatewayNet();
+  /** The TUN device, known once the data path has opened it. */
+  private ifname = '';
 
   constructor(
-    private readonly ifname: string,
     private readonly linkAddress: Ipv4Interface,
     private readonly mtu: number,
     private readonly log: Logger,
   ) {}
 
-  async setUp(): Promise<void> {
+  async setUp(ifname: string): Promise<void> {
+    this.ifname = ifname;
     await this.net.configureTun(this.ifname, this.linkAddress, this.mtu);
     await this.net.ensureSnat(this.ifname, this.linkAddress.address);
   }
 
   async reconcile(serviceCidrs: readonly Ipv4Prefix[]): Promise<void> {
-    if ((await this.net.reconcileSnat(this.ifname, this.linkAddress.address)) === 'created') {
+    if ((await this.net.ensureSnat(this.ifname, this.linkAddress.address)) === 'created') {
       this.log.warn('SNAT rule was missing and has been re-created', { ifname: this.ifname });
     }
     const result = await this.net.reconcileRoutes(deviceRoutes(this.ifname, serviceCidrs), { protocol: BROKER_ROUTE_PROTOCOL });

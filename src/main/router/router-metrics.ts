@@ -4,8 +4,6 @@ import client from 'prom-client';
 import type { LinkSourceStats } from '../../shared/types.js';
 import { registerLinkSourceMetrics } from '../links/link-source-metrics.js';
 
-export type RouteChange = 'add' | 'replace' | 'remove';
-
 export class RouterMetrics {
   readonly registry = new client.Registry();
   private readonly wanted: client.Gauge;

@@ -10,15 +10,18 @@
 // node that is the gateway of some link, the broker's TUN already holds the mesh CIDR, so
 // only those /32 routes for links served elsewhere are wanted, never the mesh CIDR.
 //
+// Which links are usable is decided by the same link plan the broker uses (planLinks:
+// validation, and conflicts settled in favour of the older link), so the router never
+// routes a link the broker found Invalid, even before the broker has written its status.
 // The router runs without --link-address (it has no cluster address of its own), so the
 // mesh CIDR is taken from --link-address when given, else from the links' clusterAddress
-// prefixes (the network most links agree on). The broker validates links thoroughly and
-// marks bad ones Invalid; the checks here only keep a link that is still unvalidated (or
-// written by hand) from hijacking node, pod or service traffic.
-import { formatIpv4, formatPrefix, interfaceNetwork, parseInterface, parseIpv4, parsePrefix, prefixContains, prefixesOverlap } from '../../shared/cidr.js';
-import type { Ipv4Interface } from '../../shared/cidr.js';
+// prefixes (the network most links agree on). What is the router's own to check is the
+// gateway: present, an IPv4 address, inside the node network.
+import { formatPrefix, parseIpv4, prefixContains } from '../../shared/cidr.js';
 import type { Ipv4Prefix, KubeLinkResource } from '../../shared/types.js';
 import type { RouteSpec } from '../net/gateway-net.js';
+import { meshNetworkOfLinks, planLinks } from '../links/link-plan.js';
+import { tunnelDestinations } from '../links/link-validation.js';
 
 /** Local networks the router knows from its flags; all optional. */
 export interface RouterNetworks {
@@ -51,22 +54,13 @@ interface Candidate {
   name: string;
   /** spec.cidr (optional) and spec.egress: what goes via the link's gateway. */
   destinations: Ipv4Prefix[];
-  /** The field each destination came from, for messages. */
-  cidrFields: string[];
-  clusterAddress: Ipv4Interface;
+  clusterAddress: number;
   gateway: number;
 }
 
-function byName(a: KubeLinkResource, b: KubeLinkResource): number {
-  const x = String(a.metadata?.name ?? '');
-  const y = String(b.metadata?.name ?? '');
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/** Parses one link and checks it against the local networks; a reason when it is unusable. */
-function candidateOf(resource: KubeLinkResource, networks: RouterNetworks): Candidate | string {
+/** The gateway of a link, or why the router cannot use it. */
+function gatewayOf(resource: KubeLinkResource, networks: RouterNetworks): number | string {
   const status = resource.status ?? {};
-  const spec = (resource.spec ?? {}) as Partial<KubeLinkResource['spec']>;
   if (status.state === 'Invalid') return `status.state is Invalid${status.message ? ` (${status.message})` : ''}`;
   if (typeof status.gateway !== 'string' || status.gateway === '') return 'has no status.gateway yet (no broker serves it)';
   const gateway = parseIpv4(status.gateway);
@@ -74,31 +68,7 @@ function candidateOf(resource: KubeLinkResource, networks: RouterNetworks): Cand
   if (networks.nodeCidr !== undefined && !prefixContains(networks.nodeCidr, gateway)) {
     return `status.gateway ${status.gateway} is outside the node network ${formatPrefix(networks.nodeCidr)}`;
   }
-  const destinations: Ipv4Prefix[] = [];
-  const fields: [string, unknown][] = [];
-  if (spec.cidr !== undefined && spec.cidr !== null && spec.cidr !== '') fields.push(['spec.cidr', spec.cidr]);
-  if (spec.egress !== undefined && spec.egress !== null) {
-    if (!Array.isArray(spec.egress)) return `spec.egress ${JSON.stringify(spec.egress)}: must be a list of CIDRs`;
-    spec.egress.forEach((e, i) => fields.push([`spec.egress[${i}]`, e]));
-  }
-  for (const [field, value] of fields) {
-    const prefix = parsePrefix(String(value ?? ''));
-    if (!prefix.ok) return `${field} ${JSON.stringify(value ?? '')}: ${prefix.reason}`;
-    destinations.push(prefix.value);
-  }
-  const address = parseInterface(String(spec.clusterAddress ?? ''));
-  if (!address.ok) return `spec.clusterAddress ${JSON.stringify(spec.clusterAddress ?? '')}: ${address.reason}`;
-  const local: [string, Ipv4Prefix | undefined][] = [
-    ['the node network', networks.nodeCidr],
-    ['the pod network', networks.podCidr],
-    ['the local service network', networks.serviceCidr],
-  ];
-  for (const [i, destination] of destinations.entries()) {
-    for (const [what, net] of local) {
-      if (net !== undefined && prefixesOverlap(destination, net)) return `${fields[i]![0]} ${formatPrefix(destination)} overlaps ${what} ${formatPrefix(net)}`;
-    }
-  }
-  return { name: String(resource.metadata.name), destinations, cidrFields: fields.map(([f]) => f), clusterAddress: address.value, gateway };
+  return gateway;
 }
 
 /** The value most entries map to; ties go to the smallest key, so the choice is stable. */
@@ -117,31 +87,27 @@ function mostCommon<T>(items: readonly T[], key: (item: T) => number): T | undef
   return best?.item;
 }
 
-/** Packs a prefix into one comparable number (network and length, no collisions). */
-function prefixKey(p: Ipv4Prefix): number {
-  return p.network * 64 + p.prefixLength;
-}
+const NO_CAPACITY_LIMIT = { links: Number.POSITIVE_INFINITY, routeEntries: Number.POSITIVE_INFINITY };
 
 /**
- * The routes this node wants for `links`, given its own IP. Deterministic: links are taken
- * in name order, and a link conflicting with an earlier one (overlapping cidr, same cluster
- * address) is skipped.
+ * The routes this node wants for `links`, given its own IP. Deterministic: the link plan
+ * decides which links are valid (the older of two conflicting links wins, as in the
+ * broker), then links are taken in name order.
  */
 export function wantedRouterRoutes(links: readonly KubeLinkResource[], ownNodeIp: number, networks: RouterNetworks = {}): RouterPlan {
-  const skipped: SkippedLink[] = [];
-  const parsed: Candidate[] = [];
-  for (const resource of [...links].sort(byName)) {
-    const result = candidateOf(resource, networks);
-    if (typeof result === 'string') skipped.push({ name: String(resource.metadata?.name ?? ''), reason: result });
-    else parsed.push(result);
-  }
-
-  const meshCidr = networks.meshCidr ?? mostCommon(parsed.map((c) => interfaceNetwork(c.clusterAddress)), prefixKey);
+  const meshCidr = networks.meshCidr ?? meshNetworkOfLinks(links);
+  const plan = planLinks(
+    links,
+    { meshCidr, nodeCidr: networks.nodeCidr, podCidr: networks.podCidr, serviceCidr: networks.serviceCidr, servedLinks: 'all', capacity: NO_CAPACITY_LIMIT },
+    new Set(),
+  );
+  const skipped: SkippedLink[] = plan.invalid.map((i) => ({ name: i.name, reason: i.message }));
+  const resources = new Map(links.map((r) => [String(r.metadata?.name ?? ''), r]));
   const accepted: Candidate[] = [];
-  for (const c of parsed) {
-    const reason = rejectAgainst(c, meshCidr, accepted);
-    if (reason !== undefined) skipped.push({ name: c.name, reason });
-    else accepted.push(c);
+  for (const link of [...plan.served].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const gateway = gatewayOf(resources.get(link.name)!, networks);
+    if (typeof gateway === 'string') skipped.push({ name: link.name, reason: gateway });
+    else accepted.push({ name: link.name, destinations: tunnelDestinations(link), clusterAddress: link.clusterAddress, gateway });
   }
   skipped.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
@@ -152,36 +118,8 @@ export function wantedRouterRoutes(links: readonly KubeLinkResource[], ownNodeIp
     const meshGateway = isGateway ? undefined : mostCommon(remote, (c) => c.gateway)!.gateway;
     if (meshGateway !== undefined) routes.push({ destination: meshCidr, via: meshGateway });
     for (const c of remote) {
-      if (c.gateway !== meshGateway) routes.push({ destination: { network: c.clusterAddress.address, prefixLength: 32 }, via: c.gateway });
+      if (c.gateway !== meshGateway) routes.push({ destination: { network: c.clusterAddress, prefixLength: 32 }, via: c.gateway });
     }
   }
   return { routes, skipped, meshCidr, isGateway };
-}
-
-/** Why `c` cannot be routed next to the links accepted so far, or undefined. */
-function rejectAgainst(c: Candidate, meshCidr: Ipv4Prefix | undefined, accepted: readonly Candidate[]): string | undefined {
-  if (meshCidr !== undefined) {
-    if (!prefixContains(meshCidr, c.clusterAddress.address)) {
-      return `spec.clusterAddress ${formatIpv4(c.clusterAddress.address)} is outside the mesh network ${formatPrefix(meshCidr)}`;
-    }
-    // Egress may lie inside the mesh network (mesh service addresses do); a service CIDR may not.
-    const cidrIndex = c.cidrFields.indexOf('spec.cidr');
-    if (cidrIndex >= 0 && prefixesOverlap(c.destinations[cidrIndex]!, meshCidr)) {
-      return `spec.cidr ${formatPrefix(c.destinations[cidrIndex]!)} overlaps the mesh network ${formatPrefix(meshCidr)}`;
-    }
-  }
-  for (const other of accepted) {
-    if (c.clusterAddress.address === other.clusterAddress.address) {
-      return `spec.clusterAddress ${formatIpv4(c.clusterAddress.address)} is already the cluster address of link ${JSON.stringify(other.name)}`;
-    }
-    for (const [i, mine] of c.destinations.entries()) {
-      for (const [j, theirs] of other.destinations.entries()) {
-        if (prefixesOverlap(mine, theirs)) {
-          const theirField = other.cidrFields[j] === 'spec.cidr' ? 'cidr' : 'egress';
-          return `${c.cidrFields[i]} ${formatPrefix(mine)} overlaps ${theirField} ${formatPrefix(theirs)} of link ${JSON.stringify(other.name)}`;
-        }
-      }
-    }
-  }
-  return undefined;
 }

@@ -17,6 +17,7 @@ import { HttpServer } from '../http/http-server.js';
 import type { Logger } from '../../shared/log.js';
 import { systemClock, type Clock, type TimerHandle } from '../../shared/clock.js';
 import { RouterMetrics } from './router-metrics.js';
+import { StateLog } from '../../shared/state-log.js';
 import { wantedRouterRoutes } from './router-routes.js';
 import { createLinkSource } from '../links/link-source-factory.js';
 
@@ -51,9 +52,7 @@ export class Router {
   private startedAt = 0;
   private lastSuccessAt: number | undefined;
   /** What was logged last, so a steady state is not logged every period. */
-  private lastSkipped = '';
-  private lastFailed = '';
-  private lastNodeIpProblem: string | undefined;
+  private readonly logged = new StateLog<'node-ip' | 'skipped' | 'failed'>();
 
   constructor(
     private readonly config: Config,
@@ -145,10 +144,9 @@ export class Router {
     const nodeCidr = this.config.nodeCidr!;
     const ip = await this.net.localAddressIn(nodeCidr);
     const problem = ip === undefined ? `no local address inside --node-cidr ${formatPrefix(nodeCidr)}` : '';
-    if (problem !== this.lastNodeIpProblem) {
+    if (this.logged.changed('node-ip', problem)) {
       if (problem) this.log.warn('node IP unknown; routes are left as they are until it appears', { problem });
       else this.log.info('node IP found', { nodeIp: formatIpv4(ip!) });
-      this.lastNodeIpProblem = problem;
     }
     return ip;
   }
@@ -166,10 +164,8 @@ export class Router {
       serviceCidr: config.serviceCidr,
     });
 
-    const skipped = JSON.stringify(plan.skipped);
-    if (skipped !== this.lastSkipped) {
+    if (this.logged.changed('skipped', plan.skipped)) {
       for (const s of plan.skipped) this.log.info('link gets no route on this node', { link: s.name, reason: s.reason });
-      this.lastSkipped = skipped;
     }
 
     const result = await this.net.reconcileRoutes(plan.routes, { protocol: ROUTER_ROUTE_PROTOCOL });
@@ -180,10 +176,8 @@ export class Router {
     const removed = done(result.remove);
     const changes = [...added.map((r) => `add ${describeRoute(r)}`), ...replaced.map((r) => `replace ${describeRoute(r)}`), ...removed.map((r) => `remove ${describeRoute(r)}`)];
     if (changes.length > 0) this.log.info('routes changed', { changes, isGateway: plan.isGateway });
-    const failed = JSON.stringify(result.failed.map((f) => [f.kind, f.reason]));
-    if (failed !== this.lastFailed) {
+    if (this.logged.changed('failed', result.failed.map((f) => [f.kind, f.reason]))) {
       for (const f of result.failed) this.log.warn('route not installed', { route: describeRoute(f.route), kind: f.kind, reason: f.reason });
-      this.lastFailed = failed;
     }
     this.metrics.recordReconcile({
       wanted: plan.routes.length,

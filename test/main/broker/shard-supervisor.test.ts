@@ -14,7 +14,6 @@ const template = (shard: number): ShardInitTemplate => ({
   counterBlock: shard,
   local: { clusterAddress: 1, serviceCidr: { network: 0, prefixLength: 8 } },
   tls: { cert: '', key: '', ca: '' },
-  links: [],
   tunables: DEFAULT_SHARD_TUNABLES,
   logLevel: 'error',
 });
@@ -22,21 +21,16 @@ const template = (shard: number): ShardInitTemplate => ({
 test('a shard whose worker dies is reported lost and started again; the other shard is untouched', async () => {
   const events = new EventEmitter();
   const lost: number[] = [];
-  const supervisor = new ShardSupervisor(
-    2,
-    template,
-    {
-      message: (shard: number, msg: ShardToMain) => {
-        if (msg.type === 'closed' && msg.reason === 'started') events.emit('started', shard);
-      },
-      shardLost: (shard: number) => lost.push(shard),
-    },
-    silentLogger,
-    new URL('./fixtures/crashing-shard.js', import.meta.url),
-  );
+  const supervisor = new ShardSupervisor(2, template, silentLogger, new URL('./fixtures/crashing-shard.js', import.meta.url));
   const starts: number[] = [];
   events.on('started', (shard: number) => starts.push(shard));
-  supervisor.start();
+  supervisor.start({
+    shardLinks: () => [],
+    onShardMessage: (shard: number, msg: ShardToMain) => {
+      if (msg.type === 'closed' && msg.reason === 'started') events.emit('started', shard);
+    },
+    onShardLost: (shard: number) => lost.push(shard),
+  });
   while (starts.length < 2) await once(events, 'started');
   assert.deepEqual([...starts].sort(), [0, 1]);
 
@@ -49,7 +43,7 @@ test('a shard whose worker dies is reported lost and started again; the other sh
 });
 
 test('connections go to the least loaded shard', async () => {
-  const supervisor = new ShardSupervisor(3, template, { message: () => undefined, shardLost: () => undefined }, silentLogger, new URL('./fixtures/crashing-shard.js', import.meta.url));
+  const supervisor = new ShardSupervisor(3, template, silentLogger, new URL('./fixtures/crashing-shard.js', import.meta.url));
   assert.deepEqual([supervisor.assign(), supervisor.assign(), supervisor.assign(), supervisor.assign()], [0, 1, 2, 0]);
   supervisor.release(1);
   supervisor.release(1);

@@ -16,3 +16,9 @@ test("spec.dns wins over the peer's announcement, which wins over the convention
   assert.deepEqual(effectiveClusterDns({ dnsIp: parseIpv4('100.64.16.11'), omitPropagation: false }, announced, CIDR), { dnsIp: parseIpv4('100.64.16.11'), domain: 'c2.local' });
   assert.deepEqual(effectiveClusterDns({ baseDomain: 'x.example', omitPropagation: false }, undefined, CIDR), { dnsIp: parseIpv4('100.64.16.10'), domain: 'x.example' });
 });
+
+test('a link without spec.cidr has a cluster DNS only when the spec or the peer names its IP', () => {
+  assert.equal(effectiveClusterDns({ omitPropagation: false }, undefined, undefined), undefined);
+  assert.deepEqual(effectiveClusterDns({ omitPropagation: false }, { dnsIp: 7, domain: 'c3.local' }, undefined), { dnsIp: 7, domain: 'c3.local' });
+  assert.deepEqual(effectiveClusterDns({ dnsIp: 9, omitPropagation: false }, undefined, undefined), { dnsIp: 9, domain: 'cluster.local' });
+});

@@ -124,7 +124,7 @@ test('SNAT is created once, re-created after deletion, and removal leaves foreig
 
   inNs('iptables', '-t', 'nat', '-D', 'POSTROUTING', '-o', TUN, '-m', 'comment', '--comment', `kubelink:${TUN}`, '-j', 'SNAT', '--to-source', '192.168.0.11');
   assert.doesNotMatch(natRules(), /kubelink:/);
-  assert.equal(await net.reconcileSnat(TUN, ip4('192.168.0.11')), 'created');
+  assert.equal(await net.ensureSnat(TUN, ip4('192.168.0.11')), 'created');
   assert.match(natRules(), /--to-source 192\.168\.0\.11/);
 
   // a changed cluster address replaces our rule rather than adding a second one

@@ -74,9 +74,9 @@ test('a link overlapping the node, pod or local service network, or routed via a
   );
   assert.deepEqual(text(plan.routes), ['100.64.16.0/20 via 10.250.0.2', '192.168.0.0/24 via 10.250.0.2']);
   const reasons = Object.fromEntries(plan.skipped.map((s) => [s.name, s.reason]));
-  assert.match(reasons.pods!, /overlaps the pod network 100\.96\.0\.0\/11/);
+  assert.match(reasons.pods!, /overlaps the local pod network 100\.96\.0\.0\/11/);
   assert.match(reasons.local!, /overlaps the local service network/);
-  assert.match(reasons.nodes!, /overlaps the node network/);
+  assert.match(reasons.nodes!, /overlaps the local node network/);
   assert.match(reasons['far-gw']!, /outside the node network 10\.250\.0\.0\/24/);
 });
 
@@ -95,7 +95,7 @@ test('the mesh CIDR comes from --link-address when given, else from the network 
   assert.deepEqual(text(given.routes), ['100.64.48.0/20 via 10.250.0.2', '172.31.0.0/24 via 10.250.0.2']);
 });
 
-test('conflicting links are resolved in name order: the later one is skipped', () => {
+test('conflicting links without creation times are resolved in name order: the later one is skipped', () => {
   const plan = wantedRouterRoutes(
     [
       kubeLink('b', '100.64.16.0/24', '192.168.0.13/24', up('10.250.0.9')),
@@ -161,7 +161,7 @@ test('egress that overlaps a local network or another link\'s destinations gets 
   taken.spec.egress = ['100.64.32.0/24'];
   const plan = wantedRouterRoutes([local, kubeLink('c3', '100.64.32.0/20', '192.168.0.13/24', up()), taken], NODE, { serviceCidr: prefix('100.64.0.0/20') });
   assert.deepEqual(plan.skipped, [
-    { name: 'c2', reason: 'spec.egress[0] 100.64.0.10/32 overlaps the local service network 100.64.0.0/20' },
-    { name: 'c4', reason: 'spec.egress[0] 100.64.32.0/24 overlaps cidr 100.64.32.0/20 of link "c3"' },
+    { name: 'c2', reason: 'spec.egress[0] "100.64.0.10/32": overlaps the local service network 100.64.0.0/20' },
+    { name: 'c4', reason: 'spec.egress[0] "100.64.32.0/24": overlaps cidr 100.64.32.0/20 of link "c3"' },
   ]);
 });

@@ -1,0 +1,365 @@
+// The broker's data plane: everything that exists only on the replica that serves the
+// links (the Lease holder, or every broker with --links). Built completely, in dependency
+// order, when this replica starts leading; stopped as a whole (docs/architecture.md,
+// "The broker lifecycle"):
+//
+//   certificates -> data path (TUN device, rings, route table) -> gateway networking
+//   (address, SNAT, routes) -> TUN threads -> shards <-> TunnelManager -> peer listener
+//   -> link source -> MeshServices (with links from Kubernetes) -> periodic work (dial on
+//   demand, network and MeshService NAT repair)
+//
+// Links flow source -> planLinks -> TunnelManager (tunnels, route table) and gateway
+// routes; status flows back TunnelManager -> link source. Each part is reached through
+// an explicit interface (DataPlaneParts), so a test builds a DataPlane from fakes.
+//
+// Extension points: what a link plan decides is in links/link-plan.ts; when a link counts
+// as Up is TunnelManager's report(); how and when links are dialed is TunnelManager's
+// scheduleDial/onDemand; anything more that starts with the data plane is one more step
+// in start() with its stop pushed on the stop stack (the mesh DNS is one: parts.dns).
+import type { Logger } from '../../shared/log.js';
+import { formatIpv4 } from '../../shared/cidr.js';
+import type { Ipv4Interface } from '../../shared/cidr.js';
+import type { Clock, TimerHandle } from '../../shared/clock.js';
+import { createCoalescedTask, type CoalescedTask } from '../../shared/coalesced-task.js';
+import { DEFAULT_SHARD_TUNABLES, type TlsMaterial } from '../../shared/shard-protocol.js';
+import type { PublishedAddress } from '../../shared/inbound-filter.js';
+import type { Ipv4Prefix, KubeLinkResource, LinkSource, LinkState, LinkTrafficStatus, ValidLink } from '../../shared/types.js';
+import type { TlsSource } from '../certs/tls-source.js';
+import { certificateExpiry } from '../certs/pki.js';
+import { planLinks, type LinkCapacity } from '../links/link-plan.js';
+import { tunnelDestinations } from '../links/link-validation.js';
+import { BrokerMetrics, type MetricsSource } from './broker-metrics.js';
+import type { ShardRings } from './datapath.js';
+import type { PeerAdmission, RefusalReason } from './peer-listener.js';
+import type { ShardInitTemplate, ShardOwner } from './shard-supervisor.js';
+import { conventionalClusterDns } from '../dns/cluster-dns.js';
+import type { HelloDns } from '../../shared/wire.js';
+import { TunnelManager, type LinkStatusReport, type ShardChannel, type TunnelDatapath } from './tunnel-manager.js';
+
+/** The data path as the data plane drives it (Datapath; faked in tests). */
+export interface DataPlaneDatapath extends TunnelDatapath {
+  readonly capacity: LinkCapacity;
+  /** False once a TUN thread died. */
+  readonly healthy: boolean;
+  /** Opens the TUN device; returns its name. */
+  openTun(): string;
+  startThreads(): Promise<void>;
+  shardRings(shard: number): ShardRings;
+  metricsSource(): MetricsSource;
+  /** Link ids packets waited for since the last call. */
+  takeDemand(): number[];
+  stop(): Promise<void>;
+}
+
+/** The gateway node's networking for the TUN (GatewayNetwork; faked in tests). */
+export interface DataPlaneNetwork {
+  setUp(ifname: string): Promise<void>;
+  /** SNAT and one route into the TUN per destination; repairs what was deleted. */
+  reconcile(destinations: readonly Ipv4Prefix[]): Promise<void>;
+  nodeAddressIn(nodeCidr: Ipv4Prefix): Promise<number | undefined>;
+  tearDown(): Promise<void>;
+}
+
+/** The shard workers (ShardSupervisor; faked in tests). */
+export interface DataPlaneShards extends ShardChannel {
+  start(owner: ShardOwner): void;
+  stop(): Promise<void>;
+}
+
+/** The peer listener (PeerListener; faked in tests). */
+export interface DataPlaneListener {
+  listen(port: number): Promise<number>;
+  close(): Promise<void>;
+  /** Connections refused because too many handshakes were pending, by reason. */
+  readonly refused: Readonly<Record<RefusalReason, number>>;
+}
+
+/** The MeshService controller (MeshServiceController; absent with links from files). */
+export interface DataPlaneMeshServices {
+  /** The mesh addresses and ports published now, for the shards' inbound check. */
+  published(): PublishedAddress[];
+  /** Cluster addresses of the valid KubeLinks: no MeshService may take one. */
+  setLinkClusterAddresses(addresses: readonly number[]): void;
+  start(): Promise<void>;
+  /** Re-applies the NAT and statuses (repairs deleted rules). */
+  reconcile(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The DNS for the mesh domain (DnsService; absent with --dns-port 0). */
+export interface DataPlaneDns {
+  /** Binds the listener and the upstream sockets (the mesh one needs the TUN address). */
+  start(): Promise<number>;
+  setLinks(links: readonly ValidLink[]): void;
+  setLinkStatus(name: string, state: LinkState, announced: HelloDns | undefined): void;
+  stop(): Promise<void>;
+}
+
+/** What a data plane is built from. Production: productionParts (data-plane-parts.ts). */
+export interface DataPlaneParts {
+  /** Builds the mesh DNS with the data plane's metrics registry; absent: no DNS. */
+  dns?: (registry: BrokerMetrics['registry']) => DataPlaneDns;
+  clock: Clock;
+  tls: TlsSource;
+  links: LinkSource;
+  datapath: DataPlaneDatapath;
+  network: DataPlaneNetwork;
+  shards(initFor: (shard: number) => ShardInitTemplate): DataPlaneShards;
+  listener(handOver: (fd: number, remote: string, address: string) => void, admission: PeerAdmission): DataPlaneListener;
+  /** With links from Kubernetes: MeshServices published through this TUN device. */
+  meshServices?(ifname: string, publish: (published: PublishedAddress[]) => void): DataPlaneMeshServices;
+}
+
+/** The broker's flags as the data plane needs them, checked once (dataPlaneSettings in broker.ts). */
+export interface DataPlaneSettings {
+  linkAddress: Ipv4Interface;
+  serviceCidr: Ipv4Prefix;
+  podCidr?: Ipv4Prefix;
+  nodeCidr?: Ipv4Prefix;
+  /** --node-ip; without it the node's address inside nodeCidr, for status.gateway. */
+  nodeIp?: number;
+  servedLinks: 'all' | readonly string[];
+  brokerPort: number;
+  logLevel: string;
+  /** How often packets waiting for a down link are checked (dial on demand). */
+  demandCheckMs: number;
+  /** How often SNAT and routes are re-checked (someone may have deleted them). */
+  reconcileMs: number;
+  /** Accepted peer connections allowed in their TLS handshake at once; more are refused. */
+  maxPendingHandshakes: number;
+  /** The same from one source address. */
+  maxPendingPerAddress: number;
+  /** --max-dials-in-flight: this broker's own handshakes at once (DialPacer). */
+  maxDialsInFlight?: number;
+  /** --status-stats-interval: how often RTT and bytes go into the KubeLink status; 0 never. */
+  statusStatsIntervalMs?: number;
+}
+
+export class DataPlane {
+  readonly metrics: BrokerMetrics;
+  private readonly tunnels: TunnelManager;
+  private readonly shards: DataPlaneShards;
+  private readonly listener: DataPlaneListener;
+  private readonly dns: DataPlaneDns | undefined;
+  /** SNAT and routes for the served links; one run at a time, a request during a run makes one more. */
+  private readonly networkReconcile: CoalescedTask;
+  /** What start() has started, stopped in reverse order by stop(). */
+  private readonly stops: (() => Promise<void> | void)[] = [];
+  private readonly timers: TimerHandle[] = [];
+  private served: ValidLink[] = [];
+  private meshServices: DataPlaneMeshServices | undefined;
+  /** Cluster addresses of all valid KubeLinks (served here or elsewhere). */
+  private linkClusterAddresses: number[] = [];
+  private invalidLinks = 0;
+  private gateway: string | undefined;
+  private stopped = false;
+
+  /** notAfter of the certificate in force, for kubelink_certificate_expiry_timestamp_seconds. */
+  private certificateNotAfter: Date | undefined;
+  /** Per link, the RTT and bytes last put into its status (refreshStatusStats). */
+  private statusStats = new Map<string, LinkTrafficStatus>();
+
+  constructor(
+    private readonly settings: DataPlaneSettings,
+    private readonly parts: DataPlaneParts,
+    private readonly log: Logger,
+    /** Who leads: the identity that won the Lease, or the host name with --links (kubelink_broker_leader). */
+    identity: string,
+  ) {
+    const { datapath, tls } = parts;
+    this.networkReconcile = createCoalescedTask(
+      async () => {
+        if (this.stopped) return;
+        await parts.network.reconcile(this.served.flatMap(tunnelDestinations));
+        await this.meshServices?.reconcile();
+      },
+      0,
+      (err) => log.error('gateway networking reconcile failed', { err }),
+      parts.clock,
+    );
+    this.shards = parts.shards((shard) => ({
+      shardIndex: shard,
+      ...datapath.shardRings(shard),
+      local: { clusterAddress: settings.linkAddress.address, serviceCidr: settings.serviceCidr, dns: conventionalClusterDns(settings.serviceCidr) },
+      tls: tls.current(),
+      published: this.meshServices?.published() ?? [],
+      tunables: DEFAULT_SHARD_TUNABLES,
+      logLevel: settings.logLevel,
+    }));
+    this.tunnels = new TunnelManager(
+      {
+        localClusterAddress: settings.linkAddress.address,
+        maxLinks: datapath.capacity.links,
+        staleAfterMs: DEFAULT_SHARD_TUNABLES.deadAfterMs,
+        maxDialsInFlight: settings.maxDialsInFlight,
+        clock: parts.clock,
+      },
+      this.shards,
+      datapath,
+      (report) => this.onLinkStatus(report),
+      log.child({ component: 'tunnels' }),
+    );
+    this.listener = parts.listener((fd, remote, address) => this.tunnels.adopt(fd, remote, address), {
+      pendingHandshakes: () => this.tunnels.pendingAccepts(),
+      maxPendingHandshakes: settings.maxPendingHandshakes,
+      pendingHandshakesFrom: (address) => this.tunnels.pendingAcceptsFrom(address),
+      maxPendingPerAddress: settings.maxPendingPerAddress,
+    });
+    this.metrics = new BrokerMetrics(
+      datapath.metricsSource(),
+      () => this.tunnels.snapshot(),
+      () => this.tunnels.handshakeFailures,
+      () => this.invalidLinks,
+      () => this.tunnels.connectionCount(),
+      () => this.listener.refused,
+      () => parts.links.stats?.(),
+      () => identity,
+      () => this.certificateNotAfter,
+      () => this.tunnels.pacer,
+    );
+    this.dns = parts.dns?.(this.metrics.registry);
+  }
+
+  /** False once a TUN thread died. */
+  get healthy(): boolean {
+    return this.parts.datapath.healthy;
+  }
+
+  /** Starts every part in dependency order; on failure stops what started and rejects. */
+  async start(): Promise<void> {
+    const { tls, datapath, network, links, clock } = this.parts;
+    const settings = this.settings;
+    try {
+      this.noteCertificate(await tls.start((material) => this.onTls(material)));
+      this.stops.push(() => tls.stop());
+
+      const ifname = datapath.openTun();
+      this.stops.push(() => datapath.stop());
+      await network.setUp(ifname);
+      this.stops.push(() => network.tearDown());
+      const nodeIp = settings.nodeIp ?? (settings.nodeCidr ? await network.nodeAddressIn(settings.nodeCidr) : undefined);
+      this.gateway = nodeIp !== undefined ? formatIpv4(nodeIp) : undefined;
+      if (settings.nodeCidr && nodeIp === undefined) this.log.warn('no local address inside --node-cidr; status.gateway stays empty');
+
+      await datapath.startThreads();
+      this.shards.start(this.tunnels);
+      this.stops.push(() => this.shards.stop());
+
+      if (this.dns) {
+        // After the gateway set-up: forwarded queries leave from the cluster address on the TUN.
+        await this.dns.start();
+        this.stops.push(() => this.dns!.stop());
+      }
+
+      const port = await this.listener.listen(settings.brokerPort);
+      this.stops.push(() => this.listener.close());
+      this.log.info('listening for peers', { port, ifname, clusterAddress: formatIpv4(settings.linkAddress.address), gateway: this.gateway });
+
+      this.stops.push(() => this.networkReconcile.stop());
+      await links.start((resources) => this.onResources(resources));
+      this.stops.push(() => links.stop());
+
+      const meshServices = this.parts.meshServices?.(ifname, (published) => this.shards.broadcast({ type: 'published', published }));
+      if (meshServices) {
+        meshServices.setLinkClusterAddresses(this.linkClusterAddresses);
+        await meshServices.start();
+        this.meshServices = meshServices;
+        this.stops.push(() => meshServices.stop());
+      }
+
+      this.timers.push(clock.setInterval(() => this.tunnels.onDemand(datapath.takeDemand()), settings.demandCheckMs));
+      this.timers.push(clock.setInterval(() => void this.networkReconcile.run(), settings.reconcileMs));
+      if (settings.statusStatsIntervalMs) this.timers.push(clock.setInterval(() => this.refreshStatusStats(), settings.statusStatsIntervalMs));
+      this.stops.push(() => {
+        for (const t of this.timers) clock.clearInterval(t);
+        this.tunnels.stop();
+      });
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Stops what start() started, last first. Safe to call more than once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    while (this.stops.length > 0) {
+      const stop = this.stops.pop()!;
+      try {
+        await stop();
+      } catch (err) {
+        this.log.warn('stopping a data plane part failed', { err });
+      }
+    }
+  }
+
+  /** The links served now (for tests and logs). */
+  servedLinks(): readonly ValidLink[] {
+    return this.served;
+  }
+
+  private onResources(resources: KubeLinkResource[]): void {
+    const settings = this.settings;
+    const plan = planLinks(resources, { ...settings, capacity: this.parts.datapath.capacity }, new Set(this.served.map((l) => l.name)));
+    this.invalidLinks = plan.invalid.length;
+    for (const link of plan.invalid) {
+      this.log.warn('invalid KubeLink', { link: link.name, field: link.field, reason: link.reason });
+      void this.report(link.name, 'Invalid', link.message);
+    }
+    this.served = plan.served;
+    this.linkClusterAddresses = [...plan.served, ...plan.elsewhere].map((l) => l.clusterAddress).sort((a, b) => a - b);
+    this.meshServices?.setLinkClusterAddresses(this.linkClusterAddresses);
+    this.dns?.setLinks(this.served);
+    this.tunnels.setLinks(this.served);
+    void this.networkReconcile.run();
+  }
+
+  private onTls(material: TlsMaterial): void {
+    this.noteCertificate(material);
+    this.shards.broadcast({ type: 'tls', tls: material });
+  }
+
+  private noteCertificate(material: TlsMaterial): void {
+    try {
+      this.certificateNotAfter = certificateExpiry(material.cert);
+    } catch (err) {
+      // The source validated the material already; a metric must not stop a reload.
+      this.log.warn('cannot read the certificate expiry for the metric', { err });
+    }
+  }
+
+  private onLinkStatus(report: LinkStatusReport): void {
+    this.dns?.setLinkStatus(report.name, report.state, report.peerDns);
+    void this.report(report.name, report.state, report.message);
+  }
+
+  /**
+   * Every --status-stats-interval: each served link's RTT and bytes go into its KubeLink
+   * status with its current state, so `kubelink status` and `kubectl get klink -o wide`
+   * show them with nothing but API access (the broker's /metrics is on the node's network).
+   * One timer for all links; a link's stats change its status at most once per interval
+   * (252 links at 60 s: about 4 status patches a second), and state changes in between
+   * carry the last stats unchanged, so they cost no extra write.
+   */
+  private refreshStatusStats(): void {
+    const statsTime = new Date(this.parts.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const links = this.tunnels.snapshot();
+    this.statusStats = new Map(
+      links.map((link): [string, LinkTrafficStatus] => [
+        link.name,
+        { rttMs: link.rttMs === null ? undefined : Math.round(link.rttMs * 100) / 100, rxBytes: link.traffic.rxBytes, txBytes: link.traffic.txBytes, statsTime },
+      ]),
+    );
+    for (const link of links) void this.report(link.name, link.state, link.message);
+  }
+
+  private async report(name: string, state: LinkState, message: string): Promise<void> {
+    // An Invalid link has no tunnel, so no stats either.
+    const stats = state === 'Invalid' ? {} : this.statusStats.get(name);
+    try {
+      await this.parts.links.reportStatus(name, { state, message, gateway: this.gateway, ...stats });
+    } catch (err) {
+      this.log.warn('status report failed', { link: name, err });
+    }
+  }
+}

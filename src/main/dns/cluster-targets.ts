@@ -1,0 +1,60 @@
+// The table the DNS resolver consults: for each cluster name, whether its names resolve,
+// where (its cluster DNS, through the tunnel or locally) and whether its link is Up. Fed
+// by the broker: the served links after validation, each link's status reports (with what
+// the peer announced in its hello) and this cluster's own name.
+import { formatIpv4 } from '../../shared/cidr.js';
+import type { LinkState, ValidLink } from '../../shared/types.js';
+import type { HelloDns } from '../../shared/wire.js';
+import { effectiveClusterDns } from './cluster-dns.js';
+import type { ClusterTarget, ClusterTargets } from './mesh-resolver.js';
+
+export const CLUSTER_DNS_PORT = 53;
+
+interface LinkRecord {
+  link: ValidLink;
+  state: LinkState | undefined;
+  announced: HelloDns | undefined;
+}
+
+export class ClusterTargetTable implements ClusterTargets {
+  private readonly links = new Map<string, LinkRecord>();
+  private readonly ownName: string | undefined;
+  private readonly own: ClusterTarget | undefined;
+
+  /**
+   * `ownName`/`ownDns`: this cluster (--cluster-name), answered by the local cluster DNS.
+   * `port` is the cluster DNS port (53; tests use others).
+   */
+  constructor(ownName: string | undefined, ownDns: HelloDns, private readonly port = CLUSTER_DNS_PORT) {
+    this.ownName = ownName;
+    this.own = ownName === undefined ? undefined : { up: true, server: { ip: formatIpv4(ownDns.dnsIp), port, route: 'local' }, domain: ownDns.domain };
+  }
+
+  /** The served, valid links; links not in the list resolve no more (deleted, Invalid). */
+  setLinks(links: readonly ValidLink[]): void {
+    const names = new Set(links.map((l) => l.name));
+    for (const name of this.links.keys()) if (!names.has(name)) this.links.delete(name);
+    for (const link of links) {
+      const record = this.links.get(link.name);
+      if (record) record.link = link;
+      else this.links.set(link.name, { link, state: undefined, announced: undefined });
+    }
+  }
+
+  /** A link's state changed; `announced` is what its peer said in the hello, if anything. */
+  setStatus(name: string, state: LinkState, announced: HelloDns | undefined): void {
+    const record = this.links.get(name);
+    if (!record) return;
+    record.state = state;
+    if (announced) record.announced = announced;
+  }
+
+  lookup(cluster: string): ClusterTarget | undefined {
+    if (cluster === this.ownName) return this.own;
+    const record = this.links.get(cluster);
+    if (!record || record.link.dns.omitPropagation) return undefined;
+    const dns = effectiveClusterDns(record.link.dns, record.announced, record.link.serviceCidr);
+    if (!dns) return undefined;
+    return { up: record.state === 'Up', server: { ip: formatIpv4(dns.dnsIp), port: this.port, route: 'mesh' }, domain: dns.domain };
+  }
+}

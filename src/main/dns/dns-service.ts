@@ -1,0 +1,97 @@
+// The broker's DNS for the mesh domain, assembled: the cluster table, the upstream client,
+// the cache, the resolver, the listener and the metrics. The broker feeds it links and
+// link states and starts it with the data plane (the mesh socket needs the TUN address).
+import type client from 'prom-client';
+import { systemClock, type Clock } from '../../shared/clock.js';
+import type { Logger } from '../../shared/log.js';
+import type { LinkState, ValidLink } from '../../shared/types.js';
+import type { HelloDns } from '../../shared/wire.js';
+import { AnswerCache, DEFAULT_ANSWER_CACHE_OPTIONS } from './answer-cache.js';
+import { ClusterTargetTable, CLUSTER_DNS_PORT } from './cluster-targets.js';
+import { DnsMetrics } from './dns-metrics.js';
+import { DEFAULT_DNS_SERVER_OPTIONS, DnsServer } from './dns-server.js';
+import { DEFAULT_RESOLVER_OPTIONS, MeshResolver, type Resolution } from './mesh-resolver.js';
+import { DEFAULT_UPSTREAM_TIMEOUT_MS, UpstreamClient } from './upstream-client.js';
+
+export interface DnsServiceConfig {
+  port: number;
+  meshDomain: string;
+  clusterName: string | undefined;
+  /** This broker's cluster address (source of forwarded queries). */
+  clusterAddress: string;
+  /** This cluster's DNS (answers for clusterName). */
+  ownDns: HelloDns;
+  /** Port of every cluster DNS (53; tests use others). */
+  clusterDnsPort?: number;
+  /** Address to listen on; default all. */
+  host?: string;
+}
+
+export class DnsService {
+  readonly targets: ClusterTargetTable;
+  private readonly upstream: UpstreamClient;
+  private readonly cache: AnswerCache;
+  private readonly resolver: MeshResolver;
+  private readonly server: DnsServer;
+  private readonly metrics: DnsMetrics | undefined;
+  /** Problems (FORMERR, drops, upstream failures) are logged at most once per this period. */
+  private lastProblemLogMs = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly config: DnsServiceConfig,
+    registry: client.Registry | undefined,
+    private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.targets = new ClusterTargetTable(config.clusterName, config.ownDns, config.clusterDnsPort ?? CLUSTER_DNS_PORT);
+    this.upstream = new UpstreamClient({ meshSourceAddress: config.clusterAddress, timeoutMs: DEFAULT_UPSTREAM_TIMEOUT_MS, maxTcpAnswerBytes: 0xffff }, clock);
+    this.cache = new AnswerCache(DEFAULT_ANSWER_CACHE_OPTIONS, () => clock.now());
+    this.resolver = new MeshResolver({ meshDomain: config.meshDomain, ...DEFAULT_RESOLVER_OPTIONS }, this.targets, this.upstream, this.cache, () => clock.now());
+    this.server = new DnsServer({ port: config.port, host: config.host, ...DEFAULT_DNS_SERVER_OPTIONS }, (q, t) => this.resolver.resolve(q, t), (r, t) => this.onResolved(r, t), log);
+    this.metrics = registry
+      ? new DnsMetrics(registry, {
+          cacheEntries: () => this.cache.size,
+          exchangesInFlight: () => this.resolver.exchangesInFlight,
+          overloaded: () => this.resolver.overloaded,
+          unexpectedUpstreamAnswers: () => this.upstream.unexpectedAnswers,
+        })
+      : undefined;
+  }
+
+  /** Binds the upstream sockets and the listener; resolves with the listening port. */
+  async start(): Promise<number> {
+    await this.upstream.start();
+    const port = await this.server.listen();
+    this.log.info('DNS for the mesh domain listening', { port, meshDomain: this.config.meshDomain, clusterName: this.config.clusterName });
+    return port;
+  }
+
+  setLinks(links: readonly ValidLink[]): void {
+    this.targets.setLinks(links);
+  }
+
+  setLinkStatus(name: string, state: LinkState, announced: HelloDns | undefined): void {
+    this.targets.setStatus(name, state, announced);
+  }
+
+  private onResolved(resolution: Resolution, transport: string): void {
+    this.metrics?.observe(resolution, transport);
+    if (resolution.problem !== undefined) {
+      const now = this.clock.now();
+      // Never per query: a flood of bad queries makes one line per 10 s.
+      if (now - this.lastProblemLogMs >= 10_000) {
+        this.lastProblemLogMs = now;
+        this.log.info('DNS query not answered normally (further ones within 10 s not logged; see kubelink_dns_queries_total)', {
+          result: resolution.result,
+          cluster: resolution.cluster,
+          problem: resolution.problem,
+        });
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.server.close();
+    await this.upstream.stop();
+  }
+}

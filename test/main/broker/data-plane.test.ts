@@ -1,0 +1,254 @@
+// A DataPlane built from fakes: links in, status out, capacity and the served-links filter,
+// the order parts start and stop in, and what a failed start leaves behind (nothing).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DataPlane, type DataPlaneDatapath, type DataPlaneParts, type DataPlaneSettings } from '../../../src/main/broker/data-plane.js';
+import { DEFAULT_DIAL_JITTER_MS } from '../../../src/main/broker/dial-pacer.js';
+import type { ShardInitTemplate, ShardOwner } from '../../../src/main/broker/shard-supervisor.js';
+import type { TlsSource } from '../../../src/main/certs/tls-source.js';
+import { CounterBlocks } from '../../../src/shared/counters.js';
+import { silentLogger } from '../../../src/shared/log.js';
+import type { RouteEntry } from '../../../src/shared/route-table.js';
+import type { MainToShard, TlsMaterial } from '../../../src/shared/shard-protocol.js';
+import type { Ipv4Prefix, KubeLinkResource, KubeLinkStatus, LinkSource } from '../../../src/shared/types.js';
+import { formatPrefix } from '../../../src/shared/cidr.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
+import { kubeLink } from '../../helpers/kubelink-fixtures.js';
+import { iface, ip4, prefix } from '../../helpers/ipv4-literals.js';
+
+const MATERIAL: TlsMaterial = { cert: 'cert', key: 'key', ca: 'ca' };
+
+function settings(over: Partial<DataPlaneSettings> = {}): DataPlaneSettings {
+  return {
+    linkAddress: iface('192.168.0.11/24'),
+    serviceCidr: prefix('100.64.0.0/20'),
+    nodeIp: ip4('10.250.0.2'),
+    servedLinks: 'all',
+    brokerPort: 0,
+    logLevel: 'error',
+    demandCheckMs: 250,
+    reconcileMs: 10_000,
+    maxPendingPerAddress: 16,
+    maxPendingHandshakes: 256,
+    ...over,
+  };
+}
+
+/** Fakes for every part, recording what the data plane does with them. */
+function fakes(options: { capacity?: { links: number; routeEntries: number }; failListen?: boolean } = {}) {
+  const events: string[] = [];
+  const statuses = new Map<string, KubeLinkStatus>();
+  const shardMessages: { shard: number; msg: MainToShard }[] = [];
+  const routeDestinations: string[][] = [];
+  const published: RouteEntry[][] = [];
+  let deliver: ((resources: KubeLinkResource[]) => void) | undefined;
+  let owner: ShardOwner | undefined;
+  let demandChecks = 0;
+  let tlsChange: ((m: TlsMaterial) => void) | undefined;
+  const initFors: ((shard: number) => ShardInitTemplate)[] = [];
+
+  const tls: TlsSource = {
+    start: async (onChange) => {
+      events.push('tls.start');
+      tlsChange = onChange;
+      return MATERIAL;
+    },
+    current: () => MATERIAL,
+    stop: async () => void events.push('tls.stop'),
+  };
+  const links: LinkSource = {
+    start: async (onChange) => {
+      events.push('links.start');
+      deliver = onChange;
+    },
+    stop: async () => void events.push('links.stop'),
+    reportStatus: async (name, status) => void statuses.set(name, status),
+  };
+  const datapath: DataPlaneDatapath = {
+    capacity: options.capacity ?? { links: 16, routeEntries: 128 },
+    healthy: true,
+    openTun: () => (events.push('datapath.openTun'), 'kubelink0'),
+    startThreads: async () => void events.push('datapath.startThreads'),
+    shardRings: () => ({ toTunnelRing: new SharedArrayBuffer(8), toTunRing: new SharedArrayBuffer(8), toTunSignal: new SharedArrayBuffer(4), counters: new SharedArrayBuffer(8), counterBlock: 0 }),
+    metricsSource: () => ({ counterBlocks: new CounterBlocks(CounterBlocks.allocate(3)), blockNames: ['tun-reader', 'tun-writer', 'shard-0'], ringDrops: () => 0, ringFill: () => [] }),
+    takeDemand: () => {
+      demandChecks++;
+      return [];
+    },
+    publishRoutes: (entries) => void published.push(entries),
+    setLinkShard: () => undefined,
+    stop: async () => void events.push('datapath.stop'),
+  };
+  const parts: DataPlaneParts = {
+    clock: new FakeClock(),
+    tls,
+    links,
+    datapath,
+    network: {
+      setUp: async (ifname) => void events.push(`network.setUp ${ifname}`),
+      reconcile: async (destinations: readonly Ipv4Prefix[]) => void routeDestinations.push(destinations.map(formatPrefix)),
+      nodeAddressIn: async () => undefined,
+      tearDown: async () => void events.push('network.tearDown'),
+    },
+    shards: (initFor) => {
+      initFors.push(initFor);
+      return {
+        start: (o) => {
+          events.push('shards.start');
+          owner = o;
+        },
+        stop: async () => void events.push('shards.stop'),
+        send: (shard, msg) => void shardMessages.push({ shard, msg }),
+        broadcast: (msg) => void shardMessages.push({ shard: -1, msg }),
+        assign: () => 0,
+        release: () => undefined,
+      };
+    },
+    listener: () => ({
+      listen: async () => {
+        events.push('listener.listen');
+        if (options.failListen) throw new Error('EADDRINUSE');
+        return 8088;
+      },
+      close: async () => void events.push('listener.close'),
+      refused: { 'pending-total': 0, 'pending-per-address': 0 },
+    }),
+  };
+  return {
+    parts,
+    clock: parts.clock as FakeClock,
+    events,
+    statuses,
+    shardMessages,
+    routeDestinations,
+    published,
+    initFors,
+    deliver: (resources: KubeLinkResource[]) => deliver!(resources),
+    owner: () => owner!,
+    demandChecks: () => demandChecks,
+    tlsChange: (m: TlsMaterial) => tlsChange!(m),
+    dials: () => shardMessages.filter((m) => m.msg.type === 'dial').map((m) => (m.msg as Extract<MainToShard, { type: 'dial' }>).host),
+  };
+}
+
+/** Runs `body` against a started DataPlane built from `f`, and stops it. */
+async function running(f: ReturnType<typeof fakes>, over: Partial<DataPlaneSettings>, body: (plane: DataPlane) => Promise<void>): Promise<void> {
+  const plane = new DataPlane(settings(over), f.parts, silentLogger, 'broker-0');
+  await plane.start();
+  try {
+    await body(plane);
+  } finally {
+    await plane.stop();
+  }
+}
+
+const C2 = kubeLink('c2', '100.64.16.0/20', '192.168.0.12/24');
+const C3 = kubeLink('c3', '100.64.32.0/20', '192.168.0.13/24');
+const C4 = kubeLink('c4', '100.64.48.0/20', '192.168.0.14/24');
+
+test('parts start in dependency order and stop in reverse', async () => {
+  const f = fakes();
+  const plane = new DataPlane(settings(), f.parts, silentLogger, 'broker-0');
+  await plane.start();
+  assert.deepEqual(f.events, ['tls.start', 'datapath.openTun', 'network.setUp kubelink0', 'datapath.startThreads', 'shards.start', 'listener.listen', 'links.start']);
+  f.events.length = 0;
+  await plane.stop();
+  assert.deepEqual(f.events, ['links.stop', 'listener.close', 'shards.stop', 'network.tearDown', 'datapath.stop', 'tls.stop']);
+});
+
+test('links in: valid links are dialed and routed, invalid ones get status Invalid with the gateway', async () => {
+  const f = fakes();
+  await running(f, {}, async (plane) => {
+    const bad = kubeLink('bad', '100.64.0.0/24', '192.168.0.15/24'); // the local service network
+    f.deliver([C2, bad, C3]);
+    await f.clock.advance(DEFAULT_DIAL_JITTER_MS); // fresh dials are spread over this window
+    assert.deepEqual(plane.servedLinks().map((l) => l.name), ['c2', 'c3']);
+    assert.deepEqual(f.dials().sort(), ['kubelink.c2.example.com', 'kubelink.c3.example.com']);
+    assert.deepEqual(f.routeDestinations.at(-1), ['100.64.16.0/20', '100.64.32.0/20']);
+    assert.equal(f.statuses.get('bad')?.state, 'Invalid');
+    assert.match(f.statuses.get('bad')!.message!, /overlaps the local service network/);
+    assert.equal(f.statuses.get('bad')?.gateway, '10.250.0.2');
+    assert.deepEqual(f.statuses.get('c2'), { state: 'Down', message: 'connecting to kubelink.c2.example.com:8088', gateway: '10.250.0.2' });
+  });
+});
+
+test('status out: a tunnel established by a shard reports the link Up', async () => {
+  const f = fakes();
+  await running(f, {}, async (plane) => {
+    f.deliver([C2]);
+    await f.clock.advance(DEFAULT_DIAL_JITTER_MS); // fresh dials are spread over this window
+    const dial = f.shardMessages.find((m) => m.msg.type === 'dial')!.msg as Extract<MainToShard, { type: 'dial' }>;
+    f.owner().onShardMessage(0, { type: 'established', connId: dial.connId, linkId: dial.linkId, dialed: true, peerVersion: 1 });
+    assert.equal(f.statuses.get('c2')?.state, 'Up');
+  });
+});
+
+test('the served-links filter: links for other brokers are neither dialed nor Invalid', async () => {
+  const f = fakes();
+  await running(f, { servedLinks: ['c3'] }, async (plane) => {
+    f.deliver([C2, C3]);
+    await f.clock.advance(DEFAULT_DIAL_JITTER_MS); // fresh dials are spread over this window
+    assert.deepEqual(plane.servedLinks().map((l) => l.name), ['c3']);
+    assert.deepEqual(f.dials(), ['kubelink.c3.example.com']);
+    assert.equal(f.statuses.has('c2'), false, 'c2 belongs to another broker: this one writes no status for it');
+  });
+});
+
+test('capacity: one link too many is Invalid and never displaces a link already served', async () => {
+  const f = fakes({ capacity: { links: 2, routeEntries: 128 } });
+  await running(f, {}, async (plane) => {
+    f.deliver([C3, C4]);
+    await f.clock.advance(DEFAULT_DIAL_JITTER_MS); // fresh dials are spread over this window
+    f.deliver([C2, C3, C4]); // c2 sorts first but comes last
+    await f.clock.advance(DEFAULT_DIAL_JITTER_MS); // fresh dials are spread over this window
+    assert.deepEqual(plane.servedLinks().map((l) => l.name), ['c3', 'c4']);
+    assert.deepEqual(f.statuses.get('c2'), { state: 'Invalid', message: 'this broker serves at most 2 links', gateway: '10.250.0.2' });
+    const metrics = await plane.metrics.render();
+    assert.match(metrics.body, /^kubelink_links\{state="Invalid"\} 1$/m);
+  });
+});
+
+test('the demand words are read every demandCheckMs; new certificates reach the shards', async () => {
+  const f = fakes();
+  await running(f, {}, async () => {
+    await f.clock.advance(999);
+    assert.equal(f.demandChecks(), 3, 'at 250, 500 and 750 ms');
+    await f.clock.advance(1);
+    assert.equal(f.demandChecks(), 4);
+
+    f.tlsChange({ ...MATERIAL, cert: 'new' });
+    assert.ok(f.shardMessages.some((m) => m.shard === -1 && m.msg.type === 'tls'));
+    assert.equal(f.initFors.length, 1);
+    assert.equal(f.initFors[0]!(0).tls.cert, 'cert', 'a (re)started shard gets the material the TLS source holds');
+  });
+});
+
+test('a failed start stops what had started and leaves no timer', async () => {
+  const f = fakes({ failListen: true });
+  const plane = new DataPlane(settings(), f.parts, silentLogger, 'broker-0');
+  await assert.rejects(plane.start(), /EADDRINUSE/);
+  assert.deepEqual(f.events.slice(-4), ['shards.stop', 'network.tearDown', 'datapath.stop', 'tls.stop']);
+  assert.equal(f.clock.pendingTimers, 0);
+});
+
+test('the mesh DNS starts after the gateway networking, learns the served links and their states (with the announced DNS), and stops before it', async () => {
+  const f = fakes();
+  const seen: string[] = [];
+  f.parts.dns = () => ({
+    start: async () => (f.events.push('dns.start'), 8053),
+    setLinks: (links) => void seen.push(`links ${links.map((l) => l.name).join(',')}`),
+    setLinkStatus: (name, state, announced) => void seen.push(`${name} ${state} ${announced ? `${announced.dnsIp}/${announced.domain}` : '-'}`),
+    stop: async () => void f.events.push('dns.stop'),
+  });
+  const plane = new DataPlane(settings(), f.parts, silentLogger, 'broker-0');
+  await plane.start();
+  assert.ok(f.events.indexOf('dns.start') > f.events.indexOf('network.setUp kubelink0'), f.events.join());
+  f.deliver([C2, kubeLink('bad', '100.64.0.0/24', '192.168.0.15/24')]);
+  await f.clock.advance(DEFAULT_DIAL_JITTER_MS);
+  const dial = f.shardMessages.find((m) => m.msg.type === 'dial')!.msg as Extract<MainToShard, { type: 'dial' }>;
+  f.owner().onShardMessage(0, { type: 'established', connId: dial.connId, linkId: dial.linkId, dialed: true, peerVersion: 1, peerDns: { dnsIp: 7, domain: 'c2.local' } });
+  assert.deepEqual(seen, ['links c2', 'c2 Down -', 'c2 Up 7/c2.local']);
+  f.events.length = 0;
+  await plane.stop();
+  assert.ok(f.events.indexOf('dns.stop') < f.events.indexOf('network.tearDown'), f.events.join());
+});
