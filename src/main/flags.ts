@@ -82,6 +82,8 @@ export interface Config {
   meshDomain: string;
   /** UDP and TCP port of the broker's DNS server for the mesh domain; 0 disables it. */
   dnsPort: number;
+  /** How often the broker writes RTT and bytes into each KubeLink's status; 0: never. */
+  statusStatsIntervalSeconds: number;
 }
 
 /** Secret name used by --secret-manage-mode self when --secret is not given. */
@@ -109,6 +111,7 @@ export const CONFIG_DEFAULTS = {
   namespace: 'kube-system',
   meshDomain: 'kubelink',
   dnsPort: 8053,
+  statusStatsIntervalSeconds: 60,
 } satisfies Partial<Config>;
 
 export class FlagError extends Error {
@@ -365,6 +368,11 @@ const FLAGS: readonly FlagDef[] = [
     apply: (raw, c) => { c.maxDialsInFlight = integerFlag(1, 1024)(raw); },
   },
   {
+    name: 'status-stats-interval', valueName: 'SECONDS', defaultText: String(CONFIG_DEFAULTS.statusStatsIntervalSeconds),
+    description: "how often the broker writes each link's RTT and bytes into its KubeLink status (kubelink status shows them); 0 never",
+    apply: (raw, c) => { c.statusStatsIntervalSeconds = integerFlag(0, 86400)(raw); },
+  },
+  {
     name: 'links', valueName: 'PATH', description: 'read KubeLinks from a YAML file or a directory of them (watched) instead of the Kubernetes API',
     apply: (raw, c) => { c.links = nonEmpty('a file or directory path')(raw); },
   },
@@ -409,7 +417,7 @@ const FLAGS: readonly FlagDef[] = [
   { name: 'help', description: 'print this help and exit' },
 ];
 
-const HELP_USAGE = 'Usage: kubelink --controllers=broker[,router] [flags]';
+const HELP_USAGE = 'Usage: kubelink --controllers=broker[,router] [flags]\n       kubelink status [--kubeconfig PATH] [--watch] [-o table|json]   (kubelink status --help)';
 
 /** The --help text, generated from the flag table. */
 export function helpText(): string {
@@ -449,6 +457,7 @@ function defaultConfig(env: NodeJS.ProcessEnv): Config {
     namespace,
     meshDomain: CONFIG_DEFAULTS.meshDomain,
     dnsPort: CONFIG_DEFAULTS.dnsPort,
+    statusStatsIntervalSeconds: CONFIG_DEFAULTS.statusStatsIntervalSeconds,
   };
 }
 

@@ -47,6 +47,7 @@ export function dataPlaneSettings(config: Config, timings: BrokerTimings): DataP
     maxDialsInFlight: config.maxDialsInFlight,
     tlsCiphers: config.tlsCiphers,
     tunnelQueueBytes: config.tunnelQueueBytes,
+    statusStatsIntervalMs: config.statusStatsIntervalSeconds * 1000,
   };
 }
 
