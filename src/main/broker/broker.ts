@@ -45,6 +45,9 @@ export function dataPlaneSettings(config: Config, timings: BrokerTimings): DataP
     maxPendingHandshakes: timings.maxPendingHandshakes,
     maxPendingPerAddress: timings.maxPendingPerAddress,
     maxDialsInFlight: config.maxDialsInFlight,
+    tlsCiphers: config.tlsCiphers,
+    tunnelQueueBytes: config.tunnelQueueBytes,
+    statusStatsIntervalMs: config.statusStatsIntervalSeconds * 1000,
   };
 }
 
@@ -101,14 +104,17 @@ export class Broker {
     const { ensureCrd } = await import('../k8s/ensure-crd.js');
     const { LeaderElector, kubernetesLeaseStore } = await import('../k8s/leader-election.js');
     const kubeConfig = loadKubeConfig(config.kubeconfig);
-    try {
-      // Bounded: a black-holed API server must not keep the broker from starting its election.
-      const result = await withTimeout(this.clock, ensureCrd(kubeConfig, this.log), 60_000, 'ensuring the KubeLink CRD got no answer within 60 s');
-      this.log.info('KubeLink CRD', { result });
-    } catch (err) {
-      // Without create rights the CRD must have been installed by an administrator; the
-      // link source fails clearly below if it is really missing.
-      this.log.warn('could not create or update the KubeLink CRD; using the installed one', { err });
+    const { MESHSERVICE_CRD } = await import('../mesh-services/mesh-service-crd.js');
+    for (const [kind, crd] of [['KubeLink', undefined], ['MeshService', MESHSERVICE_CRD]] as const) {
+      try {
+        // Bounded: a black-holed API server must not keep the broker from starting its election.
+        const result = await withTimeout(this.clock, ensureCrd(kubeConfig, this.log, {}, crd), 60_000, `ensuring the ${kind} CRD got no answer within 60 s`);
+        this.log.info(`${kind} CRD`, { result });
+      } catch (err) {
+        // Without create rights the CRD must have been installed by an administrator; the
+        // sources fail clearly below if it is really missing.
+        this.log.warn(`could not create or update the ${kind} CRD; using the installed one`, { err });
+      }
     }
     this.elector = new LeaderElector(kubernetesLeaseStore(kubeConfig, config.namespace, config.leaseName), {
       // With hostNetwork the hostname is the node's: the pod name (set by the Deployment

@@ -5,7 +5,8 @@
 //
 //   certificates -> data path (TUN device, rings, route table) -> gateway networking
 //   (address, SNAT, routes) -> TUN threads -> shards <-> TunnelManager -> peer listener
-//   -> link source -> periodic work (dial on demand, network repair)
+//   -> link source -> MeshServices (with links from Kubernetes) -> periodic work (dial on
+//   demand, network and MeshService NAT repair)
 //
 // Links flow source -> planLinks -> TunnelManager (tunnels, route table) and gateway
 // routes; status flows back TunnelManager -> link source. Each part is reached through
@@ -21,7 +22,8 @@ import type { Ipv4Interface } from '../../shared/cidr.js';
 import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { createCoalescedTask, type CoalescedTask } from '../../shared/coalesced-task.js';
 import { DEFAULT_SHARD_TUNABLES, type TlsMaterial } from '../../shared/shard-protocol.js';
-import type { Ipv4Prefix, KubeLinkResource, LinkSource, LinkState, ValidLink } from '../../shared/types.js';
+import type { PublishedAddress } from '../../shared/inbound-filter.js';
+import type { Ipv4Prefix, KubeLinkResource, LinkSource, LinkState, LinkTrafficStatus, ValidLink } from '../../shared/types.js';
 import type { TlsSource } from '../certs/tls-source.js';
 import { certificateExpiry } from '../certs/pki.js';
 import { planLinks, type LinkCapacity } from '../links/link-plan.js';
@@ -72,6 +74,18 @@ export interface DataPlaneListener {
   readonly refused: Readonly<Record<RefusalReason, number>>;
 }
 
+/** The MeshService controller (MeshServiceController; absent with links from files). */
+export interface DataPlaneMeshServices {
+  /** The mesh addresses and ports published now, for the shards' inbound check. */
+  published(): PublishedAddress[];
+  /** Cluster addresses of the valid KubeLinks: no MeshService may take one. */
+  setLinkClusterAddresses(addresses: readonly number[]): void;
+  start(): Promise<void>;
+  /** Re-applies the NAT and statuses (repairs deleted rules). */
+  reconcile(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 /** The DNS for the mesh domain (DnsService; absent with --dns-port 0). */
 export interface DataPlaneDns {
   /** Binds the listener and the upstream sockets (the mesh one needs the TUN address). */
@@ -92,6 +106,8 @@ export interface DataPlaneParts {
   network: DataPlaneNetwork;
   shards(initFor: (shard: number) => ShardInitTemplate): DataPlaneShards;
   listener(handOver: (fd: number, remote: string, address: string) => void, admission: PeerAdmission): DataPlaneListener;
+  /** With links from Kubernetes: MeshServices published through this TUN device. */
+  meshServices?(ifname: string, publish: (published: PublishedAddress[]) => void): DataPlaneMeshServices;
 }
 
 /** The broker's flags as the data plane needs them, checked once (dataPlaneSettings in broker.ts). */
@@ -115,6 +131,12 @@ export interface DataPlaneSettings {
   maxPendingPerAddress: number;
   /** --max-dials-in-flight: this broker's own handshakes at once (DialPacer). */
   maxDialsInFlight?: number;
+  /** --tls-ciphers: TLS 1.3 suites of the tunnels, preferred first (default Node's). */
+  tlsCiphers?: string;
+  /** --tunnel-queue: bytes queued per tunnel (Node + kernel unsent) above which packets are dropped. */
+  tunnelQueueBytes?: number;
+  /** --status-stats-interval: how often RTT and bytes go into the KubeLink status; 0 never. */
+  statusStatsIntervalMs?: number;
 }
 
 export class DataPlane {
@@ -129,12 +151,17 @@ export class DataPlane {
   private readonly stops: (() => Promise<void> | void)[] = [];
   private readonly timers: TimerHandle[] = [];
   private served: ValidLink[] = [];
+  private meshServices: DataPlaneMeshServices | undefined;
+  /** Cluster addresses of all valid KubeLinks (served here or elsewhere). */
+  private linkClusterAddresses: number[] = [];
   private invalidLinks = 0;
   private gateway: string | undefined;
   private stopped = false;
 
   /** notAfter of the certificate in force, for kubelink_certificate_expiry_timestamp_seconds. */
   private certificateNotAfter: Date | undefined;
+  /** Per link, the RTT and bytes last put into its status (refreshStatusStats). */
+  private statusStats = new Map<string, LinkTrafficStatus>();
 
   constructor(
     private readonly settings: DataPlaneSettings,
@@ -146,7 +173,9 @@ export class DataPlane {
     const { datapath, tls } = parts;
     this.networkReconcile = createCoalescedTask(
       async () => {
-        if (!this.stopped) await parts.network.reconcile(this.served.flatMap(tunnelDestinations));
+        if (this.stopped) return;
+        await parts.network.reconcile(this.served.flatMap(tunnelDestinations));
+        await this.meshServices?.reconcile();
       },
       0,
       (err) => log.error('gateway networking reconcile failed', { err }),
@@ -157,7 +186,9 @@ export class DataPlane {
       ...datapath.shardRings(shard),
       local: { clusterAddress: settings.linkAddress.address, serviceCidr: settings.serviceCidr, dns: conventionalClusterDns(settings.serviceCidr) },
       tls: tls.current(),
-      tunables: DEFAULT_SHARD_TUNABLES,
+      published: this.meshServices?.published() ?? [],
+      tlsCiphers: settings.tlsCiphers,
+      tunables: { ...DEFAULT_SHARD_TUNABLES, maxQueuedBytes: settings.tunnelQueueBytes ?? DEFAULT_SHARD_TUNABLES.maxQueuedBytes },
       logLevel: settings.logLevel,
     }));
     this.tunnels = new TunnelManager(
@@ -233,8 +264,17 @@ export class DataPlane {
       await links.start((resources) => this.onResources(resources));
       this.stops.push(() => links.stop());
 
+      const meshServices = this.parts.meshServices?.(ifname, (published) => this.shards.broadcast({ type: 'published', published }));
+      if (meshServices) {
+        meshServices.setLinkClusterAddresses(this.linkClusterAddresses);
+        await meshServices.start();
+        this.meshServices = meshServices;
+        this.stops.push(() => meshServices.stop());
+      }
+
       this.timers.push(clock.setInterval(() => this.tunnels.onDemand(datapath.takeDemand()), settings.demandCheckMs));
       this.timers.push(clock.setInterval(() => void this.networkReconcile.run(), settings.reconcileMs));
+      if (settings.statusStatsIntervalMs) this.timers.push(clock.setInterval(() => this.refreshStatusStats(), settings.statusStatsIntervalMs));
       this.stops.push(() => {
         for (const t of this.timers) clock.clearInterval(t);
         this.tunnels.stop();
@@ -272,6 +312,8 @@ export class DataPlane {
       void this.report(link.name, 'Invalid', link.message);
     }
     this.served = plan.served;
+    this.linkClusterAddresses = [...plan.served, ...plan.elsewhere].map((l) => l.clusterAddress).sort((a, b) => a - b);
+    this.meshServices?.setLinkClusterAddresses(this.linkClusterAddresses);
     this.dns?.setLinks(this.served);
     this.tunnels.setLinks(this.served);
     void this.networkReconcile.run();
@@ -296,9 +338,31 @@ export class DataPlane {
     void this.report(report.name, report.state, report.message);
   }
 
+  /**
+   * Every --status-stats-interval: each served link's RTT and bytes go into its KubeLink
+   * status with its current state, so `kubelink status` and `kubectl get klink -o wide`
+   * show them with nothing but API access (the broker's /metrics is on the node's network).
+   * One timer for all links; a link's stats change its status at most once per interval
+   * (252 links at 60 s: about 4 status patches a second), and state changes in between
+   * carry the last stats unchanged, so they cost no extra write.
+   */
+  private refreshStatusStats(): void {
+    const statsTime = new Date(this.parts.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const links = this.tunnels.snapshot();
+    this.statusStats = new Map(
+      links.map((link): [string, LinkTrafficStatus] => [
+        link.name,
+        { rttMs: link.rttMs === null ? undefined : Math.round(link.rttMs * 100) / 100, rxBytes: link.traffic.rxBytes, txBytes: link.traffic.txBytes, statsTime },
+      ]),
+    );
+    for (const link of links) void this.report(link.name, link.state, link.message);
+  }
+
   private async report(name: string, state: LinkState, message: string): Promise<void> {
+    // An Invalid link has no tunnel, so no stats either.
+    const stats = state === 'Invalid' ? {} : this.statusStats.get(name);
     try {
-      await this.parts.links.reportStatus(name, { state, message, gateway: this.gateway });
+      await this.parts.links.reportStatus(name, { state, message, gateway: this.gateway, ...stats });
     } catch (err) {
       this.log.warn('status report failed', { link: name, err });
     }

@@ -1,6 +1,10 @@
 // The broker's share of the gateway node's networking: the TUN's address and MTU, the SNAT
-// rule to the cluster address, and one route into the TUN per served link. set up once,
-// reconciled periodically (repairs deletions), torn down on clean shutdown.
+// rule to the cluster address, one route into the TUN per served link, the inbound guard
+// (no new connections from the tunnel to the gateway itself) and an unreachable route for
+// the local service CIDR (addresses no service claims do not leave by the default route:
+// kube-proxy DNATs the assigned ones before routing, as kube-proxy's nftables mode rejects
+// unallocated ClusterIPs). Set up once, reconciled periodically (repairs deletions), torn
+// down on clean shutdown.
 import type { Ipv4Interface } from '../../shared/cidr.js';
 import type { Ipv4Prefix } from '../../shared/types.js';
 import { BROKER_ROUTE_PROTOCOL, GatewayNet, deviceRoutes } from './gateway-net.js';
@@ -13,6 +17,8 @@ export class GatewayNetwork {
 
   constructor(
     private readonly linkAddress: Ipv4Interface,
+    /** The local service CIDR: routed 'unreachable' so only DNATed (assigned) addresses get through. */
+    private readonly serviceCidr: Ipv4Prefix,
     private readonly mtu: number,
     private readonly log: Logger,
   ) {}
@@ -21,13 +27,18 @@ export class GatewayNetwork {
     this.ifname = ifname;
     await this.net.configureTun(this.ifname, this.linkAddress, this.mtu);
     await this.net.ensureSnat(this.ifname, this.linkAddress.address);
+    await this.net.ensureInboundGuard(this.ifname);
   }
 
   async reconcile(serviceCidrs: readonly Ipv4Prefix[]): Promise<void> {
     if ((await this.net.ensureSnat(this.ifname, this.linkAddress.address)) === 'created') {
       this.log.warn('SNAT rule was missing and has been re-created', { ifname: this.ifname });
     }
-    const result = await this.net.reconcileRoutes(deviceRoutes(this.ifname, serviceCidrs), { protocol: BROKER_ROUTE_PROTOCOL });
+    if ((await this.net.ensureInboundGuard(this.ifname)) === 'created') {
+      this.log.warn('inbound guard was missing or changed and has been re-created', { ifname: this.ifname });
+    }
+    const wanted = [...deviceRoutes(this.ifname, serviceCidrs), { destination: this.serviceCidr, type: 'unreachable' as const }];
+    const result = await this.net.reconcileRoutes(wanted, { protocol: BROKER_ROUTE_PROTOCOL });
     if (result.add.length > 0 || result.replace.length > 0 || result.remove.length > 0) {
       this.log.info('routes reconciled', { added: result.add.length, replaced: result.replace.length, removed: result.remove.length });
     }
@@ -40,9 +51,12 @@ export class GatewayNetwork {
   }
 
   async tearDown(): Promise<void> {
-    // Routes into the TUN vanish with the device when its descriptor closes.
+    // Routes into the TUN vanish with the device when its descriptor closes; the
+    // unreachable route does not, and a standby must not keep it.
     try {
       await this.net.removeSnat(this.ifname);
+      await this.net.removeInboundGuard(this.ifname);
+      await this.net.reconcileRoutes([], { protocol: BROKER_ROUTE_PROTOCOL });
     } finally {
       this.net.close();
     }
