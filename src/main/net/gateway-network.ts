@@ -23,15 +23,24 @@ export class GatewayNetwork {
     await this.net.ensureSnat(this.ifname, this.linkAddress.address);
   }
 
-  async reconcile(serviceCidrs: readonly Ipv4Prefix[]): Promise<void> {
-    if ((await this.net.ensureSnat(this.ifname, this.linkAddress.address)) === 'created') {
+  /**
+   * Routes into the TUN for `destinations` (one rtnetlink batch) and, with `snat`, the SNAT
+   * rule (an iptables run: only on the periodic repair, never per link change). Resolves
+   * with the destinations whose route is not in place.
+   */
+  async reconcile(destinations: readonly Ipv4Prefix[], options: { snat: boolean }): Promise<{ failed: readonly Ipv4Prefix[] }> {
+    if (options.snat && (await this.net.ensureSnat(this.ifname, this.linkAddress.address)) === 'created') {
       this.log.warn('SNAT rule was missing and has been re-created', { ifname: this.ifname });
     }
-    const result = await this.net.reconcileRoutes(deviceRoutes(this.ifname, serviceCidrs), { protocol: BROKER_ROUTE_PROTOCOL });
+    const result = await this.net.reconcileRoutes(deviceRoutes(this.ifname, destinations), { protocol: BROKER_ROUTE_PROTOCOL });
     if (result.add.length > 0 || result.replace.length > 0 || result.remove.length > 0) {
       this.log.info('routes reconciled', { added: result.add.length, replaced: result.replace.length, removed: result.remove.length });
     }
     for (const failure of result.failed) this.log.warn('route change failed', { kind: failure.kind, reason: failure.reason });
+    // Only failed adds and replaces leave a wanted destination without its route; a failed
+    // removal of an obsolete route does not.
+    const wanted = new Set<object>([...result.add, ...result.replace]);
+    return { failed: result.failed.filter((f) => wanted.has(f.route)).map((f) => f.route.destination) };
   }
 
   /** The node's IP inside --node-cidr, for status.gateway. */
