@@ -56,6 +56,7 @@ export interface Config {
   certFile?: string;
   keyFile?: string;
   caCertFile?: string;
+  crlFile?: string;
   secret?: string;
   secretManageMode: SecretManageMode;
   dnsName?: string;
@@ -277,6 +278,10 @@ const FLAGS: readonly FlagDef[] = [
     apply: (raw, c) => { c.caCertFile = nonEmpty('a file path')(raw); },
   },
   {
+    name: 'crl-file', valueName: 'PATH', description: 'PEM CRL(s) of the CA: peers with a revoked certificate are refused and their tunnels closed (reloaded like the certificates; with --secret use its ca.crl)',
+    apply: (raw, c) => { c.crlFile = nonEmpty('a file path')(raw); },
+  },
+  {
     name: 'secret', valueName: 'NAME', description: 'kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt) in --namespace holding the certificates',
     apply: (raw, c) => { c.secret = k8sName(raw); },
   },
@@ -466,6 +471,9 @@ function validateCombination(c: Config, given: Set<string>): void {
   }
   if (given.has('cacertfile') && !given.has('certfile')) {
     throw flagError('certfile', undefined, 'missing, required together with --cacertfile', 'a PEM file path');
+  }
+  if (c.crlFile !== undefined && c.certFile === undefined) {
+    throw flagError('crl-file', c.crlFile, 'needs --certfile (with --secret the CRL comes from the Secret\'s ca.crl)', 'certificate files');
   }
   if (c.certFile !== undefined && c.secret !== undefined) {
     throw flagError('secret', c.secret, 'cannot be combined with --certfile', 'either certificate files or a Secret');

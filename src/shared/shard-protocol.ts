@@ -22,6 +22,8 @@ export interface TlsMaterial {
   cert: string;
   key: string;
   ca: string;
+  /** PEM X509 CRLs of the CA(s), from the Secret's ca.crl or --crl-file; absent: none. */
+  crl?: string;
 }
 
 export interface ShardTunables {
@@ -31,6 +33,12 @@ export interface ShardTunables {
   deadAfterMs: number;
   /** TLS handshake plus hello exchange must finish within this time. */
   handshakeTimeoutMs: number;
+  /**
+   * An accepted connection that sent no byte (no ClientHello) for this long is closed: idle
+   * connects must not hold handshake slots for the whole handshakeTimeoutMs. Checked on
+   * the keepalive tick, so the real deadline is up to keepaliveMs later.
+   */
+  clientHelloTimeoutMs: number;
   /** Bytes of framed packets gathered before one socket write. */
   writeBatchBytes: number;
   /** Above this many bytes queued in a TLS socket, packets for it are dropped and counted. */
@@ -43,6 +51,7 @@ export const DEFAULT_SHARD_TUNABLES: ShardTunables = {
   keepaliveMs: 2_000,
   deadAfterMs: 8_000,
   handshakeTimeoutMs: 10_000,
+  clientHelloTimeoutMs: 2_000,
   writeBatchBytes: 64 * 1024,
   maxQueuedBytes: 4 * 1024 * 1024,
   maxFramePayload: 65_535,

@@ -17,6 +17,7 @@ import type { MainToShard, ShardInit, ShardLink, ShardToMain, TlsMaterial } from
 import { createLogger, isLogLevel, type Logger } from '../shared/log.js';
 import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
 import { findLinkForPeer } from '../shared/cert-identity.js';
+import { NO_REVOCATIONS, parseRevocations, revokedInChain, type PeerCertificateChain, type Revocations } from '../shared/crl.js';
 import { CounterBlocks, Counter } from '../shared/counters.js';
 import { systemClock } from '../shared/clock.js';
 import { loadNative } from '../shared/native.js';
@@ -26,6 +27,22 @@ import { NO_PUBLISHED, compilePublished, type InboundLocal } from '../shared/inb
 const MAX_RECORDS_PER_PASS = 1024;
 /** Upper bound on one wait for the ring, so a stop or a missed edge is noticed anyway. */
 const RING_WAIT_MS = 1000;
+
+interface PendingAccept {
+  connId: number;
+  remote: string;
+  error: string | undefined;
+  /** The accepted TCP socket (before TLS): its bytesRead tells whether a ClientHello began. */
+  raw: net.Socket;
+  acceptedAt: number;
+}
+
+/** The revocations of the material's CRL; none when it has none (the main thread validated it). */
+function revocationsOf(material: TlsMaterial): Revocations {
+  if (material.crl === undefined) return NO_REVOCATIONS;
+  const parsed = parseRevocations(material.crl, material.ca);
+  return parsed.ok ? parsed.value : NO_REVOCATIONS;
+}
 
 class Shard implements ConnectionOwner, RecordHandler {
   private readonly log: Logger;
@@ -40,8 +57,10 @@ class Shard implements ConnectionOwner, RecordHandler {
   private readonly dirty = new Set<TunnelConnection>();
   private links = new Map<string, ShardLink>();
   /** Accepted sockets in their TLS handshake, by remote address:port. */
-  private readonly pendingAccepts = new Map<string, { connId: number; remote: string; error: string | undefined }>();
+  private readonly pendingAccepts = new Map<string, PendingAccept>();
   private tlsMaterial: TlsMaterial;
+  /** Revoked serials of the CRL in force: TLS checks new handshakes, this the running tunnels. */
+  private revocations: Revocations = NO_REVOCATIONS;
   /** Shared by every connection of this shard; `published` is replaced on MeshService changes. */
   private readonly local: InboundLocal;
   private readonly acceptor: tls.Server;
@@ -56,6 +75,7 @@ class Shard implements ConnectionOwner, RecordHandler {
     this.toTun = new SpscRing(init.toTunRing, { signal: new Int32Array(init.toTunSignal), signalIndex: 0 });
     this.counters = new CounterBlocks(init.counters).block(init.counterBlock);
     this.tlsMaterial = init.tls;
+    this.revocations = revocationsOf(init.tls);
     this.local = { ...init.local, published: init.published ? compilePublished(init.published) : NO_PUBLISHED };
     this.setLinks(init.links);
     // Accepted sockets are handed to a tls.Server that never listens: it gives accepted
@@ -135,6 +155,7 @@ class Shard implements ConnectionOwner, RecordHandler {
     });
     const conn = this.track(connId, true, socket);
     socket.once('secureConnect', () => {
+      if (this.closeIfRevoked(conn)) return;
       conn.onSecure();
       if (conn.link && conn.link.linkId !== linkId) conn.close(`dialed link ${linkId} but the peer certificate names link ${conn.link.name}`, true);
     });
@@ -162,7 +183,7 @@ class Shard implements ConnectionOwner, RecordHandler {
       return;
     }
     const key = `${raw.remoteAddress}:${raw.remotePort}`;
-    this.pendingAccepts.set(key, { connId, remote, error: undefined });
+    this.pendingAccepts.set(key, { connId, remote, error: undefined, raw, acceptedAt: Date.now() });
     raw.once('close', () => {
       const pending = this.pendingAccepts.get(key);
       if (!pending) return;
@@ -182,7 +203,8 @@ class Shard implements ConnectionOwner, RecordHandler {
       return;
     }
     this.pendingAccepts.delete(key);
-    this.track(pending.connId, false, socket).onSecure();
+    const conn = this.track(pending.connId, false, socket);
+    if (!this.closeIfRevoked(conn)) conn.onSecure();
   }
 
   private onAcceptError(err: Error, socket: tls.TLSSocket): void {
@@ -198,11 +220,23 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   private tick(): void {
+    this.closeSilentAccepts();
     for (const conn of this.connections.values()) {
       conn.tick();
       if (conn.state === 'active' && conn.link) {
         this.post({ type: 'health', connId: conn.connId, linkId: conn.link.linkId, rttMs: conn.rttMs, lastReceiveAgeMs: Date.now() - conn.lastReceiveAt, traffic: conn.traffic });
       }
+    }
+  }
+
+  /** Accepted connections that have not sent a byte within clientHelloTimeoutMs are closed. */
+  private closeSilentAccepts(): void {
+    const limitMs = this.init.tunables.clientHelloTimeoutMs;
+    const now = Date.now();
+    for (const pending of this.pendingAccepts.values()) {
+      if (pending.raw.bytesRead > 0 || now - pending.acceptedAt < limitMs) continue;
+      pending.error = `${pending.remote} sent no TLS ClientHello within ${limitMs} ms`;
+      pending.raw.destroy();
     }
   }
 
@@ -256,11 +290,29 @@ class Shard implements ConnectionOwner, RecordHandler {
     }
   }
 
-  /** New material applies to new handshakes; established tunnels keep running. */
+  /**
+   * New material applies to new handshakes; established tunnels keep running, except those
+   * whose peer certificate the new CRL revokes: TLS never re-checks a running connection.
+   */
   private setTls(material: TlsMaterial): void {
     this.tlsMaterial = material;
+    this.revocations = revocationsOf(material);
     this.acceptor.setSecureContext(material);
-    this.log.info('TLS material reloaded; new connections use it');
+    let closed = 0;
+    for (const conn of [...this.connections.values()]) if (this.closeIfRevoked(conn)) closed++;
+    this.log.info('TLS material reloaded; new connections use it', { revokedTunnelsClosed: closed });
+  }
+
+  /**
+   * Closes a connection whose peer certificate (or an intermediate of its chain) the CRL in
+   * force revokes. Also run when a handshake completes: it may have begun under older material.
+   */
+  private closeIfRevoked(conn: TunnelConnection): boolean {
+    if (this.revocations.byIssuer.size === 0) return false;
+    const serial = revokedInChain(conn.socket.getPeerCertificate(true) as PeerCertificateChain, this.revocations);
+    if (serial === undefined) return false;
+    conn.close(`peer certificate serial ${serial} is revoked by the CRL`, conn.link === undefined);
+    return true;
   }
 
   private stop(): void {

@@ -35,7 +35,7 @@ export class BrokerMetrics {
     handshakeFailures: () => number,
     invalidLinks: () => number,
     connections: () => number,
-    refusedConnections: () => number,
+    refusedConnections: () => Readonly<Record<string, number>>,
     linkSourceStats: () => LinkSourceStats | undefined,
     leaderIdentity: () => string,
     certificateNotAfter: () => Date | undefined,
@@ -157,6 +157,20 @@ export class BrokerMetrics {
       },
     });
 
+    new client.Counter({
+      name: 'kubelink_link_contention_total',
+      help: 'New connections of a peer that met its healthy tunnel: replaced it (at most once per hold-off period) or were refused',
+      labelNames: ['link', 'outcome'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const l of links()) {
+          this.inc({ link: l.name, outcome: 'replaced' }, l.contention.replaced);
+          this.inc({ link: l.name, outcome: 'refused' }, l.contention.refused);
+        }
+      },
+    });
+
     new client.Gauge({
       name: 'kubelink_tunnel_connections',
       help: 'Open peer connections (in handshake, established or carrying a link)',
@@ -166,7 +180,16 @@ export class BrokerMetrics {
       },
     });
 
-    this.totalFrom('kubelink_peer_connections_refused_total', 'Peer connections closed on accept because too many TLS handshakes were pending', refusedConnections);
+    new client.Counter({
+      name: 'kubelink_peer_connections_refused_total',
+      help: 'Peer connections closed on accept because too many TLS handshakes were pending (reason: pending-total, pending-per-address)',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [reason, count] of Object.entries(refusedConnections())) this.inc({ reason }, count);
+      },
+    });
     registerLinkSourceMetrics(this.registry, linkSourceStats);
     this.totalFrom('kubelink_handshake_failures_total', 'Peer connections that failed TLS, identification or hello', handshakeFailures);
 

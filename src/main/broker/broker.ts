@@ -21,9 +21,11 @@ export interface BrokerTimings {
   failExitMs: number;
   /** Accepted peer connections allowed in their TLS handshake at once; more are refused. */
   maxPendingHandshakes: number;
+  /** The same from one source address (a peer needs one or two; NAT may put a few behind one). */
+  maxPendingPerAddress: number;
 }
 
-export const DEFAULT_BROKER_TIMINGS: BrokerTimings = { demandCheckMs: 250, reconcileMs: 10_000, failExitMs: 15_000, maxPendingHandshakes: 256 };
+export const DEFAULT_BROKER_TIMINGS: BrokerTimings = { demandCheckMs: 250, reconcileMs: 10_000, failExitMs: 15_000, maxPendingHandshakes: 256, maxPendingPerAddress: 16 };
 
 /** The broker's flags checked once: what the data plane needs is present. */
 export function dataPlaneSettings(config: Config, timings: BrokerTimings): DataPlaneSettings {
@@ -41,6 +43,7 @@ export function dataPlaneSettings(config: Config, timings: BrokerTimings): DataP
     demandCheckMs: timings.demandCheckMs,
     reconcileMs: timings.reconcileMs,
     maxPendingHandshakes: timings.maxPendingHandshakes,
+    maxPendingPerAddress: timings.maxPendingPerAddress,
     maxDialsInFlight: config.maxDialsInFlight,
   };
 }
@@ -98,14 +101,17 @@ export class Broker {
     const { ensureCrd } = await import('../k8s/ensure-crd.js');
     const { LeaderElector, kubernetesLeaseStore } = await import('../k8s/leader-election.js');
     const kubeConfig = loadKubeConfig(config.kubeconfig);
-    try {
-      // Bounded: a black-holed API server must not keep the broker from starting its election.
-      const result = await withTimeout(this.clock, ensureCrd(kubeConfig, this.log), 60_000, 'ensuring the KubeLink CRD got no answer within 60 s');
-      this.log.info('KubeLink CRD', { result });
-    } catch (err) {
-      // Without create rights the CRD must have been installed by an administrator; the
-      // link source fails clearly below if it is really missing.
-      this.log.warn('could not create or update the KubeLink CRD; using the installed one', { err });
+    const { MESHSERVICE_CRD } = await import('../mesh-services/mesh-service-crd.js');
+    for (const [kind, crd] of [['KubeLink', undefined], ['MeshService', MESHSERVICE_CRD]] as const) {
+      try {
+        // Bounded: a black-holed API server must not keep the broker from starting its election.
+        const result = await withTimeout(this.clock, ensureCrd(kubeConfig, this.log, {}, crd), 60_000, `ensuring the ${kind} CRD got no answer within 60 s`);
+        this.log.info(`${kind} CRD`, { result });
+      } catch (err) {
+        // Without create rights the CRD must have been installed by an administrator; the
+        // sources fail clearly below if it is really missing.
+        this.log.warn(`could not create or update the ${kind} CRD; using the installed one`, { err });
+      }
     }
     this.elector = new LeaderElector(kubernetesLeaseStore(kubeConfig, config.namespace, config.leaseName), {
       // With hostNetwork the hostname is the node's: the pod name (set by the Deployment

@@ -12,6 +12,7 @@ import { Datapath } from './datapath.js';
 import type { DataPlaneParts, DataPlaneSettings } from './data-plane.js';
 import { PeerListener } from './peer-listener.js';
 import { ShardSupervisor } from './shard-supervisor.js';
+import type { PublishedAddress } from '../../shared/inbound-filter.js';
 import { formatIpv4 } from '../../shared/cidr.js';
 import { conventionalClusterDns } from '../dns/cluster-dns.js';
 import { DnsService } from '../dns/dns-service.js';
@@ -19,6 +20,11 @@ import { DnsService } from '../dns/dns-service.js';
 export async function productionParts(config: Config, settings: DataPlaneSettings, log: Logger): Promise<DataPlaneParts> {
   const tls = await createTlsSource(config, log);
   const links = await createLinkSource(config, log);
+  // MeshServices need Services and EndpointSlices: only with links from Kubernetes (loaded
+  // lazily, like the link source, so a broker with --links never loads the client).
+  const k8s = config.links
+    ? undefined
+    : { ...(await import('../mesh-services/mesh-service-controller.js')), ...(await import('../k8s/kube-config.js')) };
   return {
     clock: systemClock,
     tls,
@@ -27,6 +33,10 @@ export async function productionParts(config: Config, settings: DataPlaneSetting
     network: new GatewayNetwork(settings.linkAddress, config.mtu, log.child({ component: 'gateway' })),
     shards: (initFor) => new ShardSupervisor(config.workers, initFor, log.child({ component: 'shards' })),
     listener: (handOver, admission) => new PeerListener(loadNative(), handOver, log.child({ component: 'listener' }), admission),
+    ...(k8s && {
+      meshServices: (ifname: string, publish: (published: PublishedAddress[]) => void) =>
+        new k8s.MeshServiceController({ kubeConfig: k8s.loadKubeConfig(config.kubeconfig), ifname, linkAddress: settings.linkAddress, publish, log: log.child({ component: 'mesh-services' }) }),
+    }),
     dns: config.dnsPort > 0
       ? (registry) => new DnsService(
           {

@@ -5,7 +5,8 @@
 //
 //   certificates -> data path (TUN device, rings, route table) -> gateway networking
 //   (address, SNAT, routes) -> TUN threads -> shards <-> TunnelManager -> peer listener
-//   -> link source -> periodic work (dial on demand, network repair)
+//   -> link source -> MeshServices (with links from Kubernetes) -> periodic work (dial on
+//   demand, network and MeshService NAT repair)
 //
 // Links flow source -> planLinks -> TunnelManager (tunnels, route table) and gateway
 // routes; status flows back TunnelManager -> link source. Each part is reached through
@@ -21,6 +22,7 @@ import type { Ipv4Interface } from '../../shared/cidr.js';
 import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { createCoalescedTask, type CoalescedTask } from '../../shared/coalesced-task.js';
 import { DEFAULT_SHARD_TUNABLES, type TlsMaterial } from '../../shared/shard-protocol.js';
+import type { PublishedAddress } from '../../shared/inbound-filter.js';
 import type { Ipv4Prefix, KubeLinkResource, LinkSource, LinkState, ValidLink } from '../../shared/types.js';
 import type { TlsSource } from '../certs/tls-source.js';
 import { certificateExpiry } from '../certs/pki.js';
@@ -28,7 +30,7 @@ import { planLinks, type LinkCapacity } from '../links/link-plan.js';
 import { tunnelDestinations } from '../links/link-validation.js';
 import { BrokerMetrics, type MetricsSource } from './broker-metrics.js';
 import type { ShardRings } from './datapath.js';
-import type { PeerAdmission } from './peer-listener.js';
+import type { PeerAdmission, RefusalReason } from './peer-listener.js';
 import type { ShardInitTemplate, ShardOwner } from './shard-supervisor.js';
 import { conventionalClusterDns } from '../dns/cluster-dns.js';
 import type { HelloDns } from '../../shared/wire.js';
@@ -71,8 +73,20 @@ export interface DataPlaneShards extends ShardChannel {
 export interface DataPlaneListener {
   listen(port: number): Promise<number>;
   close(): Promise<void>;
-  /** Connections refused because too many handshakes were pending. */
-  readonly refused: number;
+  /** Connections refused because too many handshakes were pending, by reason. */
+  readonly refused: Readonly<Record<RefusalReason, number>>;
+}
+
+/** The MeshService controller (MeshServiceController; absent with links from files). */
+export interface DataPlaneMeshServices {
+  /** The mesh addresses and ports published now, for the shards' inbound check. */
+  published(): PublishedAddress[];
+  /** Cluster addresses of the valid KubeLinks: no MeshService may take one. */
+  setLinkClusterAddresses(addresses: readonly number[]): void;
+  start(): Promise<void>;
+  /** Re-applies the NAT and statuses (repairs deleted rules). */
+  reconcile(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 /** The DNS for the mesh domain (DnsService; absent with --dns-port 0). */
@@ -94,7 +108,9 @@ export interface DataPlaneParts {
   datapath: DataPlaneDatapath;
   network: DataPlaneNetwork;
   shards(initFor: (shard: number) => ShardInitTemplate): DataPlaneShards;
-  listener(handOver: (fd: number, remote: string) => void, admission: PeerAdmission): DataPlaneListener;
+  listener(handOver: (fd: number, remote: string, address: string) => void, admission: PeerAdmission): DataPlaneListener;
+  /** With links from Kubernetes: MeshServices published through this TUN device. */
+  meshServices?(ifname: string, publish: (published: PublishedAddress[]) => void): DataPlaneMeshServices;
 }
 
 /** The broker's flags as the data plane needs them, checked once (dataPlaneSettings in broker.ts). */
@@ -114,6 +130,8 @@ export interface DataPlaneSettings {
   reconcileMs: number;
   /** Accepted peer connections allowed in their TLS handshake at once; more are refused. */
   maxPendingHandshakes: number;
+  /** The same from one source address. */
+  maxPendingPerAddress: number;
   /** --max-dials-in-flight: this broker's own handshakes at once (DialPacer). */
   maxDialsInFlight?: number;
 }
@@ -130,6 +148,9 @@ export class DataPlane {
   private readonly stops: (() => Promise<void> | void)[] = [];
   private readonly timers: TimerHandle[] = [];
   private served: ValidLink[] = [];
+  private meshServices: DataPlaneMeshServices | undefined;
+  /** Cluster addresses of all valid KubeLinks (served here or elsewhere). */
+  private linkClusterAddresses: number[] = [];
   private invalidLinks = 0;
   private gateway: string | undefined;
   private stopped = false;
@@ -158,6 +179,7 @@ export class DataPlane {
         const { failed } = await parts.network.reconcile(links.flatMap(tunnelDestinations), { snat });
         const unrouted = new Set(failed.map(formatPrefix));
         this.tunnels.setRouted(new Set(links.filter((l) => tunnelDestinations(l).every((d) => !unrouted.has(formatPrefix(d)))).map((l) => l.name)));
+        await this.meshServices?.reconcile();
       },
       0,
       (err) => log.error('gateway networking reconcile failed', { err }),
@@ -168,6 +190,7 @@ export class DataPlane {
       ...datapath.shardRings(shard),
       local: { clusterAddress: settings.linkAddress.address, serviceCidr: settings.serviceCidr, dns: conventionalClusterDns(settings.serviceCidr) },
       tls: tls.current(),
+      published: this.meshServices?.published() ?? [],
       tunables: DEFAULT_SHARD_TUNABLES,
       logLevel: settings.logLevel,
     }));
@@ -184,9 +207,11 @@ export class DataPlane {
       (report) => this.onLinkStatus(report),
       log.child({ component: 'tunnels' }),
     );
-    this.listener = parts.listener((fd, remote) => this.tunnels.adopt(fd, remote), {
+    this.listener = parts.listener((fd, remote, address) => this.tunnels.adopt(fd, remote, address), {
       pendingHandshakes: () => this.tunnels.pendingAccepts(),
       maxPendingHandshakes: settings.maxPendingHandshakes,
+      pendingHandshakesFrom: (address) => this.tunnels.pendingAcceptsFrom(address),
+      maxPendingPerAddress: settings.maxPendingPerAddress,
     });
     this.metrics = new BrokerMetrics(
       datapath.metricsSource(),
@@ -242,6 +267,14 @@ export class DataPlane {
       await links.start((resources) => this.onResources(resources));
       this.stops.push(() => links.stop());
 
+      const meshServices = this.parts.meshServices?.(ifname, (published) => this.shards.broadcast({ type: 'published', published }));
+      if (meshServices) {
+        meshServices.setLinkClusterAddresses(this.linkClusterAddresses);
+        await meshServices.start();
+        this.meshServices = meshServices;
+        this.stops.push(() => meshServices.stop());
+      }
+
       this.timers.push(clock.setInterval(() => this.tunnels.onDemand(datapath.takeDemand()), settings.demandCheckMs));
       this.timers.push(clock.setInterval(() => {
         this.snatDue = true;
@@ -284,6 +317,8 @@ export class DataPlane {
       void this.report(link.name, 'Invalid', link.message);
     }
     this.served = plan.served;
+    this.linkClusterAddresses = [...plan.served, ...plan.elsewhere].map((l) => l.clusterAddress).sort((a, b) => a - b);
+    this.meshServices?.setLinkClusterAddresses(this.linkClusterAddresses);
     this.dns?.setLinks(this.served);
     this.tunnels.setLinks(this.served);
     void this.networkReconcile.run();

@@ -10,26 +10,34 @@ import type { Logger } from '../../shared/log.js';
 /**
  * Admission of new connections: accepted sockets still in their TLS handshake cost a shard
  * memory and CPU until they finish or time out, so a flood of connects must not grow them
- * without bound.
+ * without bound. A cap per source address as well keeps one flooding host from taking all
+ * the slots, so a real peer dialing in during the flood is still let in.
  */
 export interface PeerAdmission {
   /** Accepted connections not yet identified as a link's peer. */
   pendingHandshakes(): number;
   /** At most this many; more are closed at once and counted. */
   maxPendingHandshakes: number;
+  /** Pending handshakes from one source address. */
+  pendingHandshakesFrom(address: string): number;
+  /** At most this many from one address; more are closed at once and counted. */
+  maxPendingPerAddress: number;
 }
+
+export type RefusalReason = 'pending-total' | 'pending-per-address';
 
 export class PeerListener {
   private readonly server: net.Server;
-  /** Connections refused because too many handshakes were pending. */
-  refused = 0;
-  private refusing = false;
+  /** Connections refused, by why. */
+  readonly refused: Record<RefusalReason, number> = { 'pending-total': 0, 'pending-per-address': 0 };
+  /** The refusal reason of the current burst: one log line per burst, not per connection. */
+  private refusing: RefusalReason | undefined;
 
   constructor(
     private readonly native: NativeAddon,
-    private readonly handOver: (fd: number, remote: string) => void,
+    private readonly handOver: (fd: number, remote: string, address: string) => void,
     private readonly log: Logger,
-    private readonly admission: PeerAdmission = { pendingHandshakes: () => 0, maxPendingHandshakes: Infinity },
+    private readonly admission: PeerAdmission = { pendingHandshakes: () => 0, maxPendingHandshakes: Infinity, pendingHandshakesFrom: () => 0, maxPendingPerAddress: Infinity },
   ) {
     this.server = net.createServer({ pauseOnConnect: true }, (socket) => this.onConnection(socket));
     this.server.on('error', (err) => this.log.error('peer listener error', { err }));
@@ -42,16 +50,21 @@ export class PeerListener {
   }
 
   private onConnection(socket: net.Socket): void {
-    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    if (this.admission.pendingHandshakes() >= this.admission.maxPendingHandshakes) {
-      this.refused++;
-      // One line per burst, not per refused connection: a flood must not flood the log.
-      if (!this.refusing) this.log.warn('refusing peer connections: too many TLS handshakes pending', { max: this.admission.maxPendingHandshakes, remote });
-      this.refusing = true;
+    const address = socket.remoteAddress ?? '';
+    const remote = `${address}:${socket.remotePort}`;
+    const refusal = this.refusalOf(address);
+    if (refusal !== undefined) {
+      this.refused[refusal]++;
+      if (this.refusing !== refusal) {
+        const max = refusal === 'pending-total' ? this.admission.maxPendingHandshakes : this.admission.maxPendingPerAddress;
+        const what = refusal === 'pending-total' ? 'too many TLS handshakes pending' : 'too many TLS handshakes pending from one address';
+        this.log.warn(`refusing peer connections: ${what}`, { max, remote });
+      }
+      this.refusing = refusal;
       socket.destroy();
       return;
     }
-    this.refusing = false;
+    this.refusing = undefined;
     const fd = (socket as net.Socket & { _handle?: { fd?: number } })._handle?.fd;
     if (typeof fd !== 'number' || fd < 0) {
       this.log.error('accepted socket has no file descriptor; dropping it', { remote });
@@ -68,7 +81,13 @@ export class PeerListener {
     }
     // Closing our descriptor does not end the connection: the shard's dup keeps it open.
     socket.destroy();
-    this.handOver(owned, remote);
+    this.handOver(owned, remote, address);
+  }
+
+  private refusalOf(address: string): RefusalReason | undefined {
+    if (this.admission.pendingHandshakes() >= this.admission.maxPendingHandshakes) return 'pending-total';
+    if (this.admission.pendingHandshakesFrom(address) >= this.admission.maxPendingPerAddress) return 'pending-per-address';
+    return undefined;
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@ import type { ConnectionTraffic, MainToShard, ShardLink, ShardToMain } from '../
 import type { LinkState, ValidLink } from '../../shared/types.js';
 import { linkRouteEntries, type RouteEntry } from '../../shared/route-table.js';
 import { compileInboundPeer } from '../../shared/inbound-filter.js';
-import { Backoff, type BackoffOptions } from '../../shared/backoff.js';
+import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from '../../shared/backoff.js';
 import type { HelloDns } from '../../shared/wire.js';
 import { chooseTunnel } from './tunnel-choice.js';
 import { tunnelPeerChanged } from '../../shared/tunnel-peer.js';
@@ -67,6 +67,12 @@ interface ConnectionRecord {
   pacing: boolean;
   /** The traffic this connection last reported, so each report adds only what is new. */
   reported: ConnectionTraffic;
+  /** Source address of an accepted connection while it is a pending handshake. */
+  pendingFrom?: string;
+  /** When this connection last reported a keepalive round trip within the staleness bound. */
+  healthyAt?: number;
+  /** Closed by the contention rule: logged there, once per hold-off period, not again on close. */
+  refusedForContention?: boolean;
 }
 
 const NO_TRAFFIC: ConnectionTraffic = Object.freeze({ txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 });
@@ -93,6 +99,12 @@ interface LinkEntry {
   lastDialAt: number;
   /** Traffic over all of the link's connections, as of their last reports (every keepalive). */
   traffic: ConnectionTraffic;
+  /** When a newcomer last replaced this link's healthy tunnel (contention rule). */
+  lastReplacedHealthyAt: number;
+  /** Newcomers refused or let in while the link's tunnel was healthy, for the metric. */
+  contention: { replaced: number; refused: number };
+  /** Refusals since the last one logged: one log line per hold-off period, not per attempt. */
+  unloggedRefusals: number;
   peerDns: HelloDns | undefined;
 }
 
@@ -105,6 +117,7 @@ export interface LinkSnapshot {
   rttMs: number | null;
   reconnects: number;
   traffic: ConnectionTraffic;
+  contention: { replaced: number; refused: number };
 }
 
 export class TunnelManager {
@@ -113,6 +126,8 @@ export class TunnelManager {
   private readonly connections = new Map<number, ConnectionRecord>();
   private nextConnId = 1;
   private stopped = false;
+  private pendingTotal = 0;
+  private readonly pendingByAddress = new Map<string, number>();
   private readonly clock: Clock;
   readonly pacer: DialPacer;
   handshakeFailures = 0;
@@ -172,6 +187,9 @@ export class TunnelManager {
         reconnects: 0,
         lastDialAt: Number.NEGATIVE_INFINITY,
         traffic: { ...NO_TRAFFIC },
+        lastReplacedHealthyAt: Number.NEGATIVE_INFINITY,
+        contention: { replaced: 0, refused: 0 },
+        unloggedRefusals: 0,
         peerDns: undefined,
       };
       this.links.set(name, entry);
@@ -200,11 +218,13 @@ export class TunnelManager {
     }));
   }
 
-  /** An accepted TCP connection whose fd was dup()ed for a shard. */
-  adopt(fd: number, remote: string): void {
+  /** An accepted TCP connection whose fd was dup()ed for a shard; `address` is its source address. */
+  adopt(fd: number, remote: string, address = remote.slice(0, remote.lastIndexOf(':'))): void {
     const connId = this.nextConnId++;
     const shard = this.shards.assign();
-    this.connections.set(connId, { connId, shard, dialed: false, linkId: null, pacing: false, reported: NO_TRAFFIC });
+    this.connections.set(connId, { connId, shard, dialed: false, linkId: null, pacing: false, reported: NO_TRAFFIC, pendingFrom: address });
+    this.pendingTotal++;
+    this.pendingByAddress.set(address, (this.pendingByAddress.get(address) ?? 0) + 1);
     this.shards.send(shard, { type: 'adopt', connId, fd, remote });
   }
 
@@ -230,6 +250,8 @@ export class TunnelManager {
       case 'health': {
         this.account(msg.connId, msg.traffic);
         const entry = this.byId[msg.linkId];
+        const conn = this.connections.get(msg.connId);
+        if (conn && msg.rttMs !== null && msg.lastReceiveAgeMs <= this.options.staleAfterMs) conn.healthyAt = this.clock.now();
         if (entry?.active?.connId === msg.connId) {
           entry.rttMs = msg.rttMs;
           entry.lastReceiveAgeMs = msg.lastReceiveAgeMs;
@@ -256,9 +278,22 @@ export class TunnelManager {
 
   /** Accepted connections that have not yet named their link (TLS handshake and hello). */
   pendingAccepts(): number {
-    let pending = 0;
-    for (const conn of this.connections.values()) if (!conn.dialed && conn.linkId === null) pending++;
-    return pending;
+    return this.pendingTotal;
+  }
+
+  /** The same, from one source address. */
+  pendingAcceptsFrom(address: string): number {
+    return this.pendingByAddress.get(address) ?? 0;
+  }
+
+  /** An accepted connection stops being a pending handshake (identified or closed). */
+  private endPending(conn: ConnectionRecord): void {
+    if (conn.pendingFrom === undefined) return;
+    const left = (this.pendingByAddress.get(conn.pendingFrom) ?? 1) - 1;
+    if (left > 0) this.pendingByAddress.set(conn.pendingFrom, left);
+    else this.pendingByAddress.delete(conn.pendingFrom);
+    this.pendingTotal--;
+    conn.pendingFrom = undefined;
   }
 
   /** Open connections (handshaking, established or carrying a link). */
@@ -276,6 +311,7 @@ export class TunnelManager {
       rttMs: e.rttMs,
       reconnects: e.reconnects,
       traffic: { ...e.traffic },
+      contention: { ...e.contention },
     }));
   }
 
@@ -306,9 +342,11 @@ export class TunnelManager {
       return;
     }
     conn.linkId = linkId;
+    this.endPending(conn);
     this.handshakeEnded(conn);
     if (entry.dialing === connId) entry.dialing = undefined;
     const decision = chooseTunnel(entry.active, { connId, dialed }, this.options.localClusterAddress, entry.link.clusterAddress);
+    if (entry.active && decision.keep === connId && this.refuseContender(entry, entry.active, conn)) return;
     for (const loser of decision.close) {
       const lost = this.connections.get(loser);
       if (lost) this.shards.send(lost.shard, { type: 'close', connId: loser, reason: 'another connection of a simultaneous dial carries the link' });
@@ -326,10 +364,46 @@ export class TunnelManager {
     }
   }
 
+  /**
+   * The contention rule: a healthy tunnel (a keepalive round trip within the staleness
+   * bound) is replaced by a newcomer of the same identity at most once per hold-off period
+   * (the backoff ceiling). Otherwise a process holding a stolen certificate of the peer,
+   * reconnecting in a loop, makes the link flap. Returns true when the newcomer is refused.
+   */
+  private refuseContender(entry: LinkEntry, active: ConnectionRecord, newcomer: ConnectionRecord): boolean {
+    // Our own dial reaches the endpoint the link names; only accepted newcomers can be impostors.
+    if (newcomer.dialed) return false;
+    const now = this.clock.now();
+    const healthy = active.healthyAt !== undefined && now - active.healthyAt <= this.options.staleAfterMs;
+    if (!healthy) return false;
+    const holdOffMs = this.holdOffMs();
+    if (now - entry.lastReplacedHealthyAt < holdOffMs) {
+      entry.contention.refused++;
+      newcomer.refusedForContention = true;
+      this.shards.send(newcomer.shard, { type: 'close', connId: newcomer.connId, reason: `link ${entry.link.name} has a healthy tunnel that was already replaced in the last ${holdOffMs} ms` });
+      if (entry.unloggedRefusals++ === 0) {
+        this.log.warn('link contention: refusing a new connection of the peer while its healthy tunnel stays', { link: entry.link.name, connId: newcomer.connId, holdOffMs });
+      }
+      return true;
+    }
+    entry.contention.replaced++;
+    entry.lastReplacedHealthyAt = now;
+    this.log.warn('link contention: a new connection of the peer replaces its healthy tunnel', {
+      link: entry.link.name, replaced: active.connId, by: newcomer.connId, refusedSinceLast: entry.unloggedRefusals,
+    });
+    entry.unloggedRefusals = 0;
+    return false;
+  }
+
+  private holdOffMs(): number {
+    return this.options.backoff?.maxMs ?? DEFAULT_BACKOFF.maxMs;
+  }
+
   private onClosed(connId: number, reason: string, handshakeFailure: boolean): void {
     const conn = this.connections.get(connId);
     if (!conn) return;
     this.connections.delete(connId);
+    this.endPending(conn);
     this.shards.release(conn.shard);
     this.handshakeEnded(conn);
     if (handshakeFailure) this.handshakeFailures++;
@@ -353,7 +427,7 @@ export class TunnelManager {
       }
       entry.reconnects++;
       this.log.warn('tunnel down', { link: entry.link.name, connId, reason });
-    } else {
+    } else if (!conn.refusedForContention) {
       this.log.info('connection closed', { link: entry.link.name, connId, reason });
     }
     if (!this.stopped && !entry.active && entry.dialing === undefined) {

@@ -1,5 +1,5 @@
-// Certificate, key and CA from files (--certfile/--keyfile/--cacertfile), validated and
-// watched. A new set is delivered only when all three parse, the key belongs to the
+// Certificate, key and CA from files (--certfile/--keyfile/--cacertfile, and the CA's CRLs
+// from --crl-file), validated and watched. A new set is delivered only when all three parse, the key belongs to the
 // certificate and the certificate chains to the CA; anything else is logged and the
 // previous set stays in use, so a half-written rotation never breaks the broker.
 //
@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { ParseResult } from '../../shared/parse-result.js';
 import type { TlsMaterial } from '../../shared/shard-protocol.js';
 import { certificateIdentities } from '../../shared/cert-identity.js';
+import { parseRevocations } from '../../shared/crl.js';
 import { FileWatch } from '../../shared/file-watch.js';
 import { StateLog } from '../../shared/state-log.js';
 import type { Clock } from '../../shared/clock.js';
@@ -32,6 +33,8 @@ export interface CertFilesOptions {
   keyFile: string;
   /** Required; optional in the type only because --cacertfile is optional for the router. */
   caFile?: string;
+  /** PEM X509 CRLs (--crl-file); optional. */
+  crlFile?: string;
   logger?: Logger;
   /** Fallback stat period for when fs.watch misses a change. */
   pollIntervalMs?: number;
@@ -90,6 +93,10 @@ export function validateCertificateSet(set: CertificateSet): ParseResult<Certifi
     if (!cas.some((ca) => top.fingerprint256 === ca.fingerprint256 || issuedBy(top, ca))) {
       throw new Error(`certificate (issuer ${top.issuer.replace(/\n/g, ', ')}) is not signed by the CA bundle`);
     }
+    if (set.crl !== undefined) {
+      const revocations = parseRevocations(set.crl, set.ca);
+      if (!revocations.ok) throw new Error(`CRL ${revocations.reason}`);
+    }
     return { ok: true, value: { identities: certificateIdentities(leaf), notAfter: new Date(Date.parse(leaf.validTo)) } };
   } catch (err) {
     const e = err as Error;
@@ -102,20 +109,22 @@ interface CertPaths {
   certFile: string;
   keyFile: string;
   caFile: string;
+  crlFile?: string;
 }
 
 function certPaths(options: CertFilesOptions): CertPaths {
   if (!options.caFile) throw new Error(`a CA file is required with ${options.certFile} to verify peers (--cacertfile)`);
-  return { certFile: options.certFile, keyFile: options.keyFile, caFile: options.caFile };
+  return { certFile: options.certFile, keyFile: options.keyFile, caFile: options.caFile, crlFile: options.crlFile };
 }
 
 async function readSet(options: CertPaths): Promise<CertificateSet> {
-  const [cert, key, ca] = await Promise.all([
+  const [cert, key, ca, crl] = await Promise.all([
     readFile(options.certFile, 'utf8'),
     readFile(options.keyFile, 'utf8'),
     readFile(options.caFile, 'utf8'),
+    options.crlFile === undefined ? undefined : readFile(options.crlFile, 'utf8'),
   ]);
-  return { cert, key, ca };
+  return crl === undefined ? { cert, key, ca } : { cert, key, ca, crl };
 }
 
 /** Loads and validates the files once; throws naming the problem. */
@@ -133,12 +142,12 @@ export async function loadCertificateFiles(paths: CertFilesOptions): Promise<{ s
 }
 
 function sameSet(a: CertificateSet, b: CertificateSet): boolean {
-  return a.cert === b.cert && a.key === b.key && a.ca === b.ca;
+  return a.cert === b.cert && a.key === b.key && a.ca === b.ca && a.crl === b.crl;
 }
 
 /** A TlsSource (see sources.ts) backed by --certfile/--keyfile/--cacertfile. */
 export class CertFilesTlsSource {
-  private readonly options: Required<Omit<CertFilesOptions, 'logger' | 'caFile' | 'clock'>> & { caFile?: string };
+  private readonly options: Required<Omit<CertFilesOptions, 'logger' | 'caFile' | 'crlFile' | 'clock'>> & { caFile?: string; crlFile?: string };
   private readonly log: Logger;
   private readonly watch: FileWatch;
   private currentSet?: CertificateSet;
@@ -196,7 +205,7 @@ export class CertFilesTlsSource {
 
   private files(): string[] {
     const p = certPaths(this.options);
-    return [p.certFile, p.keyFile, p.caFile];
+    return [p.certFile, p.keyFile, p.caFile, ...(p.crlFile === undefined ? [] : [p.crlFile])];
   }
 
   /** inode, size and mtime of each file, through symlinks; '' parts for missing files. */

@@ -7,7 +7,9 @@
 // JavaScript key generator (seconds per 2048-bit key) whenever it cannot detect Node's
 // crypto, so we do not leave that choice to it.
 
-import { generateKeyPair, randomBytes } from 'node:crypto';
+import { X509Certificate, generateKeyPair, randomBytes, sign } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier, Certificate, CertificateList, RevokedCertificate, TBSCertList, Time } from '@peculiar/asn1-x509';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 
@@ -149,4 +151,42 @@ export function certificateExpiry(pem: string): Date {
   } catch (cause) {
     throw new Error('certificateExpiry: not a PEM certificate', { cause });
   }
+}
+
+export interface CrlOptions {
+  /** Serial numbers (hex) of the certificates to revoke; see certificateSerial. */
+  revokedSerials: string[];
+  /** Days until nextUpdate: past it, OpenSSL refuses every peer of this CA. */
+  validDays: number;
+  now?: () => Date;
+}
+
+const SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
+
+/** Issues a CRL (v2, SHA-256 with RSA) signed by `ca`, as a PEM "X509 CRL" block. */
+export function issueCrl(ca: CertificateAuthority, options: CrlOptions): string {
+  const now = (options.now ?? (() => new Date()))();
+  const caCert = AsnConvert.parse(new X509Certificate(ca.certPem).raw, Certificate);
+  const algorithm = new AlgorithmIdentifier({ algorithm: SHA256_WITH_RSA, parameters: null });
+  const { notBefore, notAfter } = validityWindow(now, options.validDays);
+  const tbsCertList = new TBSCertList({
+    version: 1, // v2
+    signature: algorithm,
+    issuer: caCert.tbsCertificate.subject,
+    thisUpdate: new Time(notBefore),
+    nextUpdate: new Time(notAfter),
+    revokedCertificates: options.revokedSerials.length === 0 ? undefined : options.revokedSerials.map((serial) => new RevokedCertificate({
+      userCertificate: new Uint8Array(Buffer.from(serial.length % 2 ? `0${serial}` : serial, 'hex')).buffer,
+      revocationDate: new Time(now),
+    })),
+  });
+  const signature = sign('sha256', Buffer.from(AsnConvert.serialize(tbsCertList)), ca.keyPem);
+  const crl = new CertificateList({ tbsCertList, signatureAlgorithm: algorithm, signature: new Uint8Array(signature).buffer });
+  const base64 = Buffer.from(AsnConvert.serialize(crl)).toString('base64').replace(/.{1,64}/g, '$&\n');
+  return `-----BEGIN X509 CRL-----\n${base64}-----END X509 CRL-----\n`;
+}
+
+/** The serial number (hex) of the first certificate in `pem`, as a CRL names it. */
+export function certificateSerial(pem: string): string {
+  return new X509Certificate(pem).serialNumber;
 }

@@ -26,7 +26,7 @@ import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { ResilientInformer } from '../k8s/informer.js';
 import type { InformerTunables, WatchStarter } from '../k8s/informer.js';
 import { checkCa, renewalReason } from './self-managed-certificate.js';
-import { TLS_SECRET_TYPE, caFromSecret, caSecretData, caSecretName, sameMaterial, tlsMaterialFromSecret, tlsSecretData } from './tls-secret.js';
+import { TLS_SECRET_TYPE, caFromSecret, caSecretData, caSecretName, crlFromSecret, sameMaterial, tlsMaterialFromSecret, tlsSecretData } from './tls-secret.js';
 
 export interface SecretTlsSourceOptions {
   /** Self mode: renew this long before the certificate expires. */
@@ -249,7 +249,8 @@ export class SecretTlsSource implements TlsSource {
         keyBits: this.options.keyBits,
         now: () => new Date(this.options.clock.now()),
       });
-      const next: TlsMaterial = { cert: issued.certPem, key: issued.keyPem, ca: ca.certPem };
+      const crl = crlFromSecret(secret);
+      const next: TlsMaterial = { cert: issued.certPem, key: issued.keyPem, ca: ca.certPem, ...(crl ? { crl } : {}) };
       const body: V1Secret = {
         apiVersion: 'v1',
         kind: 'Secret',

@@ -15,6 +15,8 @@ import type { CertificateAuthority } from './pki.js';
 export const TLS_CERT_KEY = 'tls.crt';
 export const TLS_KEY_KEY = 'tls.key';
 export const CA_CERT_KEY = 'ca.crt';
+/** Optional: CRLs of the CA, to shut out a stolen certificate without a new CA. */
+export const CA_CRL_KEY = 'ca.crl';
 export const CA_KEY_KEY = 'ca.key';
 export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
 
@@ -39,11 +41,17 @@ function missingKeys(secret: V1Secret, keys: string[]): string[] {
 export function tlsMaterialFromSecret(secret: V1Secret): ParseResult<TlsMaterial> {
   const missing = missingKeys(secret, [TLS_CERT_KEY, TLS_KEY_KEY, CA_CERT_KEY]);
   if (missing.length > 0) return { ok: false, reason: `Secret lacks ${missing.join(', ')}` };
-  return { ok: true, value: { cert: decoded(secret, TLS_CERT_KEY)!, key: decoded(secret, TLS_KEY_KEY)!, ca: decoded(secret, CA_CERT_KEY)! } };
+  const crl = crlFromSecret(secret);
+  return { ok: true, value: { cert: decoded(secret, TLS_CERT_KEY)!, key: decoded(secret, TLS_KEY_KEY)!, ca: decoded(secret, CA_CERT_KEY)!, ...(crl ? { crl } : {}) } };
+}
+
+/** The Secret's ca.crl, if it has one (kept across the self-managed mode's renewals). */
+export function crlFromSecret(secret: V1Secret | undefined): string | undefined {
+  return secret ? decoded(secret, CA_CRL_KEY) : undefined;
 }
 
 export function tlsSecretData(material: TlsMaterial): Record<string, string> {
-  return encoded({ [TLS_CERT_KEY]: material.cert, [TLS_KEY_KEY]: material.key, [CA_CERT_KEY]: material.ca });
+  return encoded({ [TLS_CERT_KEY]: material.cert, [TLS_KEY_KEY]: material.key, [CA_CERT_KEY]: material.ca, ...(material.crl ? { [CA_CRL_KEY]: material.crl } : {}) });
 }
 
 export function caFromSecret(secret: V1Secret): ParseResult<CertificateAuthority> {
@@ -57,5 +65,5 @@ export function caSecretData(ca: CertificateAuthority): Record<string, string> {
 }
 
 export function sameMaterial(a: TlsMaterial | undefined, b: TlsMaterial | undefined): boolean {
-  return a?.cert === b?.cert && a?.key === b?.key && a?.ca === b?.ca;
+  return a?.cert === b?.cert && a?.key === b?.key && a?.ca === b?.ca && a?.crl === b?.crl;
 }

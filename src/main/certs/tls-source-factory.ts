@@ -7,7 +7,7 @@ import type { TlsSource } from './tls-source.js';
 export async function createTlsSource(config: Config, log: Logger): Promise<TlsSource> {
   if (config.certFile && config.keyFile) {
     const { CertFilesTlsSource } = await import('./cert-files.js');
-    return new CertFilesTlsSource({ certFile: config.certFile, keyFile: config.keyFile, caFile: config.caCertFile, logger: log });
+    return new CertFilesTlsSource({ certFile: config.certFile, keyFile: config.keyFile, caFile: config.caCertFile, crlFile: config.crlFile, logger: log });
   }
   const { SecretTlsSource } = await import('./secret-tls-source.js');
   const { loadKubeConfig } = await import('../k8s/kube-config.js');

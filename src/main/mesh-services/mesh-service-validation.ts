@@ -4,8 +4,9 @@
 //
 // As with KubeLinks, a conflict (one mesh address published twice, one port of the cluster
 // address published twice) invalidates only the newer MeshService (ranked by
-// metadata.creationTimestamp, then namespace/name), whose message names the older one, so
-// adding a bad MeshService never takes down a working one.
+// metadata.creationTimestamp, then the one whose status shows it accepted, then
+// namespace/name), whose message names the older one, so adding a bad MeshService never
+// takes down a working one.
 //
 // Whether the Service exists and has the ports asked for is not decided here: it changes
 // without the MeshService changing, and its verdict is Error (retried), not Invalid.
@@ -162,9 +163,12 @@ function conflictWith(m: ValidMeshService, accepted: ValidMeshService): Invalid 
 export function validateMeshServices(resources: readonly MeshServiceResource[], local: MeshLocal): MeshServiceValidation[] {
   const results = resources.map((r) => validateOne(r, local));
   const keyOf = (r: MeshServiceResource) => `${String(r.metadata?.namespace ?? '')}/${String(r.metadata?.name ?? '')}`;
+  // Timestamps have second resolution: between two of the same second, the one whose
+  // status says it was accepted before keeps its place, so a newcomer never displaces it.
+  const incumbent = (r: MeshServiceResource) => (r.status?.state === 'Ok' || r.status?.state === 'Error' ? 0 : 1);
   const order = resources
-    .map((r, index) => ({ index, rank: creationRank(r), key: keyOf(r) }))
-    .sort((a, b) => a.rank - b.rank || (a.key < b.key ? -1 : a.key > b.key ? 1 : a.index - b.index));
+    .map((r, index) => ({ index, rank: creationRank(r), incumbent: incumbent(r), key: keyOf(r) }))
+    .sort((a, b) => a.rank - b.rank || a.incumbent - b.incumbent || (a.key < b.key ? -1 : a.key > b.key ? 1 : a.index - b.index));
   const accepted: ValidMeshService[] = [];
   for (const { index } of order) {
     const result = results[index]!;

@@ -28,6 +28,7 @@ function settings(over: Partial<DataPlaneSettings> = {}): DataPlaneSettings {
     logLevel: 'error',
     demandCheckMs: 250,
     reconcileMs: 10_000,
+    maxPendingPerAddress: 16,
     maxPendingHandshakes: 256,
     ...over,
   };
@@ -140,7 +141,7 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
         return 8088;
       },
       close: async () => void events.push('listener.close'),
-      refused: 0,
+      refused: { 'pending-total': 0, 'pending-per-address': 0 },
     }),
   };
   return {

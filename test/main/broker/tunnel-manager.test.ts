@@ -221,6 +221,67 @@ test('accepted connections count as pending handshakes until they name their lin
   h.manager.stop();
 });
 
+test('pending handshakes are counted per source address until the connection names its link or closes', async () => {
+  const h = harness();
+  await servedLink(h);
+  h.manager.adopt(40, '10.0.0.1:5000');
+  h.manager.adopt(41, '10.0.0.1:5001');
+  h.manager.adopt(42, '10.0.0.2:5000', '10.0.0.2');
+  assert.equal(h.manager.pendingAcceptsFrom('10.0.0.1'), 2);
+  assert.equal(h.manager.pendingAcceptsFrom('10.0.0.2'), 1);
+  const [a, b, c] = h.ofType('adopt');
+  h.manager.onShardMessage(a!.shard, { type: 'closed', connId: a!.msg.connId, linkId: null, reason: 'no ClientHello', handshakeFailure: true });
+  h.manager.onShardMessage(b!.shard, { type: 'established', connId: b!.msg.connId, linkId: 0, dialed: false, peerVersion: 1 });
+  assert.equal(h.manager.pendingAcceptsFrom('10.0.0.1'), 0);
+  assert.equal(h.manager.pendingAccepts(), 1);
+  h.manager.onShardMessage(c!.shard, { type: 'closed', connId: c!.msg.connId, linkId: null, reason: 'bad certificate', handshakeFailure: true });
+  h.manager.onShardMessage(c!.shard, { type: 'closed', connId: c!.msg.connId, linkId: null, reason: 'reported twice', handshakeFailure: true });
+  assert.equal(h.manager.pendingAccepts(), 0);
+  assert.equal(h.manager.pendingAcceptsFrom('10.0.0.2'), 0);
+  h.manager.stop();
+});
+
+test('a healthy tunnel is replaced by a newcomer of the same identity at most once per hold-off period (the backoff ceiling); the rest are refused and counted', async () => {
+  const h = harness(); // backoff maxMs 20: the hold-off period
+  // The peer's address is below ours: accepted connections are the preferred direction, so
+  // before this rule every newer accepted connection replaced the active one.
+  h.manager.setLinks([link('b', 0xc0a8000a)]);
+  await h.clock.advance(0);
+  const linkId = h.ofType('dial')[0]!.msg.linkId;
+  const traffic = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
+  const accept = () => {
+    h.manager.adopt(99, '10.0.0.9:4000');
+    const { shard, msg } = h.ofType('adopt').at(-1)!;
+    h.manager.onShardMessage(shard, { type: 'established', connId: msg.connId, linkId, dialed: false, peerVersion: 1 });
+    return msg.connId;
+  };
+  const healthy = (connId: number) => h.manager.onShardMessage(0, { type: 'health', connId, linkId, rttMs: 1, lastReceiveAgeMs: 5, traffic });
+  const closes = () => h.ofType('close').map((c) => c.msg.connId);
+
+  const real = accept();
+  const racing = accept(); // no keepalive has come back on `real` yet: not healthy, replaced freely
+  assert.deepEqual(closes(), [real]);
+  healthy(racing);
+  const impostor1 = accept(); // first replacement of a healthy tunnel in the period: allowed
+  assert.deepEqual(closes(), [real, racing]);
+  healthy(impostor1);
+  const impostor2 = accept(); // second one in the same period: refused
+  assert.deepEqual(closes(), [real, racing, impostor2]);
+  assert.match(h.ofType('close').at(-1)!.msg.reason, /healthy tunnel that was already replaced in the last 20 ms/);
+  const impostor3 = accept();
+  assert.deepEqual(closes(), [real, racing, impostor2, impostor3]);
+  assert.deepEqual(h.manager.snapshot()[0]!.contention, { replaced: 1, refused: 2 });
+  assert.equal(h.statuses.filter((s) => s.state !== 'Up').length, 1, 'only the initial Down: the link never flapped');
+
+  await h.clock.advance(20); // the next period: one more replacement is allowed
+  healthy(impostor1);
+  const next = accept();
+  assert.deepEqual(closes().at(-1), impostor1);
+  assert.deepEqual(h.manager.snapshot()[0]!.contention, { replaced: 2, refused: 2 });
+  assert.ok(next > impostor3);
+  h.manager.stop();
+});
+
 test("the peer's announced cluster DNS travels with the Up report, and a changed announcement is reported again while Up", async () => {
   const h = harness();
   // A peer below our address: its dial (our accepted connection) is the one both keep.

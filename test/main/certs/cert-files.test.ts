@@ -9,7 +9,7 @@ import { CertFilesTlsSource, loadCertificateFiles, validateCertificateSet } from
 import type { CertFilesOptions, CertificateSet } from '../../../src/main/certs/cert-files.js';
 import { certificateIdentities, findLinkForPeer, splitSubjectAltName } from '../../../src/shared/cert-identity.js';
 import { createLogger } from '../../../src/shared/log.js';
-import { createCa, issueCertificate } from '../../../src/main/certs/pki.js';
+import { certificateSerial, createCa, issueCertificate, issueCrl } from '../../../src/main/certs/pki.js';
 import type { CertificateAuthority, IssuedCertificate } from '../../../src/main/certs/pki.js';
 import type { ValidLink } from '../../../src/shared/types.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
@@ -261,6 +261,34 @@ test('deleted files keep the current set until valid files return', async () => 
     assert.equal(w.source.current().key, first.keyPem);
     await writeSet(dir, set(second));
     assert.equal((await w.waitForChange(1)).cert, second.certPem);
+  } finally {
+    await w.source.stop();
+  }
+});
+
+test('a CRL must be signed by a CA of the bundle and unexpired; --crl-file is read and reloaded with the certificates', async () => {
+  const crl = issueCrl(ca, { revokedSerials: [certificateSerial(second.certPem)], validDays: 1 });
+  assert.ok(validateCertificateSet({ ...set(first), crl }).ok);
+  const foreignCrl = validateCertificateSet({ ...set(first), crl: issueCrl(otherCa, { revokedSerials: [], validDays: 1 }) });
+  assert.ok(!foreignCrl.ok);
+  assert.match(foreignCrl.reason, /CRL CRL 0 is not signed by a CA of the bundle/);
+  const expired = validateCertificateSet({ ...set(first), crl: issueCrl(ca, { revokedSerials: [], validDays: 1, now: () => new Date(Date.now() - 3 * 86_400_000) }) });
+  assert.ok(!expired.ok);
+  assert.match(expired.reason, /expired .* peers would all be refused/);
+  const garbage = validateCertificateSet({ ...set(first), crl: 'not a crl' });
+  assert.ok(!garbage.ok);
+  assert.match(garbage.reason, /holds no PEM "X509 CRL" block/);
+
+  const dir = await mkdtemp(path.join(root, 'crl-'));
+  await writeSet(dir, set(first));
+  const crlFile = path.join(dir, 'ca.crl');
+  await writeFile(crlFile, issueCrl(ca, { revokedSerials: [], validDays: 1 }));
+  const w = await watched({ ...filesIn(dir), crlFile });
+  try {
+    assert.match(w.source.current().crl ?? '', /BEGIN X509 CRL/);
+    await writeFile(crlFile, crl);
+    const delivered = await w.waitForChange(1);
+    assert.equal(delivered.crl, crl, 'a new CRL alone is a change, delivered like a rotation');
   } finally {
     await w.source.stop();
   }

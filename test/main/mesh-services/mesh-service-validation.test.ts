@@ -99,3 +99,11 @@ test('an invalid MeshService does not block a valid one with the same address', 
   assert.equal(results[0]!.ok, false);
   assert.ok(results[1]!.ok);
 });
+
+test('created in the same second: the one already accepted (status Ok or Error) keeps the address, whatever the names', () => {
+  const working = { ...msvc('zeta', { meshAddress: '192.168.0.100' }, '2026-01-01T00:00:00Z'), status: { state: 'Ok' as const } };
+  const newcomer = msvc('alpha', { meshAddress: '192.168.0.100' }, '2026-01-01T00:00:00Z');
+  const results = validateMeshServices([newcomer, working], LOCAL);
+  assert.equal(message(results[0]!), 'spec.meshAddress "192.168.0.100": is already published by MeshService default/zeta');
+  assert.ok(results[1]!.ok);
+});
