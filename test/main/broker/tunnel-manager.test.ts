@@ -246,6 +246,7 @@ test('a healthy tunnel is replaced by a newcomer of the same identity at most on
   // The peer's address is below ours: accepted connections are the preferred direction, so
   // before this rule every newer accepted connection replaced the active one.
   h.manager.setLinks([link('b', 0xc0a8000a)]);
+  h.manager.setRouted(new Set(['b']));
   await h.clock.advance(0);
   const linkId = h.ofType('dial')[0]!.msg.linkId;
   const traffic = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
