@@ -116,8 +116,9 @@ class ScaleRun {
     return path.join(this.options.workDir, ...parts);
   }
 
+  /** The broker's routes into the TUN (its unreachable route for the local service CIDR is not one). */
   async ourRoutes(): Promise<number> {
-    return (await this.routes.dumpRoutes(BROKER_ROUTE_PROTOCOL)).length;
+    return (await this.routes.dumpRoutes(BROKER_ROUTE_PROTOCOL)).filter((r) => r.type === 'unicast').length;
   }
 
   async prepare(): Promise<void> {

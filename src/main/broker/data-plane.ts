@@ -55,10 +55,11 @@ export interface DataPlaneDatapath extends TunnelDatapath {
 export interface DataPlaneNetwork {
   setUp(ifname: string): Promise<void>;
   /**
-   * One route into the TUN per destination (one batch), and with `snat` the SNAT rule;
-   * repairs what was deleted. Resolves with the destinations whose route is NOT in place.
+   * One route into the TUN per destination (one batch), and with `iptables` the rules
+   * (SNAT, inbound guard); repairs what was deleted. Resolves with the destinations whose
+   * route is NOT in place.
    */
-  reconcile(destinations: readonly Ipv4Prefix[], options: { snat: boolean }): Promise<{ failed: readonly Ipv4Prefix[] }>;
+  reconcile(destinations: readonly Ipv4Prefix[], options: { iptables: boolean }): Promise<{ failed: readonly Ipv4Prefix[] }>;
   nodeAddressIn(nodeCidr: Ipv4Prefix): Promise<number | undefined>;
   tearDown(): Promise<void>;
 }
@@ -154,8 +155,8 @@ export class DataPlane {
   private invalidLinks = 0;
   private gateway: string | undefined;
   private stopped = false;
-  /** The periodic repair also checks the SNAT rule (an iptables run); link changes only route. */
-  private snatDue = false;
+  /** The periodic repair also checks the iptables rules (SNAT, inbound guard); link changes only route. */
+  private iptablesDue = false;
 
   /** notAfter of the certificate in force, for kubelink_certificate_expiry_timestamp_seconds. */
   private certificateNotAfter: Date | undefined;
@@ -174,9 +175,9 @@ export class DataPlane {
         // The links as they are now: a change during the run makes one more run (the
         // latest wins), and links added meanwhile count as routed only after it.
         const links = this.served;
-        const snat = this.snatDue;
-        this.snatDue = false;
-        const { failed } = await parts.network.reconcile(links.flatMap(tunnelDestinations), { snat });
+        const iptables = this.iptablesDue;
+        this.iptablesDue = false;
+        const { failed } = await parts.network.reconcile(links.flatMap(tunnelDestinations), { iptables });
         const unrouted = new Set(failed.map(formatPrefix));
         this.tunnels.setRouted(new Set(links.filter((l) => tunnelDestinations(l).every((d) => !unrouted.has(formatPrefix(d)))).map((l) => l.name)));
         await this.meshServices?.reconcile();
@@ -277,7 +278,7 @@ export class DataPlane {
 
       this.timers.push(clock.setInterval(() => this.tunnels.onDemand(datapath.takeDemand()), settings.demandCheckMs));
       this.timers.push(clock.setInterval(() => {
-        this.snatDue = true;
+        this.iptablesDue = true;
         void this.networkReconcile.run();
       }, settings.reconcileMs));
       this.stops.push(() => {
