@@ -23,7 +23,7 @@ import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { createCoalescedTask, type CoalescedTask } from '../../shared/coalesced-task.js';
 import { DEFAULT_SHARD_TUNABLES, type TlsMaterial } from '../../shared/shard-protocol.js';
 import type { PublishedAddress } from '../../shared/inbound-filter.js';
-import type { Ipv4Prefix, KubeLinkResource, LinkSource, LinkState, ValidLink } from '../../shared/types.js';
+import type { Ipv4Prefix, KubeLinkResource, LinkSource, LinkState, LinkTrafficStatus, ValidLink } from '../../shared/types.js';
 import type { TlsSource } from '../certs/tls-source.js';
 import { certificateExpiry } from '../certs/pki.js';
 import { planLinks, type LinkCapacity } from '../links/link-plan.js';
@@ -135,6 +135,12 @@ export interface DataPlaneSettings {
   maxPendingPerAddress: number;
   /** --max-dials-in-flight: this broker's own handshakes at once (DialPacer). */
   maxDialsInFlight?: number;
+  /** --tls-ciphers: TLS 1.3 suites of the tunnels, preferred first (default Node's). */
+  tlsCiphers?: string;
+  /** --tunnel-queue: bytes queued per tunnel (Node + kernel unsent) above which packets are dropped. */
+  tunnelQueueBytes?: number;
+  /** --status-stats-interval: how often RTT and bytes go into the KubeLink status; 0 never. */
+  statusStatsIntervalMs?: number;
 }
 
 export class DataPlane {
@@ -160,6 +166,8 @@ export class DataPlane {
 
   /** notAfter of the certificate in force, for kubelink_certificate_expiry_timestamp_seconds. */
   private certificateNotAfter: Date | undefined;
+  /** Per link, the RTT and bytes last put into its status (refreshStatusStats). */
+  private statusStats = new Map<string, LinkTrafficStatus>();
 
   constructor(
     private readonly settings: DataPlaneSettings,
@@ -192,7 +200,8 @@ export class DataPlane {
       local: { clusterAddress: settings.linkAddress.address, serviceCidr: settings.serviceCidr, dns: conventionalClusterDns(settings.serviceCidr) },
       tls: tls.current(),
       published: this.meshServices?.published() ?? [],
-      tunables: DEFAULT_SHARD_TUNABLES,
+      tlsCiphers: settings.tlsCiphers,
+      tunables: { ...DEFAULT_SHARD_TUNABLES, maxQueuedBytes: settings.tunnelQueueBytes ?? DEFAULT_SHARD_TUNABLES.maxQueuedBytes },
       logLevel: settings.logLevel,
     }));
     this.tunnels = new TunnelManager(
@@ -281,6 +290,7 @@ export class DataPlane {
         this.iptablesDue = true;
         void this.networkReconcile.run();
       }, settings.reconcileMs));
+      if (settings.statusStatsIntervalMs) this.timers.push(clock.setInterval(() => this.refreshStatusStats(), settings.statusStatsIntervalMs));
       this.stops.push(() => {
         for (const t of this.timers) clock.clearInterval(t);
         this.tunnels.stop();
@@ -344,9 +354,31 @@ export class DataPlane {
     void this.report(report.name, report.state, report.message);
   }
 
+  /**
+   * Every --status-stats-interval: each served link's RTT and bytes go into its KubeLink
+   * status with its current state, so `kubelink status` and `kubectl get klink -o wide`
+   * show them with nothing but API access (the broker's /metrics is on the node's network).
+   * One timer for all links; a link's stats change its status at most once per interval
+   * (252 links at 60 s: about 4 status patches a second), and state changes in between
+   * carry the last stats unchanged, so they cost no extra write.
+   */
+  private refreshStatusStats(): void {
+    const statsTime = new Date(this.parts.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const links = this.tunnels.snapshot();
+    this.statusStats = new Map(
+      links.map((link): [string, LinkTrafficStatus] => [
+        link.name,
+        { rttMs: link.rttMs === null ? undefined : Math.round(link.rttMs * 100) / 100, rxBytes: link.traffic.rxBytes, txBytes: link.traffic.txBytes, statsTime },
+      ]),
+    );
+    for (const link of links) void this.report(link.name, link.state, link.message);
+  }
+
   private async report(name: string, state: LinkState, message: string): Promise<void> {
+    // An Invalid link has no tunnel, so no stats either.
+    const stats = state === 'Invalid' ? {} : this.statusStats.get(name);
     try {
-      await this.parts.links.reportStatus(name, { state, message, gateway: this.gateway });
+      await this.parts.links.reportStatus(name, { state, message, gateway: this.gateway, ...stats });
     } catch (err) {
       this.log.warn('status report failed', { link: name, err });
     }

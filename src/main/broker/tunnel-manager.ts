@@ -241,7 +241,7 @@ export class TunnelManager {
   onShardMessage(shard: number, msg: ShardToMain): void {
     switch (msg.type) {
       case 'established':
-        this.onEstablished(shard, msg.connId, msg.linkId, msg.dialed, msg.peerDns);
+        this.onEstablished(shard, msg.connId, msg.linkId, msg.dialed, msg.peerDns, msg.cipher);
         break;
       case 'closed':
         if (msg.traffic) this.account(msg.connId, msg.traffic);
@@ -334,7 +334,7 @@ export class TunnelManager {
 
   // --- internals ---
 
-  private onEstablished(shard: number, connId: number, linkId: number, dialed: boolean, peerDns: HelloDns | undefined): void {
+  private onEstablished(shard: number, connId: number, linkId: number, dialed: boolean, peerDns: HelloDns | undefined, cipher?: string): void {
     const conn = this.connections.get(connId);
     const entry = this.byId[linkId];
     if (!conn || !entry) {
@@ -356,7 +356,7 @@ export class TunnelManager {
       this.shards.send(shard, { type: 'activate', connId });
       this.datapath.setLinkShard(linkId, shard);
       this.pacer.cancel(linkId);
-      this.log.info('tunnel up', { link: entry.link.name, connId, shard, direction: dialed ? 'dialed' : 'accepted' });
+      this.log.info('tunnel up', { link: entry.link.name, connId, shard, direction: dialed ? 'dialed' : 'accepted', cipher });
       // A peer that comes back announcing another cluster DNS is reported even while Up.
       const dnsChanged = peerDns?.dnsIp !== entry.peerDns?.dnsIp || peerDns?.domain !== entry.peerDns?.domain;
       entry.peerDns = peerDns;

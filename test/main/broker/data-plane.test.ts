@@ -95,7 +95,7 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
     healthy: true,
     openTun: () => (events.push('datapath.openTun'), 'kubelink0'),
     startThreads: async () => void events.push('datapath.startThreads'),
-    shardRings: () => ({ toTunnelRing: new SharedArrayBuffer(8), toTunRing: new SharedArrayBuffer(8), toTunSignal: new SharedArrayBuffer(4), counters: new SharedArrayBuffer(8), counterBlock: 0 }),
+    shardRings: () => ({ toTunnelRing: new SharedArrayBuffer(8), tunFd: -1, counters: new SharedArrayBuffer(8), counterBlock: 0 }),
     metricsSource: () => ({ counterBlocks: new CounterBlocks(CounterBlocks.allocate(3)), blockNames: ['tun-reader', 'tun-writer', 'shard-0'], ringDrops: () => 0, ringFill: () => [] }),
     takeDemand: () => {
       demandChecks++;
