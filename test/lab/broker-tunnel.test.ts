@@ -63,6 +63,14 @@ describe('broker on a two-cluster lab', () => {
     assert.equal(back.cluster, c1.name);
   });
 
+  test('the tunnels run TLS 1.3 with AES-128-GCM, the default cipher preference, both dialed and accepted', async () => {
+    for (const broker of brokers.values()) {
+      const ups = (await readFile(broker.logFile, 'utf8')).split('\n').filter((line) => line.includes('"tunnel up"'));
+      assert.ok(ups.length > 0, `no "tunnel up" in ${broker.logFile}`);
+      for (const line of ups) assert.match(line, /"cipher":"TLSv1\.3 TLS_AES_128_GCM_SHA256"/);
+    }
+  });
+
   test('an iperf3 TCP run of 10 s completes through the tunnel', async () => {
     const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
     const result = await runIperf(lab, c1.pods.client2, c2.serviceIp, { durationSec: 10 });
@@ -115,7 +123,7 @@ describe('broker on a two-cluster lab', () => {
     });
     const text = await lab.httpGet(c1.gateway.ns, 'http://127.0.0.1:8080/metrics');
     for (const shard of ['0', '1']) {
-      for (const ring of ['to-tunnel', 'to-tun']) assert.match(text, new RegExp(`kubelink_ring_used_ratio\\{shard="${shard}",ring="${ring}"\\} [0-9.e-]+`));
+      for (const ring of ['to-tunnel']) assert.match(text, new RegExp(`kubelink_ring_used_ratio\\{shard="${shard}",ring="${ring}"\\} [0-9.e-]+`));
     }
   });
 
@@ -215,6 +223,52 @@ describe('broker on a two-cluster lab', () => {
     }
     await waitBothWays();
     assert.equal(await metric(c1, 'kubelink_link_up', c2.name, 'link'), 1);
+  });
+
+  test("a peer cannot open connections to the gateway's own ports through the tunnel (here the broker's HTTP port); ping and service traffic pass", async () => {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    const c1Address = c1.clusterAddress.split('/')[0]!;
+    // From cluster 2's gateway the mesh network is routed into its TUN: this request
+    // leaves with cluster 2's cluster address as source, as any peer's would.
+    const refused = await lab.httpGet(c2.gateway.ns, `http://${c1Address}:8080/healthz`).then(
+      () => 'answered',
+      (err: unknown) => String((err as Error).message),
+    );
+    assert.match(refused, /ECONNREFUSED/, 'the gateway resets a new connection from the tunnel at once');
+    // ...while the broker's port answers locally, and ping and the service pass the tunnel.
+    assert.match(await lab.httpGet(c1.gateway.ns, 'http://127.0.0.1:8080/healthz'), /ok/i);
+    await lab.exec(c2.gateway.ns, ['ping', '-c', '1', '-W', '5', c1Address]);
+    assert.equal((await lab.requestEcho(c2.pods.client2, c1.serviceIp)).cluster, c1.name);
+    const guard = (await lab.exec(c1.gateway.ns, ['iptables', '-S', 'KUBELINK-IN-kubelink'])).stdout;
+    assert.match(guard, /--ctstate RELATED,ESTABLISHED,DNAT -j RETURN/);
+  });
+
+  test('packets from a peer to unassigned addresses of the local service CIDR do not leave the gateway', async () => {
+    const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
+    const unassigned = c1.serviceIp.replace(/\.10$/, '.99'); // no service (no DNAT rule) has it
+    const comment = `kltest-unassigned-${process.pid}`;
+    const counter = ['-d', unassigned, '-p', 'udp', '-m', 'comment', '--comment', comment];
+    // Count in cluster 1's gateway what arrives from the tunnel and what leaves by any interface.
+    await lab.exec(c1.gateway.ns, ['iptables', '-t', 'mangle', '-I', 'PREROUTING', '-i', 'kubelink', ...counter]);
+    await lab.exec(c1.gateway.ns, ['iptables', '-t', 'mangle', '-I', 'POSTROUTING', ...counter]);
+    const count = async (chain: string) => {
+      const listing = (await lab.exec(c1.gateway.ns, ['iptables', '-t', 'mangle', '-L', chain, '-v', '-x', '-n'])).stdout;
+      const line = listing.split('\n').find((l) => l.includes(comment));
+      return Number(line?.trim().split(/\s+/)[0] ?? NaN);
+    };
+    try {
+      // Five datagrams from cluster 2's gateway: routed into its tunnel, SNATed to its cluster address.
+      const send = `const s=require('node:dgram').createSocket('udp4');let n=0;const go=()=>s.send('probe',9,'${unassigned}',()=>{if(++n<5)go();else s.close();});go();`;
+      await lab.exec(c2.gateway.ns, [lab.nodeBinary, '-e', send]);
+      await lab.retry('the datagrams arrive at cluster 1', { timeoutMs: 5000 }, async () => assert.equal(await count('PREROUTING'), 5));
+      assert.equal(await count('POSTROUTING'), 0, 'none left the gateway (before: all five went out by the default route)');
+      const route = (await lab.exec(c1.gateway.ns, ['ip', 'route', 'show', 'proto', '211'])).stdout;
+      assert.match(route, new RegExp(`^unreachable ${c1.serviceCidr.replace(/\./g, '\\.')}`, 'm'));
+      assert.equal((await lab.requestEcho(c2.pods.client2, c1.serviceIp)).cluster, c1.name, 'the assigned service IP still answers');
+    } finally {
+      await lab.exec(c1.gateway.ns, ['iptables', '-t', 'mangle', '-D', 'PREROUTING', '-i', 'kubelink', ...counter]).catch(() => undefined);
+      await lab.exec(c1.gateway.ns, ['iptables', '-t', 'mangle', '-D', 'POSTROUTING', ...counter]).catch(() => undefined);
+    }
   });
 
   test('spoofed packets and malformed frames from a peer are dropped and counted; the connection and the broker live on; a restarted peer broker restores traffic', async () => {

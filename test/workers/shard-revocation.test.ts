@@ -48,14 +48,15 @@ test('a CRL refuses revoked peers in new handshakes both ways and closes the run
     shardIndex: 0,
     port: port2,
     toTunnelRing: SpscRing.allocate(1 << 16),
-    toTunRing: SpscRing.allocate(1 << 16),
-    toTunSignal: new SharedArrayBuffer(4),
+    // Nothing is received for the TUN here: a descriptor that is never written.
+    tunFd: -1,
     counters: CounterBlocks.allocate(1),
     counterBlock: 0,
     local: { clusterAddress: 0xc0a8000b, serviceCidr: { network: 0x64400000, prefixLength: 20 } },
     tls: material,
     links: [shardLink(0, 'broker.c2.lab', 0xc0a8000c), shardLink(1, 'broker.c3.lab', 0xc0a8000d)],
-    tunables: DEFAULT_SHARD_TUNABLES,
+    // The peers here never send their hello: only the CRL may close them, not the handshake deadline.
+    tunables: { ...DEFAULT_SHARD_TUNABLES, handshakeTimeoutMs: 600_000 },
     logLevel: 'error',
   });
 

@@ -12,6 +12,9 @@
 //   occupying a wanted destination is reported as a conflict instead of being replaced.
 // - the SNAT rule carries the iptables comment `kubelink:<ifname>`; only rules with exactly
 //   that comment are checked, replaced or removed.
+// - the inbound guard (filter table) is a chain of our own, KUBELINK-IN-<ifname>, entered
+//   from INPUT by a rule with the same comment: new connections from the tunnel to the
+//   gateway itself are refused (docs/architecture.md, "Gateway guard").
 import type { Ipv4Interface } from '../../shared/cidr.js';
 import { formatIpv4, formatPrefix, parseIpv4, prefixContains } from '../../shared/cidr.js';
 import type { Ipv4Prefix } from '../../shared/types.js';
@@ -85,6 +88,28 @@ export interface RouteReconcileResult extends RouteDiff {
 export type SnatResult = 'present' | 'created';
 
 const SNAT_CHAIN = 'POSTROUTING';
+
+/** The filter chain guarding the gateway against new connections from the tunnel `ifname`. */
+export function inboundGuardChain(ifname: string): string {
+  return `KUBELINK-IN-${ifname}`; // at most 12 + 15 characters: within iptables' 28
+}
+
+/**
+ * The guard chain's rules (arguments after `-A CHAIN`). Packets from the tunnel that reach
+ * INPUT are addressed to the gateway itself (the shard admits only our cluster address,
+ * our service CIDR and published mesh addresses; service traffic is DNATed and forwarded).
+ * Replies to our own connections (ESTABLISHED, RELATED) and ports published on purpose
+ * (DNAT or REDIRECT by whoever publishes them) pass, as does ping; anything else is a new
+ * connection a peer has no business opening: TCP gets a reset, the rest port-unreachable.
+ */
+export function inboundGuardRules(): string[][] {
+  return [
+    ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED,DNAT', '-j', 'RETURN'],
+    ['-p', 'icmp', '-m', 'icmp', '--icmp-type', '8', '-j', 'RETURN'],
+    ['-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset'],
+    ['-j', 'REJECT', '--reject-with', 'icmp-port-unreachable'],
+  ];
+}
 
 /** The iptables comment that marks the SNAT rule of `ifname` as ours. */
 export function snatComment(ifname: string): string {
@@ -205,8 +230,62 @@ export class GatewayNet {
     }
   }
 
-  private async iptables(args: string[]): Promise<string> {
-    return (await this.run('iptables', ['-w', this.lockWait, '-t', 'nat', ...args])).stdout;
+  private async iptables(args: string[], table: 'nat' | 'filter' = 'nat'): Promise<string> {
+    return (await this.run('iptables', ['-w', this.lockWait, '-t', table, ...args])).stdout;
+  }
+
+  /**
+   * Ensures the inbound guard of `ifname`: its chain holds exactly inboundGuardRules() and
+   * INPUT jumps to it first for packets from `ifname`. Idempotent; returns 'created' when
+   * something had to be (re)made, so callers can log a repair.
+   */
+  async ensureInboundGuard(ifname: string): Promise<SnatResult> {
+    const chain = inboundGuardChain(ifname);
+    const comment = snatComment(ifname);
+    try {
+      let repaired = false;
+      const listing = await this.iptables(['-S'], 'filter');
+      const lines = listing.split('\n').map(splitIptablesLine);
+      if (!lines.some((a) => a[0] === '-N' && a[1] === chain)) {
+        await this.iptables(['-N', chain], 'filter');
+        repaired = true;
+      }
+      const present = lines.filter((a) => a[0] === '-A' && a[1] === chain).map((a) => a.slice(2).join(' '));
+      const wanted = inboundGuardRules();
+      if (present.join('\n') !== wanted.map((r) => r.join(' ')).join('\n')) {
+        await this.iptables(['-F', chain], 'filter');
+        for (const rule of wanted) await this.iptables(['-A', chain, ...rule], 'filter');
+        repaired = true;
+      }
+      const jumps = lines.filter((a) => a[0] === '-A' && a[1] === 'INPUT' && argAfter(a, '--comment') === comment);
+      const isWanted = (a: string[]) => argAfter(a, '-i') === ifname && argAfter(a, '-j') === chain;
+      const keep = jumps.find(isWanted);
+      for (const a of jumps) if (a !== keep) await this.iptables(['-D', 'INPUT', ...a.slice(2)], 'filter');
+      if (!keep) {
+        await this.iptables(['-I', 'INPUT', '1', '-i', ifname, '-m', 'comment', '--comment', comment, '-j', chain], 'filter');
+        repaired = true;
+      }
+      return repaired ? 'created' : 'present';
+    } catch (err) {
+      throw new Error(`ensuring the inbound guard of ${ifname} failed`, { cause: err });
+    }
+  }
+
+  /** Removes the inbound guard of `ifname` (clean shutdown). */
+  async removeInboundGuard(ifname: string): Promise<void> {
+    const chain = inboundGuardChain(ifname);
+    try {
+      const lines = (await this.iptables(['-S'], 'filter')).split('\n').map(splitIptablesLine);
+      for (const a of lines) {
+        if (a[0] === '-A' && a[1] === 'INPUT' && argAfter(a, '--comment') === snatComment(ifname)) await this.iptables(['-D', 'INPUT', ...a.slice(2)], 'filter');
+      }
+      if (lines.some((a) => a[0] === '-N' && a[1] === chain)) {
+        await this.iptables(['-F', chain], 'filter');
+        await this.iptables(['-X', chain], 'filter');
+      }
+    } catch (err) {
+      throw new Error(`removing the inbound guard of ${ifname} failed`, { cause: err });
+    }
   }
 
   /** Our SNAT rules for `ifname`, as argument lists after the chain name. */

@@ -8,8 +8,7 @@ import { DEFAULT_SHARD_TUNABLES, type ShardToMain } from '../../../src/shared/sh
 const template = (shard: number): ShardInitTemplate => ({
   shardIndex: shard,
   toTunnelRing: new SharedArrayBuffer(8),
-  toTunRing: new SharedArrayBuffer(8),
-  toTunSignal: new SharedArrayBuffer(4),
+  tunFd: -1,
   counters: new SharedArrayBuffer(8),
   counterBlock: shard,
   local: { clusterAddress: 1, serviceCidr: { network: 0, prefixLength: 8 } },
