@@ -25,7 +25,8 @@ describe('lab topology (pure)', () => {
     const t = describeTopology('kltest', 8);
     const c3 = t.clusters[2]!;
     assert.equal(c3.serviceCidr, '100.64.32.0/20');
-    assert.equal(c3.serviceIp, '100.64.32.10');
+    assert.equal(c3.serviceIp, '100.64.32.100');
+    assert.equal(c3.dnsIp, '100.64.32.10', 'the cluster DNS at service CIDR + 10, as kube-dns');
     assert.equal(c3.clusterAddress, '192.168.0.13/24');
     assert.equal(c3.endpoint, 'broker.c3.kubelink.lab:8088');
     assert.equal(c3.gateway.internetIp, '172.31.0.13');
