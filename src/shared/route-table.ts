@@ -1,5 +1,5 @@
 // Destination -> link -> shard, published by the main thread and read by the TUN reader
-// thread for every packet, without messages.
+// thread for every packet, without messages (docs/architecture.md, "Route table and demand").
 //
 //   Int32 words of the SharedArrayBuffer:
 //   +---------+-------+----------+----------+------------------------------+----------------------+

@@ -4,7 +4,6 @@
 // tunnel. Queries are made with dig (bind9-dnsutils) and wget from the pods.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab } from '../../loadtest/lab/lab.js';
@@ -13,9 +12,10 @@ import { BROKER_DNS_PORT, type LabCluster, type LabPod } from '../../loadtest/la
 import type { EchoReply } from '../../loadtest/lab/echo-server.js';
 import { brokerMetric } from '../helpers/broker-probes.js';
 import { kubernetesLabHooks } from '../helpers/kubernetes-lab.js';
-import type { ProbeReport } from './fixtures/dns-prober.js';
+import { applyYaml as applyLabYaml } from '../helpers/lab-kubectl.js';
+import type { ProbeReport } from '../fixtures/dns-prober.js';
 
-const PROBER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'dns-prober.js');
+const PROBER = fileURLToPath(new URL('../fixtures/dns-prober.js', import.meta.url));
 
 interface Dig {
   status: string;
@@ -54,11 +54,7 @@ describe('names across the mesh on a two-cluster lab', () => {
       assert.equal(r.status, status, r.output);
       return r;
     });
-  const applyYaml = async (cluster: LabCluster, file: string, yaml: string) => {
-    const p = path.join(lab.workDir, `${cluster.name}-${file}.yaml`);
-    await writeFile(p, yaml);
-    await lab.kubectl(cluster.index, ['apply', '-f', p]);
-  };
+  const applyYaml = (cluster: LabCluster, file: string, yaml: string) => applyLabYaml(lab, cluster, file, yaml);
 
   kubernetesLabHooks(lab, k8s);
 
