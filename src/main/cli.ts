@@ -1,5 +1,6 @@
 // `kubelink`: parses the flags, starts the selected controllers, and stops them cleanly on
 // SIGTERM/SIGINT. A bad flag exits 2 with one line naming the flag and the value.
+// `kubelink status ...` is the operators' view of the mesh (src/main/status/).
 import { FlagError, helpText, parseFlags, type Config } from './flags.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { Broker } from './broker/broker.js';
@@ -25,6 +26,18 @@ async function startControllers(config: Config, log: Logger): Promise<Controller
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'status') {
+    const { runStatus } = await import('./status/status-command.js');
+    return runStatus(argv.slice(1), {
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+      now: () => new Date(),
+      interrupted: new Promise((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      }),
+    });
+  }
   let config: Config;
   try {
     config = parseFlags(argv);

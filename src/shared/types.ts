@@ -49,7 +49,17 @@ export interface KubeLinkStatus {
   state?: LinkState;
   message?: string;
   gateway?: string;
+  /** RFC 3339; when state last changed (set by the status writer, not by the reporter). */
+  lastTransitionTime?: string;
+  /** Tunnel statistics as of statsTime, written at a bounded rate (see LinkTrafficStatus). */
+  rttMs?: number;
+  rxBytes?: number;
+  txBytes?: number;
+  statsTime?: string;
 }
+
+/** The traffic fields of a KubeLink status, refreshed by the broker every stats interval. */
+export type LinkTrafficStatus = Pick<KubeLinkStatus, 'rttMs' | 'rxBytes' | 'txBytes' | 'statsTime'>;
 
 export interface KubeLinkResource {
   apiVersion: string;

@@ -17,13 +17,13 @@
 // scheduleDial/onDemand; anything more that starts with the data plane is one more step
 // in start() with its stop pushed on the stop stack (the mesh DNS is one: parts.dns).
 import type { Logger } from '../../shared/log.js';
-import { formatIpv4 } from '../../shared/cidr.js';
+import { formatIpv4, formatPrefix } from '../../shared/cidr.js';
 import type { Ipv4Interface } from '../../shared/cidr.js';
 import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { createCoalescedTask, type CoalescedTask } from '../../shared/coalesced-task.js';
 import { DEFAULT_SHARD_TUNABLES, type TlsMaterial } from '../../shared/shard-protocol.js';
 import type { PublishedAddress } from '../../shared/inbound-filter.js';
-import type { Ipv4Prefix, KubeLinkResource, LinkSource, LinkState, ValidLink } from '../../shared/types.js';
+import type { Ipv4Prefix, KubeLinkResource, LinkSource, LinkState, LinkTrafficStatus, ValidLink } from '../../shared/types.js';
 import type { TlsSource } from '../certs/tls-source.js';
 import { certificateExpiry } from '../certs/pki.js';
 import { planLinks, type LinkCapacity } from '../links/link-plan.js';
@@ -54,8 +54,12 @@ export interface DataPlaneDatapath extends TunnelDatapath {
 /** The gateway node's networking for the TUN (GatewayNetwork; faked in tests). */
 export interface DataPlaneNetwork {
   setUp(ifname: string): Promise<void>;
-  /** SNAT and one route into the TUN per destination; repairs what was deleted. */
-  reconcile(destinations: readonly Ipv4Prefix[]): Promise<void>;
+  /**
+   * One route into the TUN per destination (one batch), and with `iptables` the rules
+   * (SNAT, inbound guard); repairs what was deleted. Resolves with the destinations whose
+   * route is NOT in place.
+   */
+  reconcile(destinations: readonly Ipv4Prefix[], options: { iptables: boolean }): Promise<{ failed: readonly Ipv4Prefix[] }>;
   nodeAddressIn(nodeCidr: Ipv4Prefix): Promise<number | undefined>;
   tearDown(): Promise<void>;
 }
@@ -131,6 +135,12 @@ export interface DataPlaneSettings {
   maxPendingPerAddress: number;
   /** --max-dials-in-flight: this broker's own handshakes at once (DialPacer). */
   maxDialsInFlight?: number;
+  /** --tls-ciphers: TLS 1.3 suites of the tunnels, preferred first (default Node's). */
+  tlsCiphers?: string;
+  /** --tunnel-queue: bytes queued per tunnel (Node + kernel unsent) above which packets are dropped. */
+  tunnelQueueBytes?: number;
+  /** --status-stats-interval: how often RTT and bytes go into the KubeLink status; 0 never. */
+  statusStatsIntervalMs?: number;
 }
 
 export class DataPlane {
@@ -151,9 +161,13 @@ export class DataPlane {
   private invalidLinks = 0;
   private gateway: string | undefined;
   private stopped = false;
+  /** The periodic repair also checks the iptables rules (SNAT, inbound guard); link changes only route. */
+  private iptablesDue = false;
 
   /** notAfter of the certificate in force, for kubelink_certificate_expiry_timestamp_seconds. */
   private certificateNotAfter: Date | undefined;
+  /** Per link, the RTT and bytes last put into its status (refreshStatusStats). */
+  private statusStats = new Map<string, LinkTrafficStatus>();
 
   constructor(
     private readonly settings: DataPlaneSettings,
@@ -166,7 +180,14 @@ export class DataPlane {
     this.networkReconcile = createCoalescedTask(
       async () => {
         if (this.stopped) return;
-        await parts.network.reconcile(this.served.flatMap(tunnelDestinations));
+        // The links as they are now: a change during the run makes one more run (the
+        // latest wins), and links added meanwhile count as routed only after it.
+        const links = this.served;
+        const iptables = this.iptablesDue;
+        this.iptablesDue = false;
+        const { failed } = await parts.network.reconcile(links.flatMap(tunnelDestinations), { iptables });
+        const unrouted = new Set(failed.map(formatPrefix));
+        this.tunnels.setRouted(new Set(links.filter((l) => tunnelDestinations(l).every((d) => !unrouted.has(formatPrefix(d)))).map((l) => l.name)));
         await this.meshServices?.reconcile();
       },
       0,
@@ -179,7 +200,8 @@ export class DataPlane {
       local: { clusterAddress: settings.linkAddress.address, serviceCidr: settings.serviceCidr, dns: conventionalClusterDns(settings.serviceCidr) },
       tls: tls.current(),
       published: this.meshServices?.published() ?? [],
-      tunables: DEFAULT_SHARD_TUNABLES,
+      tlsCiphers: settings.tlsCiphers,
+      tunables: { ...DEFAULT_SHARD_TUNABLES, maxQueuedBytes: settings.tunnelQueueBytes ?? DEFAULT_SHARD_TUNABLES.maxQueuedBytes },
       logLevel: settings.logLevel,
     }));
     this.tunnels = new TunnelManager(
@@ -264,7 +286,11 @@ export class DataPlane {
       }
 
       this.timers.push(clock.setInterval(() => this.tunnels.onDemand(datapath.takeDemand()), settings.demandCheckMs));
-      this.timers.push(clock.setInterval(() => void this.networkReconcile.run(), settings.reconcileMs));
+      this.timers.push(clock.setInterval(() => {
+        this.iptablesDue = true;
+        void this.networkReconcile.run();
+      }, settings.reconcileMs));
+      if (settings.statusStatsIntervalMs) this.timers.push(clock.setInterval(() => this.refreshStatusStats(), settings.statusStatsIntervalMs));
       this.stops.push(() => {
         for (const t of this.timers) clock.clearInterval(t);
         this.tunnels.stop();
@@ -328,9 +354,31 @@ export class DataPlane {
     void this.report(report.name, report.state, report.message);
   }
 
+  /**
+   * Every --status-stats-interval: each served link's RTT and bytes go into its KubeLink
+   * status with its current state, so `kubelink status` and `kubectl get klink -o wide`
+   * show them with nothing but API access (the broker's /metrics is on the node's network).
+   * One timer for all links; a link's stats change its status at most once per interval
+   * (252 links at 60 s: about 4 status patches a second), and state changes in between
+   * carry the last stats unchanged, so they cost no extra write.
+   */
+  private refreshStatusStats(): void {
+    const statsTime = new Date(this.parts.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const links = this.tunnels.snapshot();
+    this.statusStats = new Map(
+      links.map((link): [string, LinkTrafficStatus] => [
+        link.name,
+        { rttMs: link.rttMs === null ? undefined : Math.round(link.rttMs * 100) / 100, rxBytes: link.traffic.rxBytes, txBytes: link.traffic.txBytes, statsTime },
+      ]),
+    );
+    for (const link of links) void this.report(link.name, link.state, link.message);
+  }
+
   private async report(name: string, state: LinkState, message: string): Promise<void> {
+    // An Invalid link has no tunnel, so no stats either.
+    const stats = state === 'Invalid' ? {} : this.statusStats.get(name);
     try {
-      await this.parts.links.reportStatus(name, { state, message, gateway: this.gateway });
+      await this.parts.links.reportStatus(name, { state, message, gateway: this.gateway, ...stats });
     } catch (err) {
       this.log.warn('status report failed', { link: name, err });
     }

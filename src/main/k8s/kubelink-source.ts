@@ -18,7 +18,7 @@ import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { ResilientInformer } from './informer.js';
 import type { InformerTunables, ListResult, WatchStarter } from './informer.js';
 import { LatestWinsQueue } from './latest-wins-queue.js';
-import { sameStatus, stateChangeEvent, statusMergePatch } from './kubelink-status.js';
+import { sameStatus, stateChangeEvent, statusMergePatch, withTransitionTime } from './kubelink-status.js';
 
 export { ensureCrd } from './ensure-crd.js';
 
@@ -195,6 +195,7 @@ export class KubernetesLinkSource implements LinkSource {
       this.clearRetry(name);
       return;
     }
+    wanted = withTransitionTime(effective, wanted, new Date(this.options.clock.now()));
     try {
       await this.withinCallTimeout(
         this.custom.patchClusterCustomObjectStatus(

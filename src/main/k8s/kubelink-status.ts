@@ -4,11 +4,22 @@ import type { CoreV1Event } from '@kubernetes/client-node';
 import { KUBELINK_API_VERSION, KUBELINK_KIND } from '../../shared/types.js';
 import type { KubeLinkResource, KubeLinkStatus, LinkState } from '../../shared/types.js';
 
-const STATUS_FIELDS = ['state', 'message', 'gateway'] as const;
+/** What the broker reports; lastTransitionTime is derived by the writer (withTransitionTime). */
+const REPORTED_FIELDS = ['state', 'message', 'gateway', 'rttMs', 'rxBytes', 'txBytes', 'statsTime'] as const;
+const STATUS_FIELDS = [...REPORTED_FIELDS, 'lastTransitionTime'] as const;
 
-/** Equal when state, message and gateway are equal; absent, null and undefined are the same. */
+/** Equal when every reported field is equal; absent, null and undefined are the same. */
 export function sameStatus(a: KubeLinkStatus | undefined, b: KubeLinkStatus | undefined): boolean {
-  return STATUS_FIELDS.every((f) => (a?.[f] ?? undefined) === (b?.[f] ?? undefined));
+  return REPORTED_FIELDS.every((f) => (a?.[f] ?? undefined) === (b?.[f] ?? undefined));
+}
+
+/**
+ * `wanted` with lastTransitionTime: kept from `current` while the state stays, `now` when
+ * it changes (or was never recorded).
+ */
+export function withTransitionTime(current: KubeLinkStatus | undefined, wanted: KubeLinkStatus, now: Date): KubeLinkStatus {
+  const kept = current?.state === wanted.state ? current?.lastTransitionTime : undefined;
+  return { ...wanted, lastTransitionTime: kept ?? now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
 }
 
 /**
@@ -16,8 +27,8 @@ export function sameStatus(a: KubeLinkStatus | undefined, b: KubeLinkStatus | un
  * fields become null, which deletes them. No resourceVersion: a status write never
  * conflicts, the broker is the only writer and its latest opinion is the truth.
  */
-export function statusMergePatch(wanted: KubeLinkStatus): { status: Record<(typeof STATUS_FIELDS)[number], string | null> } {
-  return { status: { state: wanted.state ?? null, message: wanted.message ?? null, gateway: wanted.gateway ?? null } };
+export function statusMergePatch(wanted: KubeLinkStatus): { status: Record<(typeof STATUS_FIELDS)[number], string | number | null> } {
+  return { status: Object.fromEntries(STATUS_FIELDS.map((f) => [f, wanted[f] ?? null])) as Record<(typeof STATUS_FIELDS)[number], string | number | null> };
 }
 
 /** Event type and reason per state: Up is normal, every other state asks for attention. */

@@ -36,6 +36,7 @@ test('the CRD is cluster-scoped KubeLink/kubelinks with short name klink, a stat
       ['Gateway', '.status.gateway', 0],
       ['State', '.status.state', 0],
       ['Message', '.status.message', 1],
+      ['RTT-ms', '.status.rttMs', 1],
       ['Age', '.metadata.creationTimestamp', 0],
     ],
   );

@@ -9,9 +9,15 @@ import type { CoreV1Event } from '@kubernetes/client-node';
 import { ensureCrd } from '../../../src/main/k8s/ensure-crd.js';
 import { KUBELINKS_PATH, KubernetesLinkSource } from '../../../src/main/k8s/kubelink-source.js';
 import { silentLogger } from '../../../src/shared/log.js';
-import type { KubeLinkResource } from '../../../src/shared/types.js';
+import type { KubeLinkResource, KubeLinkStatus } from '../../../src/shared/types.js';
 import { createLink, deleteLink, getLink, kubeLink, replaceLinkSpec, startEnv, waitFor } from './api-server-env.js';
 import type { ApiServerEnv } from './api-server-env.js';
+
+/** A status without lastTransitionTime (the writer sets it from the clock). */
+function reported(status: KubeLinkStatus | undefined): KubeLinkStatus {
+  const { lastTransitionTime: _when, ...rest } = status ?? {};
+  return rest;
+}
 
 const NAMESPACE = 'kube-system';
 const FAST = { backoffInitialMs: 100, backoffMaxMs: 500, debounceMs: 10 };
@@ -74,7 +80,8 @@ describe('KubernetesLinkSource', () => {
     const before = await getLink(env, 'c2');
     await source.reportStatus('c2', { state: 'Up', message: 'tunnel carries keepalives', gateway: '10.250.0.2' });
     const after = await getLink(env, 'c2');
-    assert.deepEqual(after.status, { state: 'Up', message: 'tunnel carries keepalives', gateway: '10.250.0.2' });
+    assert.deepEqual(reported(after.status), { state: 'Up', message: 'tunnel carries keepalives', gateway: '10.250.0.2' });
+    assert.match(after.status?.lastTransitionTime ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'a state change records when');
     assert.deepEqual(after.spec, before.spec);
     assert.equal(after.metadata.generation, before.metadata.generation);
     const events = await linkEvents(env, 'c2');
@@ -94,9 +101,11 @@ describe('KubernetesLinkSource', () => {
   });
 
   test('a field left out of the reported status is removed; the same state records no new Event', async () => {
-    await source.reportStatus('c2', { state: 'Up', gateway: '10.250.0.2' });
+    const before = await getLink(env, 'c2');
+    await source.reportStatus('c2', { state: 'Up', gateway: '10.250.0.2', rttMs: 1.25, rxBytes: 10, txBytes: 20, statsTime: '2026-01-01T00:00:00Z' });
     const after = await getLink(env, 'c2');
-    assert.deepEqual(after.status, { state: 'Up', gateway: '10.250.0.2' });
+    assert.deepEqual(reported(after.status), { state: 'Up', gateway: '10.250.0.2', rttMs: 1.25, rxBytes: 10, txBytes: 20, statsTime: '2026-01-01T00:00:00Z' });
+    assert.equal(after.status?.lastTransitionTime, before.status?.lastTransitionTime, 'the state stayed: so does lastTransitionTime');
     assert.equal((await linkEvents(env, 'c2')).length, 1);
   });
 
@@ -116,7 +125,7 @@ describe('KubernetesLinkSource', () => {
       const states = ['Down', 'Error', 'Down', 'Error', 'Down', 'Up', 'Down', 'Error'] as const;
       await Promise.all(states.map((state, i) => source.reportStatus('c2', { state, message: `report ${i}`, gateway: '10.250.0.2' })));
       const final = await getLink(env, 'c2');
-      assert.deepEqual(final.status, { state: 'Error', message: 'report 7', gateway: '10.250.0.2' });
+      assert.deepEqual(reported(final.status), { state: 'Error', message: 'report 7', gateway: '10.250.0.2' });
       await waitFor('the watch saw the final write', () => modified.at(-1) === 'Error');
       assert.ok(modified.length <= 2, `writes: ${modified.join(',')}`);
     } finally {
@@ -132,7 +141,7 @@ describe('KubernetesLinkSource', () => {
     await createLink(env, kubeLink('c4', 4));
     await waitFor('c4 seen', () => delivered.latest.some((l) => l.metadata.name === 'c4'));
     await source.reportStatus('c4', { state: 'Invalid', message: 'spec.cidr overlaps the local service CIDR' });
-    assert.deepEqual((await getLink(env, 'c4')).status, { state: 'Invalid', message: 'spec.cidr overlaps the local service CIDR' });
+    assert.deepEqual(reported((await getLink(env, 'c4')).status), { state: 'Invalid', message: 'spec.cidr overlaps the local service CIDR' });
     const events = await linkEvents(env, 'c4');
     assert.deepEqual(
       events.map((e) => [e.type, e.reason, e.message]),
@@ -201,7 +210,7 @@ describe('KubernetesLinkSource across an API server restart', () => {
     assert.ok(failure instanceof Error, 'the write was attempted while the API server was down');
     // Nothing reports again (the tunnel stays Up): the source itself must retry.
     await waitFor('the status landed after the restart', async () => (await getLink(env, 'retried')).status?.state === 'Up');
-    assert.deepEqual((await getLink(env, 'retried')).status, { state: 'Up', message: 'tunnel up', gateway: '10.250.0.2' });
+    assert.deepEqual(reported((await getLink(env, 'retried')).status), { state: 'Up', message: 'tunnel up', gateway: '10.250.0.2' });
   });
 
   test('a status patch that gets no answer fails after the call timeout and is written once the server answers again', async () => {

@@ -1,17 +1,19 @@
 // The broker and router as Kubernetes controllers on the lab: per cluster an API server
 // (the project's test server), KubeLinks and the TLS Secret applied with the real kubectl,
 // the broker with --kubeconfig (leader election, status, Secret), the router on node 2.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { Lab } from '../../loadtest/lab/lab.js';
+import { applyYaml as applyLabYaml } from '../helpers/lab-kubectl.js';
 import { KubelinkKubernetesPath, BROKER_SECRET } from '../../loadtest/lab/kubelink-k8s-path.js';
 import { LAB_KUBELINK_NAMESPACE } from '../../loadtest/lab/kubelink-files.js';
 import { readLinkStates } from '../../loadtest/lab/kubelink-states.js';
 import type { LabCluster } from '../../loadtest/lab/topology.js';
 import { brokerMetric, issueCertificateFiles, labCa, rogueCertificateFiles, runFakePeer } from '../helpers/broker-probes.js';
+import { kubernetesLabHooks } from '../helpers/kubernetes-lab.js';
 
 describe('controllers against a Kubernetes API server on a two-cluster lab', () => {
   const lab = new Lab({ clusters: 2, staticRoutes: false });
@@ -27,23 +29,11 @@ describe('controllers against a Kubernetes API server on a two-cluster lab', () 
       assert.equal(row?.state, state, `state of ${cluster.name}/${name}: ${JSON.stringify(row)}`);
       return row!;
     });
-  const applyYaml = async (cluster: LabCluster, name: string, yaml: string) => {
-    const file = path.join(lab.workDir, `${cluster.name}-${name}.yaml`);
-    await writeFile(file, yaml);
-    await lab.kubectl(cluster.index, ['apply', '-f', file]);
-  };
+  const applyYaml = (cluster: LabCluster, name: string, yaml: string) => applyLabYaml(lab, cluster, name, yaml);
   const kubeLinkYaml = (name: string, cidr: string, clusterAddress: string, endpoint: string) =>
     `apiVersion: kubelink.mandelsoft.org/v1alpha1\nkind: KubeLink\nmetadata:\n  name: ${name}\nspec:\n  cidr: ${cidr}\n  clusterAddress: ${clusterAddress}\n  endpoint: ${endpoint}\n`;
 
-  before(async () => {
-    await lab.create();
-    await k8s.up();
-  });
-
-  after(async () => {
-    await k8s.down().catch(() => undefined);
-    await lab.destroy();
-  });
+  kubernetesLabHooks(lab, k8s);
 
   test('kubectl apply of two KubeLinks brings both Up with the gateway in their status, and traffic crosses both ways', async () => {
     const there = await linkState(c1, c2.name);
