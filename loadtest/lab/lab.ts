@@ -64,7 +64,7 @@ export interface LabOptions {
   /** Node 2 routes remote service CIDRs and the mesh via the gateway (the router's job). Default true. */
   staticRoutes?: boolean;
   /**
-   * Every cluster gets the same service CIDR 100.64.0.0/20 (echo at 100.64.0.10 in each):
+   * Every cluster gets the same service CIDR 100.64.0.0/20 (echo at 100.64.0.100 in each):
    * KubeLinks carry no cidr, clusters reach each other through MeshServices. Needs
    * staticRoutes: false (a static route to a remote service CIDR would be the local one).
    */

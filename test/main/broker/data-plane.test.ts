@@ -13,7 +13,7 @@ import type { MainToShard, TlsMaterial } from '../../../src/shared/shard-protoco
 import type { Ipv4Prefix, KubeLinkResource, KubeLinkStatus, LinkSource } from '../../../src/shared/types.js';
 import { formatPrefix } from '../../../src/shared/cidr.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
-import { kubeLink } from '../../helpers/kubelink-fixtures.js';
+import { kubeLink } from '../../fixtures/kubelink-fixtures.js';
 import { iface, ip4, prefix } from '../../helpers/ipv4-literals.js';
 
 const MATERIAL: TlsMaterial = { cert: 'cert', key: 'key', ca: 'ca' };
