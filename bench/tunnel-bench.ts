@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, isLogLevel, type LogLevel } from '../src/shared/log.js';
+import { CONFIG_DEFAULTS } from '../src/main/flags.js';
 import { runIperf, type IperfOptions, type IperfResult } from '../loadtest/lab/iperf.js';
 import { describeError as describeErrorChain } from '../loadtest/lab/error-text.js';
 import { Lab } from '../loadtest/lab/lab.js';
@@ -219,7 +220,8 @@ function describeError(error: unknown): string {
 function createPath(lab: Lab, name: string, options: BenchOptions): LabPath {
   if (name === 'raw') return lab.rawPath([lab.cluster(1), lab.cluster(2)]);
   if (name === 'openvpn') return lab.openVpnPath(2, 1);
-  if (name === 'tls') return new TlsPath(lab, lab.cluster(1), lab.cluster(2));
+  // The brokers' default cipher preference, so tls and kubelink do the same crypto.
+  if (name === 'tls') return new TlsPath(lab, lab.cluster(1), lab.cluster(2), CONFIG_DEFAULTS.tlsCiphers);
   const [, workers, noOffload, variantName] = KUBELINK_PATH.exec(name)!;
   const variant = variantName === undefined ? undefined : options.variants[variantName]!;
   return lab.kubelinkPath({
@@ -506,7 +508,7 @@ export function formatReport(measurements: readonly Measurement[], latencies: re
     `Machine: ${machine}`,
     '',
     `iperf3 TCP from a cluster-1 ${from} to cluster 2's service IP; ${options.durationSec} s per run; ` +
-      `median of ${options.runs} run(s). tls: Node TLS 1.3, 64 KiB writes, gateway to gateway. ` +
+      `median of ${options.runs} run(s). tls: Node TLS 1.3, 64 KiB writes, gateway to gateway, the brokers' default cipher order (${CONFIG_DEFAULTS.tlsCiphers.split(':')[0]} first). ` +
       `CPU: core-seconds per Gbit carried, sending (c1) / receiving (c2) broker, all threads, from /proc. ` +
       `Ping (every 20 ms, from the same pod to the same service IP) runs during the multi-stream runs.`,
     ...(variants.length > 0 ? [`Variants: ${variants.join('; ')}.`] : []),

@@ -10,6 +10,7 @@
         "src/batch_io.c",
         "src/fd_ops.c",
         "src/thread_name.c",
+        "src/sock_opt.c",
         "src/netlink.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],

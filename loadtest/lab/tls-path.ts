@@ -21,8 +21,6 @@ export interface TlsStreamOptions {
   streams: number;
   /** Bytes per socket.write (default 64 KiB). */
   writeBytes?: number;
-  /** TLS 1.3 cipher suites, OpenSSL syntax (default: Node's). */
-  ciphers?: string;
 }
 
 export class TlsPath implements LabPath {
@@ -34,6 +32,8 @@ export class TlsPath implements LabPath {
     private readonly lab: Lab,
     private readonly sender: LabCluster,
     private readonly receiverCluster: LabCluster,
+    /** TLS 1.3 suites, most preferred first (default: Node's). */
+    private readonly ciphers?: string,
   ) {
     this.certDir = path.join(lab.workDir, 'tls-path', 'pki');
   }
@@ -51,6 +51,7 @@ export class TlsPath implements LabPath {
       lab.nodeBinary, TLS_STREAM_SCRIPT, 'receive',
       '--host', this.receiverCluster.gateway.internetIp, '--port', String(TLS_PATH_PORT),
       '--cert', certs.certFile, '--key', certs.keyFile, '--ca', certs.caFile,
+      ...(this.ciphers ? ['--ciphers', this.ciphers] : []),
     ]);
     await lab.waitForListening(this.receiverCluster.gateway.ns, TLS_PATH_PORT);
   }
@@ -65,7 +66,7 @@ export class TlsPath implements LabPath {
       '--cert', certs.certFile, '--key', certs.keyFile, '--ca', certs.caFile,
       '--seconds', String(options.durationSec), '--streams', String(options.streams),
       '--write-bytes', String(options.writeBytes ?? 64 * 1024),
-      ...(options.ciphers ? ['--ciphers', options.ciphers] : []),
+      ...(this.ciphers ? ['--ciphers', this.ciphers] : []),
     ];
     const { stdout } = await this.lab.exec(this.sender.gateway.ns, argv, { timeoutMs: (options.durationSec + 30) * 1000 });
     return JSON.parse(stdout.trim().split('\n').pop()!) as TlsStreamReport;

@@ -5,9 +5,10 @@
 // JSON line (bytes received, seconds from first to last byte, its own CPU seconds); the
 // sender prints one JSON summary (TlsStreamReport) on stdout.
 //
-//   node tls-stream.js receive --host IP --port P --cert F --key F --ca F
+//   node tls-stream.js receive --host IP --port P --cert F --key F --ca F [--ciphers LIST]
 //   node tls-stream.js send --host IP --port P --servername NAME --cert F --key F --ca F
 //                           --seconds S [--streams N] [--write-bytes 65536] [--ciphers LIST]
+// --ciphers: TLS 1.3 suites (TLS_...), most preferred first; the receiver's order decides.
 //
 // The receiver runs until killed; every connection is measured on its own.
 
@@ -49,8 +50,13 @@ function tlsFiles(values: { cert?: string; key?: string; ca?: string }): { cert:
   return { cert: readFileSync(values.cert), key: readFileSync(values.key), ca: readFileSync(values.ca) };
 }
 
-function receive(host: string, port: number, files: { cert: Buffer; key: Buffer; ca: Buffer }): void {
-  const server = tls.createServer({ ...files, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, (socket) => {
+/** `ciphers` for Node: TLS 1.3 suites first (the accepting side's order decides in TLS 1.3). */
+function cipherOptions(ciphers: string | undefined): tls.SecureContextOptions {
+  return ciphers ? { ciphers, honorCipherOrder: true } : {};
+}
+
+function receive(host: string, port: number, files: { cert: Buffer; key: Buffer; ca: Buffer }, ciphers: string | undefined): void {
+  const server = tls.createServer({ ...files, ...cipherOptions(ciphers), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, (socket) => {
     const cpuStart = process.cpuUsage();
     let bytes = 0;
     let first = 0n;
@@ -118,7 +124,7 @@ async function send(values: Record<string, string | undefined>, files: { cert: B
     port: Number(values.port),
     servername: values.servername,
     minVersion: 'TLSv1.3',
-    ...(values.ciphers ? { ciphersuites: values.ciphers } : {}),
+    ...cipherOptions(values.ciphers),
   };
   const cpuStart = process.cpuUsage();
   const results = await Promise.all(Array.from({ length: streams }, () => sendOne(options, seconds, writeBytes)));
@@ -157,7 +163,7 @@ async function main(): Promise<void> {
   });
   if (!values.host || !values.port) throw new Error('--host and --port are required');
   const files = tlsFiles(values);
-  if (mode === 'receive') receive(values.host, Number(values.port), files);
+  if (mode === 'receive') receive(values.host, Number(values.port), files, values.ciphers);
   else if (mode === 'send') process.stdout.write(JSON.stringify(await send(values, files)) + '\n');
   else throw new Error(`mode ${JSON.stringify(mode)}: expected receive or send`);
 }

@@ -15,8 +15,11 @@
 //                                                        +------ eth0 10.250.0.10
 //                                                           control-plane ns (API server :6443)
 //
-// Service CIDR 100.64.(16*(i-1)).0/20, echo service IP .10 in it; cluster address
-// 192.168.0.(10+i)/24 in the mesh; endpoint broker.c<i>.kubelink.lab:8088.
+// Service CIDR 100.64.(16*(i-1)).0/20, cluster DNS at .10 (the kube-dns convention; the
+// stand-in runs on node 2), echo service IP .100 in it; cluster address
+// 192.168.0.(10+i)/24 in the mesh; endpoint broker.c<i>.kubelink.lab:8088. With
+// sameServiceCidr every cluster has 100.64.0.0/20 and its echo 100.64.0.100, as clusters
+// that keep their distribution's default do: they link without cidr, through MeshServices.
 
 /** Where a pod runs. */
 export type NodeRole = 'gateway' | 'node2';
@@ -68,10 +71,14 @@ export interface LabCluster {
   nodeCidr: string;
   /** The cluster's pod network (both nodes' pod subnets), identical in every cluster. */
   podCidr: string;
-  /** The cluster's service CIDR, disjoint across clusters. */
+  /** The cluster's service CIDR, disjoint across clusters (unless the lab has sameServiceCidr). */
   serviceCidr: string;
   /** The echo service's IP (kube-proxy stand-in DNATs it to the echo pod). */
   serviceIp: string;
+  /** The cluster DNS service IP (service CIDR + 10); port 53 is DNATed to the stand-in on node 2. */
+  dnsIp: string;
+  /** The cluster domain the cluster DNS answers, cluster.local. */
+  clusterDomain: string;
   /** Cluster address with mesh prefix, e.g. 192.168.0.11/24 (for --link-address). */
   clusterAddress: string;
   /** Cluster address without prefix. */
@@ -107,12 +114,21 @@ export interface LabTopology {
   internet: LabInternet;
   /** The mesh CIDR all cluster addresses live in. */
   meshCidr: string;
+  /** Every cluster has the same service CIDR (and echo ClusterIP): links carry no cidr. */
+  sameServiceCidr: boolean;
 }
 
 export const MIN_CLUSTERS = 1;
 /** Service CIDRs are 100.64.(16*(i-1)).0/20, so 16 clusters fill 100.64.0.0/16. */
 export const MAX_CLUSTERS = 16;
 export const LAB_DOMAIN = 'kubelink.lab';
+export const CLUSTER_DOMAIN = 'cluster.local';
+/** Where the cluster DNS stand-in listens on node 2 (the cluster DNS IP's port 53 is DNATed to it). */
+export const CLUSTER_DNS_PORT = 53;
+/** The brokers' --mesh-domain in the lab (kubelink's default). */
+export const MESH_DOMAIN = 'kubelink';
+/** The brokers' --dns-port in the lab (kubelink's default). */
+export const BROKER_DNS_PORT = 8053;
 export const BROKER_PORT = 8088;
 export const ECHO_HTTP_PORT = 80;
 export const IPERF_PORT = 5201;
@@ -143,7 +159,7 @@ export function namespaceBelongsTo(prefix: string, ns: string): boolean {
   return ns.startsWith(`${prefix}-`);
 }
 
-function describeCluster(prefix: string, index: number): LabCluster {
+function describeCluster(prefix: string, index: number, sameServiceCidr: boolean): LabCluster {
   const name = `c${index}`;
   const base = `${prefix}-${name}`;
   const gatewayNs = `${base}-gw`;
@@ -155,7 +171,7 @@ function describeCluster(prefix: string, index: number): LabCluster {
     node,
     nodeVeth: `veth-${podName}`,
   });
-  const serviceBase = `100.64.${16 * (index - 1)}`;
+  const serviceBase = `100.64.${sameServiceCidr ? 0 : 16 * (index - 1)}`;
   const endpointHost = `broker.${name}.${LAB_DOMAIN}`;
   return {
     index,
@@ -183,7 +199,9 @@ function describeCluster(prefix: string, index: number): LabCluster {
     nodeCidr: NODE_CIDR,
     podCidr: POD_CIDR,
     serviceCidr: `${serviceBase}.0/20`,
-    serviceIp: `${serviceBase}.10`,
+    serviceIp: `${serviceBase}.100`,
+    dnsIp: `${serviceBase}.10`,
+    clusterDomain: CLUSTER_DOMAIN,
     clusterAddress: `192.168.0.${10 + index}/24`,
     clusterIp: `192.168.0.${10 + index}`,
     endpointHost,
@@ -200,14 +218,15 @@ function describeCluster(prefix: string, index: number): LabCluster {
 }
 
 /** Computes the full topology of a lab; throws RangeError on a bad prefix or cluster count. */
-export function describeTopology(prefix: string, clusterCount: number): LabTopology {
+export function describeTopology(prefix: string, clusterCount: number, options: { sameServiceCidr?: boolean } = {}): LabTopology {
+  const sameServiceCidr = options.sameServiceCidr ?? false;
   validatePrefix(prefix);
   if (!Number.isInteger(clusterCount) || clusterCount < MIN_CLUSTERS || clusterCount > MAX_CLUSTERS) {
     throw new RangeError(`clusters must be an integer ${MIN_CLUSTERS}..${MAX_CLUSTERS}, got ${clusterCount}`);
   }
   const clusters: LabCluster[] = [];
-  for (let i = 1; i <= clusterCount; i++) clusters.push(describeCluster(prefix, i));
-  return { prefix, clusters, internet: { ns: `${prefix}-inet`, cidr: INTERNET_CIDR }, meshCidr: MESH_CIDR };
+  for (let i = 1; i <= clusterCount; i++) clusters.push(describeCluster(prefix, i, sameServiceCidr));
+  return { prefix, clusters, internet: { ns: `${prefix}-inet`, cidr: INTERNET_CIDR }, meshCidr: MESH_CIDR, sameServiceCidr };
 }
 
 /** Every namespace of the lab, bridges first (deleting them first takes the veths down early). */

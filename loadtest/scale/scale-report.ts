@@ -59,6 +59,8 @@ export interface ScaleReport {
     pingP99Ms: number;
   };
   peakDialsInFlight?: number;
+  /** Up means traffic flows: a link whose route is held back by a foreign route. */
+  routeGate?: { tunnelCarriedKeepalives: boolean; upWhileUnrouted: boolean; upAfterRouteFreedMs: number; deletedRouteBackMs: number };
   routeReconcile?: { routes: number; addMs: number; removeMs: number; failed: number };
   apiMode?: { applyMs: number; allStatusUpMs: number; routesAtAllUp: number; allRoutesMs: number; handshakeFailures: number };
 }
@@ -110,6 +112,11 @@ export function formatScaleReport(r: ScaleReport): string {
     row('worst ping through an untouched tunnel during churn', `${ms(c.pingMaxMs)} (p99 ${ms(c.pingP99Ms)}, ${c.pingLost}/${c.pingSent} lost)`, '< idle + 100 ms', c.pingMaxMs < idleMax + 100);
   }
   if (r.peakDialsInFlight !== undefined) row('peak dials in flight', String(r.peakDialsInFlight), `<= ${r.maxDialsInFlight}`, r.peakDialsInFlight <= r.maxDialsInFlight);
+  if (r.routeGate) {
+    row('link Up while its route was held by a foreign route', r.routeGate.upWhileUnrouted ? 'yes' : 'no (stayed Down, tunnel up)', 'no', !r.routeGate.upWhileUnrouted);
+    row('  Up after the foreign route was removed', s(r.routeGate.upAfterRouteFreedMs), '<= reconcile period (10 s)', r.routeGate.upAfterRouteFreedMs <= 11_000);
+    row('route deleted by hand back after', s(r.routeGate.deletedRouteBackMs), '<= reconcile period (10 s)', r.routeGate.deletedRouteBackMs <= 11_000);
+  }
   if (r.apiMode) {
     row(`API mode: kubectl apply of ${n} KubeLinks`, s(r.apiMode.applyMs));
     row('API mode: every status Up (from apply)', s(r.apiMode.allStatusUpMs), '<= 5 s', r.apiMode.allStatusUpMs <= 5000);

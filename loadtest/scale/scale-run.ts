@@ -116,8 +116,9 @@ class ScaleRun {
     return path.join(this.options.workDir, ...parts);
   }
 
+  /** The broker's routes into the TUN (its unreachable route for the local service CIDR is not one). */
   async ourRoutes(): Promise<number> {
-    return (await this.routes.dumpRoutes(BROKER_ROUTE_PROTOCOL)).length;
+    return (await this.routes.dumpRoutes(BROKER_ROUTE_PROTOCOL)).filter((r) => r.type === 'unicast').length;
   }
 
   async prepare(): Promise<void> {
@@ -278,18 +279,53 @@ class ScaleRun {
       pingP99Ms: percentile(during.rttsMs, 99) ?? 0,
     };
     this.report.peakDialsInFlight = metricValue(await broker.metrics(), 'kubelink_dials_in_flight_peak');
+    if (n >= 4) await this.routeGate(broker, linksDir);
     await broker.stop();
     await this.measureRouteBatch();
+  }
+
+  /**
+   * Up means traffic flows: p1's link comes back while a foreign route holds its service
+   * CIDR, so its route cannot be installed. Its tunnel comes up (keepalives, RTT), its
+   * status must stay non-Up until the foreign route is removed by hand and the next
+   * periodic reconcile installs ours. Then p2's route is deleted by hand and must come back.
+   */
+  async routeGate(broker: Broker, linksDir: string): Promise<void> {
+    const gated = this.peers[1]!;
+    const victim = this.peers[2]!;
+    const n = this.peers.length;
+    say(`route gate: ${gated.name} re-added while a foreign route holds ${gated.serviceCidr}`);
+    await rm(path.join(linksDir, `${gated.name}.yaml`));
+    await waitFor(`${gated.name} removed`, 60_000, async () => !servedLinks(await broker.metrics()).has(gated.name) && (await this.ourRoutes()) === n - 1);
+    await runCommand(['ip', 'route', 'add', gated.serviceCidr, 'dev', 'eth0', 'proto', 'static']);
+    try {
+      await this.writeLinks(linksDir, [gated]);
+      const rtt = new RegExp(`^kubelink_tunnel_rtt_seconds\\{link="${gated.name}"\\} `, 'm');
+      await waitFor(`${gated.name} tunnel carrying keepalives`, 60_000, async () => rtt.test(await broker.metrics()));
+      // Watch it for a few keepalive rounds: Up must not appear while the route is missing.
+      let upWhileUnrouted = false;
+      const watchUntil = Date.now() + 3000;
+      while (Date.now() < watchUntil) {
+        if (upLinks(await broker.metrics()).has(gated.name)) upWhileUnrouted = true;
+        await sleep(POLL_MS);
+      }
+      const freedAt = Date.now();
+      await runCommand(['ip', 'route', 'del', gated.serviceCidr, 'dev', 'eth0', 'proto', 'static']);
+      const upAfterFreedMs = await waitFor(`${gated.name} Up after its route is installed`, 60_000, async () => upLinks(await broker.metrics()).has(gated.name), freedAt);
+      say(`route gate: ${victim.name}'s route deleted by hand`);
+      const deletedAt = Date.now();
+      await runCommand(['ip', 'route', 'del', victim.serviceCidr, 'proto', String(BROKER_ROUTE_PROTOCOL)]);
+      const backMs = await waitFor(`${victim.name}'s route back`, 60_000, async () => (await this.routes.dumpRoutes(BROKER_ROUTE_PROTOCOL)).some((r) => r.destination.network === parsePrefixOrThrow(victim.serviceCidr).network), deletedAt);
+      this.report.routeGate = { tunnelCarriedKeepalives: true, upWhileUnrouted, upAfterRouteFreedMs: upAfterFreedMs, deletedRouteBackMs: backMs };
+    } finally {
+      await runCommand(['ip', 'route', 'del', gated.serviceCidr, 'dev', 'eth0', 'proto', 'static']).catch(() => undefined);
+    }
   }
 
   /** One reconcile of N routes through GatewayNet (dump, diff, one batch), add and remove, in scratch protocol 250. */
   async measureRouteBatch(): Promise<void> {
     const net = new GatewayNet();
-    const cidrs = this.peers.map((p) => {
-      const parsed = parsePrefix(p.serviceCidr.replace('100.80.', '100.90.'));
-      if (!parsed.ok) throw new Error(parsed.reason);
-      return parsed.value;
-    });
+    const cidrs = this.peers.map((p) => parsePrefixOrThrow(p.serviceCidr.replace('100.80.', '100.90.')));
     try {
       let t = performance.now();
       const added = await net.reconcileRoutes(deviceRoutes('eth0', cidrs), { protocol: SCRATCH_ROUTE_PROTOCOL });
@@ -355,6 +391,12 @@ class ScaleRun {
       }
     }
   }
+}
+
+function parsePrefixOrThrow(text: string) {
+  const parsed = parsePrefix(text);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return parsed.value;
 }
 
 async function openLog(file: string): Promise<number> {

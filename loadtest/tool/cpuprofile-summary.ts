@@ -1,5 +1,5 @@
 // Reads the .cpuprofile files `node --cpu-prof` writes, one per thread (main thread, the
-// TUN reader and writer threads, every shard worker), and says for each thread how busy it
+// TUN reader thread, every shard worker), and says for each thread how busy it
 // was and which functions took its time (self time). clinic flame samples the main thread
 // only; this is the view into the data-plane threads.
 
@@ -28,7 +28,7 @@ export interface FunctionTime {
 
 export interface ThreadProfile {
   file: string;
-  /** `main`, `tun-reader`, `tun-writer`, `shard`, or `worker <id>`. */
+  /** `main`, `tun-reader`, `shard`, or `worker <id>`. */
   thread: string;
   durationMs: number;
   /** Time not in (idle), percent of the duration. */
@@ -43,7 +43,7 @@ function threadName(file: string, nodes: readonly CpuProfileNode[]): string {
   // CPU.<date>.<time>.<pid>.<threadId>.<seq>.cpuprofile; thread 0 is the main thread.
   const threadId = /^CPU\.\d+\.\d+\.\d+\.(\d+)\.\d+\.cpuprofile$/.exec(path.basename(file))?.[1];
   if (threadId === '0') return 'main';
-  for (const name of ['tun-reader', 'tun-writer', 'shard']) {
+  for (const name of ['tun-reader', 'shard']) {
     if (nodes.some((n) => n.callFrame.url.endsWith(`/workers/${name}.js`))) return name;
   }
   return `worker ${threadId ?? '?'}`;
@@ -83,7 +83,7 @@ export function summarizeProfile(file: string, profile: CpuProfile, topN = 8): T
 /** Every .cpuprofile in `dir`, main thread first. */
 export async function summarizeProfileDir(dir: string, topN = 8): Promise<ThreadProfile[]> {
   const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile')).sort();
-  const order = (t: ThreadProfile): number => ['main', 'tun-reader', 'tun-writer', 'shard'].indexOf(t.thread.split(' ')[0]!) + 1 || 9;
+  const order = (t: ThreadProfile): number => ['main', 'tun-reader', 'shard'].indexOf(t.thread.split(' ')[0]!) + 1 || 9;
   const summaries = await Promise.all(
     files.map(async (f) => summarizeProfile(path.join(dir, f), JSON.parse(await readFile(path.join(dir, f), 'utf8')) as CpuProfile, topN)),
   );

@@ -1,7 +1,7 @@
 // CPU time a process has used (all its threads: main, TUN threads, shard workers), from
 // /proc/<pid>/stat utime + stime, to show what a load test cost each broker; and the same
 // per thread from /proc/<pid>/task/<tid>/stat, named by the thread's comm (the data-path
-// threads name themselves kl-tun-reader, kl-tun-writer, kl-shard-N; the rest keep Node's names).
+// threads name themselves kl-tun-reader, kl-shard-N; the rest keep Node's names).
 
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -18,6 +18,7 @@ NAPI_MODULE_INIT() {
       EXPORT("createEventFd", js_create_event_fd),
       EXPORT("signalEventFd", js_signal_event_fd),
       EXPORT("setThreadName", js_set_thread_name),
+      EXPORT("setSocketOption", js_set_socket_option),
       EXPORT("netlinkOpen", js_netlink_open),
       EXPORT("netlinkExchange", js_netlink_exchange),
   };

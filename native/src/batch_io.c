@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,15 +161,21 @@ static bool is_rejected(int err) {
 
 napi_value js_write_batch(napi_env env, napi_callback_info info) {
   static const char fn[] = "writeBatch";
-  napi_value argv[5];
+  napi_value argv[6];
   int fd;
   int64_t count;
-  typed_view buf, offsets, lengths;
-  if (!js_get_args(env, info, fn, 5, 5, argv) || !js_get_fd(env, argv[0], fn, "fd", &fd) ||
+  typed_view buf, offsets, lengths, prefix = {NULL, 0, 0};
+  if (!js_get_args(env, info, fn, 5, 6, argv) || !js_get_fd(env, argv[0], fn, "fd", &fd) ||
       !js_get_typed(env, argv[1], fn, "buf", napi_uint8_array, &buf) ||
       !js_get_typed(env, argv[2], fn, "offsets", napi_int32_array, &offsets) ||
       !js_get_typed(env, argv[3], fn, "lengths", napi_int32_array, &lengths) ||
       !js_get_int(env, argv[4], fn, "count", 0, INT32_MAX, &count)) {
+    return NULL;
+  }
+  napi_valuetype prefix_type;
+  napi_typeof(env, argv[5], &prefix_type);
+  if (prefix_type != napi_undefined &&
+      !js_get_typed(env, argv[5], fn, "prefix", napi_uint8_array, &prefix)) {
     return NULL;
   }
   if ((uint64_t)count > offsets.length || (uint64_t)count > lengths.length) {
@@ -195,9 +202,15 @@ napi_value js_write_batch(napi_env env, napi_callback_info info) {
   const uint8_t *base = buf.data;
   int written = 0;
   bool waited = false; // at most one bounded wait per call: never block the writer long
+  // With a prefix, each packet is written as prefix + packet in one writev (e.g. a zero
+  // virtio_net_hdr in front of a plain IP packet), so neither needs copying together.
+  struct iovec iov[2] = {{.iov_base = prefix.data, .iov_len = prefix.byte_length}, {0}};
   for (int64_t i = 0; i < count; i++) {
+    iov[1].iov_base = (void *)(base + offset_of[i]);
+    iov[1].iov_len = (size_t)length_of[i];
     for (;;) {
-      if (write(fd, base + offset_of[i], (size_t)length_of[i]) >= 0) {
+      ssize_t done = prefix.byte_length > 0 ? writev(fd, iov, 2) : write(fd, iov[1].iov_base, iov[1].iov_len);
+      if (done >= 0) {
         written++;
         break;
       }

@@ -14,6 +14,7 @@ napi_value js_close(napi_env env, napi_callback_info info);
 napi_value js_create_event_fd(napi_env env, napi_callback_info info);
 napi_value js_signal_event_fd(napi_env env, napi_callback_info info);
 napi_value js_set_thread_name(napi_env env, napi_callback_info info);
+napi_value js_set_socket_option(napi_env env, napi_callback_info info);
 napi_value js_netlink_open(napi_env env, napi_callback_info info);
 napi_value js_netlink_exchange(napi_env env, napi_callback_info info);
 

@@ -3,6 +3,7 @@
 // everything that can be checked from the text alone is checked here, and every error
 // is one line naming the flag, the value and what was expected.
 import os from 'node:os';
+import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import {
   formatIpv4,
@@ -53,6 +54,12 @@ export interface Config {
   mtu: number;
   /** TUN with virtio-net header and TSO/checksum offloads (super-packets through the tunnel). */
   tunOffload: boolean;
+  /** TLS 1.3 cipher suites of the tunnels, in preference order (OpenSSL names, colon-separated). */
+  tlsCiphers: string;
+  /** Per tunnel: bytes queued in Node plus unsent in the kernel above which packets are dropped. */
+  tunnelQueueBytes: number;
+  /** Bytes of each ring between the TUN threads and a shard (power of two). */
+  ringBytes: number;
   certFile?: string;
   keyFile?: string;
   caCertFile?: string;
@@ -89,6 +96,13 @@ export const CONFIG_DEFAULTS = {
   ifceName: 'kubelink',
   mtu: 1500,
   tunOffload: true,
+  // AES-128-GCM first: as secure as TLS 1.3 needs, and the cheapest per byte with AES-NI
+  // (bench/RESULTS.md); the others stay for peers that prefer them.
+  tlsCiphers: 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256',
+  // 1 MiB cost ~1 % of segments retransmitted on one stream with no latency gain this
+  // machine could show (bench/RESULTS.md, 2026-11-29): the old 4 MiB stays the default.
+  tunnelQueueBytes: 4 * 1024 * 1024,
+  ringBytes: 4 * 1024 * 1024,
   secretManageMode: 'none' as SecretManageMode,
   servedLinks: 'all' as const,
   maxDialsInFlight: DEFAULT_MAX_DIALS_IN_FLIGHT,
@@ -160,6 +174,24 @@ function integerFlag(min: number, max: number): (raw: string) => number {
     if (value < min || value > max) throw new ValueError('is out of range', `an integer ${min}..${max}`);
     return value;
   };
+}
+
+/** Smallest --ring-bytes: two of the largest ring records (64 KiB super-packets) must fit. */
+export const MIN_RING_BYTES = 256 * 1024;
+export const MAX_RING_BYTES = 256 * 1024 * 1024;
+/** Smallest --tunnel-queue: one write batch plus one largest frame. */
+export const MIN_TUNNEL_QUEUE_BYTES = 128 * 1024;
+export const MAX_TUNNEL_QUEUE_BYTES = 64 * 1024 * 1024;
+
+/** TLS 1.3 suites this Node's OpenSSL offers (tls.getCiphers lists them in lower case). */
+function tls13CipherList(raw: string): string {
+  const known = tls.getCiphers().filter((c) => c.startsWith('tls_')).map((c) => c.toUpperCase());
+  const names = raw.split(':').map((n) => n.trim());
+  const unknown = names.filter((n) => !known.includes(n.toUpperCase()));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new ValueError(`names no TLS 1.3 cipher suite this OpenSSL knows: ${unknown.map((n) => JSON.stringify(n)).join(', ')}`, `a colon list of ${known.join(', ')}`);
+  }
+  return names.map((n) => n.toUpperCase()).join(':');
 }
 
 function nonEmpty(expected: string): (raw: string) => string {
@@ -266,6 +298,25 @@ const FLAGS: readonly FlagDef[] = [
     apply: (raw, c) => {
       if (raw !== 'true' && raw !== 'false') throw new ValueError('is not a boolean', 'true or false');
       c.tunOffload = raw === 'true';
+    },
+  },
+  {
+    name: 'tls-ciphers', valueName: 'LIST', defaultText: CONFIG_DEFAULTS.tlsCiphers,
+    description: 'TLS 1.3 cipher suites of the tunnels, colon-separated, most preferred first',
+    apply: (raw, c) => { c.tlsCiphers = tls13CipherList(raw); },
+  },
+  {
+    name: 'tunnel-queue', valueName: 'BYTES', defaultText: String(CONFIG_DEFAULTS.tunnelQueueBytes),
+    description: 'per tunnel, bytes waiting to be sent (in the broker and unsent in the kernel) above which packets are dropped: bounds the latency a full tunnel adds',
+    apply: (raw, c) => { c.tunnelQueueBytes = integerFlag(MIN_TUNNEL_QUEUE_BYTES, MAX_TUNNEL_QUEUE_BYTES)(raw); },
+  },
+  {
+    name: 'ring-bytes', valueName: 'BYTES', defaultText: String(CONFIG_DEFAULTS.ringBytes),
+    description: 'size of each ring between the TUN threads and a worker, a power of two: bounds the packets waiting there',
+    apply: (raw, c) => {
+      const value = integerFlag(MIN_RING_BYTES, MAX_RING_BYTES)(raw);
+      if ((value & (value - 1)) !== 0) throw new ValueError('is not a power of two', `a power of two ${MIN_RING_BYTES}..${MAX_RING_BYTES}`);
+      c.ringBytes = value;
     },
   },
   {
@@ -394,6 +445,9 @@ function defaultConfig(env: NodeJS.ProcessEnv): Config {
     ifceName: CONFIG_DEFAULTS.ifceName,
     mtu: CONFIG_DEFAULTS.mtu,
     tunOffload: CONFIG_DEFAULTS.tunOffload,
+    tlsCiphers: CONFIG_DEFAULTS.tlsCiphers,
+    tunnelQueueBytes: CONFIG_DEFAULTS.tunnelQueueBytes,
+    ringBytes: CONFIG_DEFAULTS.ringBytes,
     secretManageMode: CONFIG_DEFAULTS.secretManageMode,
     servedLinks: CONFIG_DEFAULTS.servedLinks,
     workers: Math.min(Math.max(1, os.availableParallelism()), MAX_WORKERS),

@@ -72,8 +72,9 @@ export interface NativeAddon {
    * Writes packets `buf[offsets[i], offsets[i] + lengths[i])` for i < count; returns how
    * many were written. A full fd is waited for once per call (about 10 ms), then packets
    * that still do not fit are dropped; packets the kernel rejects (EINVAL, EIO) are skipped.
+   * With `prefix`, each packet is written as prefix + packet in one writev().
    */
-  writeBatch(fd: number, buf: Uint8Array, offsets: Int32Array, lengths: Int32Array, count: number): number;
+  writeBatch(fd: number, buf: Uint8Array, offsets: Int32Array, lengths: Int32Array, count: number, prefix?: Uint8Array): number;
   /** A close-on-exec duplicate (F_DUPFD_CLOEXEC): hand a socket to another event loop. */
   dup(fd: number): number;
   close(fd: number): void;
@@ -101,7 +102,19 @@ export interface NativeAddon {
    * Node 24 every piscina worker the same).
    */
   setThreadName(name: string): void;
+  /** setsockopt(fd, level, option, &value, sizeof(int)); see SocketOption. */
+  setSocketOption(fd: number, level: number, option: number, value: number): void;
 }
+
+/** setSocketOption levels and options (Linux values). */
+export const SocketOption = {
+  SOL_SOCKET: 1,
+  SO_SNDBUF: 7,
+  SO_RCVBUF: 8,
+  IPPROTO_TCP: 6,
+  /** Unsent bytes above which the socket stops being writable (poll/epoll): a bound on the kernel's part of a queue. */
+  TCP_NOTSENT_LOWAT: 25,
+} as const;
 
 /** Environment variable that overrides where the addon is loaded from. */
 export const NATIVE_PATH_ENV = 'KUBELINK_NATIVE';

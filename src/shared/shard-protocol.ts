@@ -41,7 +41,11 @@ export interface ShardTunables {
   clientHelloTimeoutMs: number;
   /** Bytes of framed packets gathered before one socket write. */
   writeBatchBytes: number;
-  /** Above this many bytes queued in a TLS socket, packets for it are dropped and counted. */
+  /**
+   * Above this many bytes queued in a TLS socket, packets for it are dropped and counted.
+   * The kernel's unsent bytes are bounded by the same figure (TCP_NOTSENT_LOWAT), so a
+   * tunnel holds at most about twice this much: the latency a saturated tunnel adds.
+   */
   maxQueuedBytes: number;
   /** Largest frame payload accepted or sent. */
   maxFramePayload: number;
@@ -63,10 +67,11 @@ export interface ShardInit {
   port: MessagePort;
   /** TUN reader -> this shard: packets to send into tunnels, tagged with the link id. */
   toTunnelRing: SharedArrayBuffer;
-  /** This shard -> TUN writer: packets received from tunnels. */
-  toTunRing: SharedArrayBuffer;
-  /** The TUN writer's doorbell, shared by every shard's toTunRing. */
-  toTunSignal: SharedArrayBuffer;
+  /**
+   * This shard's descriptor of the TUN device (a dup the datapath owns and closes): the
+   * shard writes the packets it receives from tunnels to it itself.
+   */
+  tunFd: number;
   /** All data-plane counter blocks (CounterBlocks) and the index of this shard's block. */
   counters: SharedArrayBuffer;
   counterBlock: number;
@@ -74,10 +79,12 @@ export interface ShardInit {
   local: { clusterAddress: number; serviceCidr: Ipv4Prefix; dns?: HelloDns };
   /** Mesh addresses published by MeshServices (the inbound check admits their ports). */
   published?: PublishedAddress[];
-  /** Records in both rings are [virtio_net_hdr][IP packet] (the TUN has offloads): the
+  /** The TUN has offloads: ring records and TUN writes are [virtio_net_hdr][IP packet]; the
    *  shard announces gso to peers and passes super-packets through. Default false. */
   vnetHdr?: boolean;
   tls: TlsMaterial;
+  /** TLS 1.3 cipher suites, preferred first (OpenSSL names, colon-separated); default Node's. */
+  tlsCiphers?: string;
   links: ShardLink[];
   tunables: ShardTunables;
   logLevel: string;
@@ -107,7 +114,7 @@ export type MainToShard =
 
 export type ShardToMain =
   /** Handshake and hello done; the peer is the link linkId. Awaits 'activate' or 'close'. */
-  | { type: 'established'; connId: number; linkId: number; dialed: boolean; peerVersion: number; peerDns?: HelloDns }
+  | { type: 'established'; connId: number; linkId: number; dialed: boolean; peerVersion: number; peerDns?: HelloDns; /** e.g. TLSv1.3 TLS_AES_128_GCM_SHA256 */ cipher?: string }
   /** The connection ended (or never got established). */
   | { type: 'closed'; connId: number; linkId: number | null; reason: string; handshakeFailure: boolean; traffic?: ConnectionTraffic }
   /** Periodic per-connection health from keepalives, with the traffic carried so far. */

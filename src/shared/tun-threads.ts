@@ -1,8 +1,8 @@
-// Start-up data for the two dedicated TUN threads (src/workers/tun-reader.ts and
-// tun-writer.ts). They are plain worker_threads, not piscina shards: each runs one
-// blocking loop for the life of the broker.
+// Start-up data for the dedicated TUN reader thread (src/workers/tun-reader.ts). It is a
+// plain worker_thread, not a piscina shard: it runs one blocking loop for the life of the
+// broker. (The shards write to the TUN themselves: src/workers/tun-output.ts.)
 
-/** Words of the control SharedArrayBuffer both TUN threads watch. */
+/** Words of the control SharedArrayBuffer the TUN reader watches. */
 export const TUN_CONTROL_STOP = 0;
 export const TUN_CONTROL_WORDS = 1;
 
@@ -30,22 +30,5 @@ export interface TunReaderInit {
   /** Packets per readBatch call. */
   batchPackets: number;
   /** Poll timeout: how long an idle reader sleeps before re-checking the stop word. */
-  idleWaitMs: number;
-}
-
-export interface TunWriterInit {
-  tunFd: number;
-  control: SharedArrayBuffer;
-  /** One ring per shard: shard -> TUN writer. */
-  toTunRings: SharedArrayBuffer[];
-  /** Doorbell shared by all toTunRings: bumped and notified on empty -> non-empty. */
-  signal: SharedArrayBuffer;
-  counters: SharedArrayBuffer;
-  counterBlock: number;
-  /** Most packets written per writeBatch call. */
-  batchPackets: number;
-  /** Ring records are [virtio_net_hdr][IP packet], written to the TUN as they are. */
-  vnetHdr: boolean;
-  slotSize: number;
   idleWaitMs: number;
 }

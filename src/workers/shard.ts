@@ -2,10 +2,12 @@
 //
 // Pipeline, outbound: toTunnel ring (filled by the TUN reader) -> link id -> the link's
 // active connection -> frame batch -> one TLS write per batch.
-// Pipeline, inbound: TLS data -> deframe -> checks -> toTun ring (drained by the TUN writer).
+// Pipeline, inbound: TLS data -> deframe -> checks -> written to the TUN by this thread,
+// one batch per decrypted chunk, straight from the chunk (tun-output.ts).
 //
 // The task only resolves when the main thread says 'stop'; while it runs, the worker's
-// event loop serves the sockets (piscina with atomics 'disabled', see ARCHITECTURE.md).
+// event loop serves the sockets (piscina with atomics 'disabled'; docs/architecture.md,
+// "Data path: threads and copies").
 import net from 'node:net';
 import { closeSync } from 'node:fs';
 import tls from 'node:tls';
@@ -16,6 +18,7 @@ import { tunnelPeerChanged } from '../shared/tunnel-peer.js';
 import type { MainToShard, ShardInit, ShardLink, ShardToMain, TlsMaterial } from '../shared/shard-protocol.js';
 import { createLogger, isLogLevel, type Logger } from '../shared/log.js';
 import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
+import { TunWriter } from './tun-output.js';
 import { findLinkForPeer } from '../shared/cert-identity.js';
 import { NO_REVOCATIONS, parseRevocations, revokedInChain, type PeerCertificateChain, type Revocations } from '../shared/crl.js';
 import { CounterBlocks, Counter } from '../shared/counters.js';
@@ -47,7 +50,8 @@ function revocationsOf(material: TlsMaterial): Revocations {
 class Shard implements ConnectionOwner, RecordHandler {
   private readonly log: Logger;
   private readonly toTunnel: SpscRing;
-  private readonly toTun: SpscRing;
+  /** This shard's way into the TUN device (its own descriptor, owned by the datapath). */
+  private readonly tun: TunWriter;
   /** This shard's counter block (this thread is its only writer). */
   private readonly counters: Float64Array;
   private readonly connections = new Map<number, TunnelConnection>();
@@ -72,8 +76,8 @@ class Shard implements ConnectionOwner, RecordHandler {
   constructor(private readonly init: ShardInit) {
     this.log = createLogger({ level: isLogLevel(init.logLevel) ? init.logLevel : 'info' }, { component: 'shard', shard: init.shardIndex });
     this.toTunnel = new SpscRing(init.toTunnelRing);
-    this.toTun = new SpscRing(init.toTunRing, { signal: new Int32Array(init.toTunSignal), signalIndex: 0 });
     this.counters = new CounterBlocks(init.counters).block(init.counterBlock);
+    this.tun = new TunWriter(init.tunFd, this.counters, init.vnetHdr ?? false);
     this.tlsMaterial = init.tls;
     this.revocations = revocationsOf(init.tls);
     this.local = { ...init.local, published: init.published ? compilePublished(init.published) : NO_PUBLISHED };
@@ -81,7 +85,7 @@ class Shard implements ConnectionOwner, RecordHandler {
     // Accepted sockets are handed to a tls.Server that never listens: it gives accepted
     // connections the same verification (requestCert + rejectUnauthorized) as a listening one.
     this.acceptor = tls.createServer({
-      ...init.tls,
+      ...this.secureContextOptions(),
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
@@ -133,7 +137,8 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   established(conn: TunnelConnection): void {
-    this.post({ type: 'established', connId: conn.connId, linkId: conn.link!.linkId, dialed: conn.dialed, peerVersion: conn.peerVersion, peerDns: conn.peerDns });
+    const cipher = `${conn.socket.getProtocol() ?? ''} ${conn.socket.getCipher()?.standardName ?? ''}`.trim();
+    this.post({ type: 'established', connId: conn.connId, linkId: conn.link!.linkId, dialed: conn.dialed, peerVersion: conn.peerVersion, peerDns: conn.peerDns, cipher });
   }
 
   closed(conn: TunnelConnection, reason: string, handshakeFailure: boolean): void {
@@ -145,7 +150,7 @@ class Shard implements ConnectionOwner, RecordHandler {
 
   private dial(connId: number, linkId: number, host: string, port: number): void {
     const socket = tls.connect({
-      ...this.tlsMaterial,
+      ...this.secureContextOptions(),
       host,
       port,
       servername: net.isIP(host) ? undefined : host,
@@ -214,7 +219,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   private track(connId: number, dialed: boolean, socket: tls.TLSSocket): TunnelConnection {
-    const conn = new TunnelConnection(connId, dialed, socket, this, this.local, this.toTun, this.counters, this.init.tunables, systemClock, this.init.vnetHdr ?? false);
+    const conn = new TunnelConnection(connId, dialed, socket, this, this.local, this.tun, this.counters, this.init.tunables, systemClock, this.init.vnetHdr ?? false);
     this.connections.set(connId, conn);
     return conn;
   }
@@ -291,13 +296,25 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   /**
+   * Certificates and cipher preference, for both dialing and accepting. Node takes TLS 1.3
+   * suites in `ciphers` (names starting TLS_), after which the TLS 1.2 defaults stay; in
+   * TLS 1.3 the accepting side's order decides (OpenSSL), so our order applies to every
+   * tunnel we accept, and to those we dial when the peer runs the same default.
+   */
+  private secureContextOptions(): tls.SecureContextOptions {
+    if (!this.init.tlsCiphers) return { ...this.tlsMaterial };
+    const tls12 = tls.DEFAULT_CIPHERS.split(':').filter((c) => c !== '' && !c.startsWith('TLS_'));
+    return { ...this.tlsMaterial, ciphers: [this.init.tlsCiphers, ...tls12].join(':'), honorCipherOrder: true };
+  }
+
+  /**
    * New material applies to new handshakes; established tunnels keep running, except those
    * whose peer certificate the new CRL revokes: TLS never re-checks a running connection.
    */
   private setTls(material: TlsMaterial): void {
     this.tlsMaterial = material;
     this.revocations = revocationsOf(material);
-    this.acceptor.setSecureContext(material);
+    this.acceptor.setSecureContext(this.secureContextOptions());
     let closed = 0;
     for (const conn of [...this.connections.values()]) if (this.closeIfRevoked(conn)) closed++;
     this.log.info('TLS material reloaded; new connections use it', { revokedTunnelsClosed: closed });

@@ -17,15 +17,19 @@ import {
   ALPN_PROTOCOL, CAPABILITY_GSO, MAX_HELLO_BYTES, MAX_OFFLOAD_FRAME_PAYLOAD, NO_CAPABILITIES, PROTOCOL_VERSION,
   type HelloDns, decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck,
 } from '../shared/wire.js';
-import { TRIVIAL_VNET_HEADER, VNET_HDR_BYTES, VnetFlag, isTcpv4Gso, isTrivialVnetHeader, offloadRecordProblem } from '../shared/gso-header.js';
+import { VNET_HDR_BYTES, VnetFlag, isTcpv4Gso, isTrivialVnetHeader, offloadRecordProblem } from '../shared/gso-header.js';
 import { Tcpv4Segmenter, completeRecordChecksum, type SegmentSink } from '../shared/gso-segment.js';
 import { Counter, FrameMalformedCounter, inboundDropCounter } from '../shared/counters.js';
 import type { ConnectionTraffic, ShardLink, ShardTunables } from '../shared/shard-protocol.js';
 import { INBOUND_PASS, checkInbound, type InboundLocal } from '../shared/inbound-filter.js';
 import { formatIpv4 } from '../shared/cidr.js';
 import { certificateIdentities } from '../shared/cert-identity.js';
-import type { SpscRing } from '../shared/spsc-ring.js';
+import type { TunSink } from './tun-output.js';
 import type { Clock, TimerHandle } from '../shared/clock.js';
+import { boundUnsentBytes } from './tcp-unsent-bound.js';
+
+/** Ring records up to this size (virtio-net header included) may pass a full queue: see enqueue. */
+export const SMALL_PACKET_BYTES = 256;
 
 export type ConnectionState = 'handshake' | 'established' | 'active' | 'closed';
 
@@ -67,7 +71,8 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     readonly socket: tls.TLSSocket,
     private readonly owner: ConnectionOwner,
     private readonly local: LocalIdentity,
-    private readonly toTun: SpscRing,
+    /** Where received packets go: the TUN device (TunWriter). */
+    private readonly tun: TunSink,
     /** This shard's counter block (single writer: this thread). */
     private readonly counters: Float64Array,
     private readonly tunables: ShardTunables,
@@ -101,6 +106,11 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   /** Called once TLS is up (secureConnect for a dialed one, secureConnection for an accepted one). */
   onSecure(): void {
     if (this.state !== 'handshake') return;
+    try {
+      boundUnsentBytes(this.socket, this.tunables.maxQueuedBytes);
+    } catch {
+      // The socket is already gone (EBADF): its 'close' ends this connection.
+    }
     if (this.socket.alpnProtocol !== ALPN_PROTOCOL) {
       this.close(`peer did not negotiate ALPN kubelink/1 (got ${String(this.socket.alpnProtocol)})`, true);
       return;
@@ -131,9 +141,14 @@ export class TunnelConnection implements FrameSink, SegmentSink {
    * so far behind that the packet is dropped (the inner TCP backs off, as on a full NIC
    * queue). With vnetHdr the record may be changed in place (checksum completed, receive
    * flags cleared): the caller holds it until the ring is released.
+   * Above the bound only small packets (pings, pure ACKs, DNS) still get in, up to twice
+   * the bound: the bulk flows that fill the queue lose packets and back off, the
+   * interactive ones keep flowing (a crude stand-in for per-flow queueing).
    */
   enqueue(data: Uint8Array, offset: number, length: number): boolean {
-    if (this.socket.writableLength > this.tunables.maxQueuedBytes) return false;
+    const queued = this.socket.writableLength;
+    const bound = this.tunables.maxQueuedBytes;
+    if (queued > bound && (length > SMALL_PACKET_BYTES || queued > 2 * bound)) return false;
     if (!this.vnetHdr || isTrivialVnetHeader(data, offset)) {
       const headerBytes = this.vnetHdr ? VNET_HDR_BYTES : 0;
       this.enqueuePacket(data, offset + headerBytes, length - headerBytes);
@@ -227,20 +242,16 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   // --- FrameSink: called by the decoder for each frame of a received chunk ---
 
   onIpPacket(buf: Uint8Array, offset: number, length: number): void {
-    const link = this.admit(buf, offset, length);
-    if (link === null) return;
-    // A full ring counts the drop itself.
-    const queued = this.vnetHdr
-      ? this.toTun.writeParts(TRIVIAL_VNET_HEADER, 0, VNET_HDR_BYTES, buf, offset, length, link.linkId)
-      : this.toTun.write(buf, offset, length, link.linkId);
-    if (queued) this.countRx(length);
+    if (this.admit(buf, offset, length) === null) return;
+    this.tun.packet(buf, offset, length);
+    this.countRx(length);
   }
 
   /** An offload frame's record [virtio_net_hdr][IPv4 packet], checked by the decoder. */
   onOffloadPacket(buf: Uint8Array, offset: number, length: number): void {
-    const link = this.admit(buf, offset + VNET_HDR_BYTES, length - VNET_HDR_BYTES);
-    if (link === null) return;
-    if (this.toTun.write(buf, offset, length, link.linkId)) this.countRx(length - VNET_HDR_BYTES);
+    if (this.admit(buf, offset + VNET_HDR_BYTES, length - VNET_HDR_BYTES) === null) return;
+    this.tun.record(buf, offset, length);
+    this.countRx(length - VNET_HDR_BYTES);
   }
 
   /** The link whose checks the IP packet passed (and may reach the TUN), else null (counted). */
@@ -313,8 +324,9 @@ export class TunnelConnection implements FrameSink, SegmentSink {
 
   private onData(chunk: Buffer): void {
     this.lastReceiveAt = this.clock.now();
+    this.tun.begin(chunk);
     const inSync = this.decoder.push(chunk);
-    this.toTun.publish();
+    this.tun.end();
     if (this.state !== 'closed') this.flush(); // keepalive acks of this chunk
     if (!inSync) this.close('frame stream cannot be resynchronised (oversize frame)', false);
   }

@@ -174,6 +174,24 @@ test('--tun-offload is on by default and takes true or false', () => {
   assert.equal(flagError([...BROKER, '--tun-offload=no']).message, '--tun-offload "no": is not a boolean (expected true or false)');
 });
 
+test('--tls-ciphers defaults to AES-128-GCM first and accepts only TLS 1.3 suites OpenSSL knows', () => {
+  assert.equal(parseFlags(BROKER, {}).tlsCiphers, 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256');
+  assert.equal(parseFlags([...BROKER, '--tls-ciphers=tls_chacha20_poly1305_sha256'], {}).tlsCiphers, 'TLS_CHACHA20_POLY1305_SHA256');
+  assert.match(flagError([...BROKER, '--tls-ciphers=TLS_AES_128_GCM_SHA256:RC4-MD5']).message,
+    /^--tls-ciphers "TLS_AES_128_GCM_SHA256:RC4-MD5": names no TLS 1\.3 cipher suite this OpenSSL knows: "RC4-MD5" \(expected a colon list of .*TLS_AES_128_GCM_SHA256/);
+  assert.match(flagError([...BROKER, '--tls-ciphers=']).message, /^--tls-ciphers "": names no TLS 1\.3 cipher suite/);
+});
+
+test('--tunnel-queue and --ring-bytes bound the queues, the ring a power of two', () => {
+  const defaults = parseFlags(BROKER, {});
+  assert.equal(defaults.tunnelQueueBytes, 4 * 1024 * 1024);
+  assert.equal(defaults.ringBytes, 4 * 1024 * 1024);
+  assert.equal(parseFlags([...BROKER, '--tunnel-queue=1000000', '--ring-bytes=1048576'], {}).ringBytes, 1048576);
+  assert.match(flagError([...BROKER, '--tunnel-queue=1000']).message, /^--tunnel-queue "1000": is out of range \(expected an integer 131072\.\.67108864\)/);
+  assert.equal(flagError([...BROKER, '--ring-bytes=1000000']).message, '--ring-bytes "1000000": is not a power of two (expected a power of two 262144..268435456)');
+  assert.match(flagError([...BROKER, '--ring-bytes=65536']).message, /^--ring-bytes "65536": is out of range/);
+});
+
 test('a mesh network overlapping the service, node or pod network is rejected', () => {
   assert.match(
     flagError([...BROKER, '--node-cidr=192.168.0.0/16']).message,

@@ -3,16 +3,19 @@
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import net from 'node:net';
+import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
-import { loadNative, loadNativeFrom, nativeAddonPath, NATIVE_PATH_ENV } from '../../src/shared/native.js';
-import { startWakeReader } from './fixtures/native-wake-reader.js';
-import { PAYLOAD_BYTES, PEER_ADDRESS, SINK_PORT, TUN_ADDRESS, type TunProbeReport } from './fixtures/tun-probe.js';
-import { WRITE_BYTES, WRITE_GSO_SIZE, type TunOffloadReport } from './fixtures/tun-offload-probe.js';
+import { loadNative, loadNativeFrom, nativeAddonPath, NATIVE_PATH_ENV, SocketOption } from '../../src/shared/native.js';
+import { startWakeReader } from '../fixtures/native-wake-reader.js';
+import { PAYLOAD_BYTES, PEER_ADDRESS, SINK_PORT, TUN_ADDRESS, type TunProbeReport } from '../fixtures/tun-probe.js';
+import { WRITE_BYTES, WRITE_GSO_SIZE, type TunOffloadReport } from '../fixtures/tun-offload-probe.js';
 
 const run = promisify(execFile);
 const native = loadNative();
@@ -67,7 +70,7 @@ describe('TUN devices in a network namespace', () => {
     const ipv6Off = ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'];
     execFileSync('ip', ['netns', 'exec', namespace, 'sysctl', '-q', '-w', ...ipv6Off]);
     execFileSync('ip', ['-n', namespace, 'link', 'set', 'lo', 'up']);
-    const probe = new URL('./fixtures/tun-probe.js', import.meta.url).href;
+    const probe = new URL('../fixtures/tun-probe.js', import.meta.url).href;
     const script = 'import(process.argv[1]).then((probe) => probe.main(process.argv[2]));';
     const { stdout } = await run('ip', ['netns', 'exec', namespace, process.execPath, '-e', script, probe, device], {
       timeout: 60_000,
@@ -142,7 +145,7 @@ describe('TUN offloads (virtio-net header, TSO) in a network namespace', () => {
     execFileSync('ip', ['netns', 'add', namespace]);
     execFileSync('ip', ['netns', 'exec', namespace, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
     execFileSync('ip', ['-n', namespace, 'link', 'set', 'lo', 'up']);
-    const probe = new URL('./fixtures/tun-offload-probe.js', import.meta.url).href;
+    const probe = new URL('../fixtures/tun-offload-probe.js', import.meta.url).href;
     const script = 'import(process.argv[1]).then((probe) => probe.main(process.argv[2]));';
     const { stdout } = await run('ip', ['netns', 'exec', namespace, process.execPath, '-e', script, probe, device], { timeout: 60_000 });
     report = JSON.parse(stdout) as TunOffloadReport;
@@ -242,6 +245,20 @@ describe('readBatch and writeBatch on eventfds', () => {
       assert.equal(native.writeBatch(fd!, buf, Int32Array.of(5, 0, 29), Int32Array.of(8, 4, 8), 3), 2);
       assert.equal(readCounter(fd!), 7n);
     }));
+
+  test('writeBatch with a prefix writes prefix + packet for each packet (writev)', () => {
+    const file = path.join(tmpdir(), `kubelink-writev-${process.pid}`);
+    const fd = openSync(file, 'w');
+    try {
+      const buf = Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.equal(native.writeBatch(fd, buf, Int32Array.of(1, 6), Int32Array.of(3, 2), 2, Uint8Array.from([0xaa, 0xbb])), 2);
+      assert.deepEqual([...readFileSync(file)], [0xaa, 0xbb, 1, 2, 3, 0xaa, 0xbb, 6, 7]);
+      assert.throws(() => native.writeBatch(fd, buf, Int32Array.of(0), Int32Array.of(1), 1, new Int32Array(1) as unknown as Uint8Array), TypeError);
+    } finally {
+      closeSync(fd);
+      rmSync(file, { force: true });
+    }
+  });
 
   test('writeBatch drops a packet after one bounded wait when the fd stays full', () =>
     withEventFds(1, ([fd]) => {
@@ -395,6 +412,33 @@ describe('fd helpers', () => {
     native.close(fd);
     assert.throws(() => native.setNonBlocking(fd), { code: 'EBADF', syscall: 'fcntl' });
     assert.throws(() => native.close(fd), { code: 'EBADF', syscall: 'close' });
+  });
+});
+
+describe('socket options', () => {
+  test('setSocketOption sets TCP_NOTSENT_LOWAT on the TCP socket under a TLS connection, and refuses a non-socket', async () => {
+    const { tlsSocketFd, boundUnsentBytes } = await import('../../src/workers/tcp-unsent-bound.js');
+    const server = net.createServer((socket) => socket.resume());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    try {
+      await once(client, 'connect');
+      const fd = (client as unknown as { _handle: { fd: number } })._handle.fd;
+      native.setSocketOption(fd, SocketOption.IPPROTO_TCP, SocketOption.TCP_NOTSENT_LOWAT, 128 * 1024);
+      native.setSocketOption(fd, SocketOption.SOL_SOCKET, SocketOption.SO_SNDBUF, 256 * 1024);
+      // A TLSSocket over it (never handshaken) exposes the same descriptor.
+      const wrapped = new tls.TLSSocket(client);
+      assert.equal(tlsSocketFd(wrapped), fd);
+      assert.equal(boundUnsentBytes(wrapped, 128 * 1024), true);
+      assert.equal(tlsSocketFd(new tls.TLSSocket(new net.Socket())), -1, 'no descriptor before connect');
+    } finally {
+      client.destroy();
+      server.close();
+    }
+    await withEventFds(1, ([fd]) => {
+      assert.throws(() => native.setSocketOption(fd!, SocketOption.IPPROTO_TCP, SocketOption.TCP_NOTSENT_LOWAT, 1), { code: 'ENOTSOCK', syscall: 'setsockopt' });
+    });
+    assert.throws(() => native.setSocketOption(0, -1, 0, 0), RangeError);
   });
 });
 

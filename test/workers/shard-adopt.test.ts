@@ -42,8 +42,8 @@ function startShard(tunables: Partial<ShardTunables> = {}): { port1: MessagePort
     shardIndex: 0,
     port: port2,
     toTunnelRing: ring(),
-    toTunRing: ring(),
-    toTunSignal: new SharedArrayBuffer(4),
+    // No packets reach this shard's TUN side: a descriptor that is never written.
+    tunFd: -1,
     counters: CounterBlocks.allocate(1),
     counterBlock: 0,
     local: { clusterAddress: 0xc0a8000b, serviceCidr: { network: 0x64400000, prefixLength: 20 } },

@@ -7,15 +7,16 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { setImmediate as tick } from 'node:timers/promises';
 import type tls from 'node:tls';
-import { TunnelConnection, type ConnectionOwner } from '../../src/workers/tunnel-connection.js';
-import { SpscRing, type RecordHandler } from '../../src/shared/spsc-ring.js';
+import { SMALL_PACKET_BYTES, TunnelConnection, type ConnectionOwner } from '../../src/workers/tunnel-connection.js';
+import { SpscRing } from '../../src/shared/spsc-ring.js';
 import { COUNTERS_PER_BLOCK, Counter, FrameMalformedCounter, inboundDropCounter } from '../../src/shared/counters.js';
 import { DEFAULT_SHARD_TUNABLES, type ShardLink } from '../../src/shared/shard-protocol.js';
 import { ALPN_PROTOCOL, KEEPALIVE_BYTES, encodeKeepalive, type HelloDns } from '../../src/shared/wire.js';
 import { InboundDrop, NO_PUBLISHED, compileInboundPeer } from '../../src/shared/inbound-filter.js';
-import { VNET_HDR_BYTES, isTrivialVnetHeader } from '../../src/shared/gso-header.js';
+import { TRIVIAL_VNET_HEADER, VNET_HDR_BYTES, isTrivialVnetHeader } from '../../src/shared/gso-header.js';
+import type { TunSink } from '../../src/workers/tun-output.js';
 import { parseIpv4, parsePrefix } from '../../src/shared/cidr.js';
-import { payloadBytes, superPacketRecord, tcpv4ChecksumsValid, tcpv4Packet, vnetRecord } from '../shared/tcp-fixtures.js';
+import { payloadBytes, superPacketRecord, tcpv4ChecksumsValid, tcpv4Packet, vnetRecord } from '../fixtures/tcp-fixtures.js';
 
 const A_ADDRESS = '192.168.0.11';
 const B_SERVICE = '100.64.16.10';
@@ -66,36 +67,47 @@ class Owner implements ConnectionOwner {
   }
 }
 
-class Drain implements RecordHandler {
-  readonly records: Buffer[] = [];
-  onRecord(data: Uint8Array, offset: number, length: number): void {
-    this.records.push(Buffer.from(data.subarray(offset, offset + length)));
+/**
+ * Stands in for the TUN: keeps what the connection writes, in the form the TUN gets it
+ * ([virtio_net_hdr][packet] with vnetHdr, a zero header in front of a plain packet), and
+ * checks that views into a chunk are only used between begin and end.
+ */
+class TunRecorder implements TunSink {
+  readonly written: Buffer[] = [];
+  private chunk: Uint8Array | null = null;
+  constructor(private readonly vnetHdr: boolean) {}
+  begin(chunk: Uint8Array): void {
+    this.chunk = chunk;
+  }
+  packet(buf: Uint8Array, offset: number, length: number): void {
+    const packet = Buffer.from(buf.subarray(offset, offset + length));
+    this.written.push(this.vnetHdr ? Buffer.concat([Buffer.from(TRIVIAL_VNET_HEADER), packet]) : packet);
+  }
+  record(buf: Uint8Array, offset: number, length: number): void {
+    assert.ok(this.vnetHdr, 'records only with vnetHdr');
+    this.written.push(Buffer.from(buf.subarray(offset, offset + length)));
+  }
+  end(): void {
+    assert.ok(this.chunk !== null, 'end without begin');
+    this.chunk = null;
   }
 }
 
 interface Side {
   conn: TunnelConnection;
   owner: Owner;
-  ring: SpscRing;
   counters: Float64Array;
-  /** Records the TUN writer would take from this side's ring. */
+  /** What reached this side's TUN since the last call. */
   drain(): Buffer[];
 }
 
 function side(socket: FakeSocket, local: typeof A & { dns?: HelloDns }, peer: typeof A, vnetHdr: boolean, dialed: boolean, clock: Clock = systemClock): Side {
   const link: ShardLink = { linkId: 1, name: 'peer', endpointHost: 'peer.kubelink.lab', endpointPort: 8088, ...peer, inbound: compileInboundPeer(peer) };
   const owner = new Owner(link);
-  const ring = new SpscRing(SpscRing.allocate(1 << 20));
+  const tun = new TunRecorder(vnetHdr);
   const counters = new Float64Array(COUNTERS_PER_BLOCK);
-  const conn = new TunnelConnection(1, dialed, socket as unknown as tls.TLSSocket, owner, { ...local, published: NO_PUBLISHED }, ring, counters, DEFAULT_SHARD_TUNABLES, clock, vnetHdr);
-  return {
-    conn, owner, ring, counters,
-    drain: () => {
-      const drain = new Drain();
-      ring.read(drain, 1000);
-      return drain.records;
-    },
-  };
+  const conn = new TunnelConnection(1, dialed, socket as unknown as tls.TLSSocket, owner, { ...local, published: NO_PUBLISHED }, tun, counters, DEFAULT_SHARD_TUNABLES, clock, vnetHdr);
+  return { conn, owner, counters, drain: () => tun.written.splice(0) };
 }
 
 async function settle(): Promise<void> {
@@ -240,6 +252,21 @@ describe('tunnel connection keepalives', () => {
     socket.emit('data', keepalives(1000));
     assert.equal(writes.length, 1);
     assert.equal(writes[0], 1000 * (2 + KEEPALIVE_BYTES));
+  });
+
+  test('above the queue bound only small packets get in, and above twice the bound none', async () => {
+    const { a } = await pair(false, false);
+    const socket = a.conn.socket as unknown as FakeSocket;
+    const bound = DEFAULT_SHARD_TUNABLES.maxQueuedBytes;
+    const small = tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(SMALL_PACKET_BYTES - 40) });
+    const large = tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(SMALL_PACKET_BYTES - 39) });
+    const offer = (queued: number): boolean[] => {
+      Object.defineProperty(socket, 'writableLength', { value: queued, configurable: true });
+      return [a.conn.enqueue(small, 0, small.length), a.conn.enqueue(large, 0, large.length)];
+    };
+    assert.deepEqual(offer(bound), [true, true], 'at the bound both pass');
+    assert.deepEqual(offer(bound + 1), [true, false], 'above it the large one is dropped');
+    assert.deepEqual(offer(2 * bound + 1), [false, false], 'above twice the bound both are');
   });
 
   test('a peer that does not read its acks gets none once the socket is backed up', async () => {

@@ -9,12 +9,12 @@ import { registerLinkSourceMetrics } from '../links/link-source-metrics.js';
 
 export interface MetricsSource {
   counterBlocks: CounterBlocks;
-  /** Names of the counter blocks in block order (e.g. tun-reader, tun-writer, shard-0, ...). */
+  /** Names of the counter blocks in block order (e.g. tun-reader, shard-0, ...). */
   blockNames: string[];
   /** Packets dropped because a ring was full: the rings count these in their own headers. */
   ringDrops: () => number;
   /** Fill level (0..1) of each shard's two rings. */
-  ringFill: () => { toTunnel: number; toTun: number }[];
+  ringFill: () => { toTunnel: number }[];
 }
 
 /** The dial pacer's state (see dial-pacer.ts). */
@@ -123,14 +123,13 @@ export class BrokerMetrics {
 
     new client.Gauge({
       name: 'kubelink_ring_used_ratio',
-      help: 'Fill level of each shard ring (to-tunnel: TUN reader -> shard, to-tun: shard -> TUN writer); near 1 means drops',
+      help: 'Fill level of each shard ring (to-tunnel: TUN reader -> shard; shards write received packets to the TUN themselves); near 1 means drops',
       labelNames: ['shard', 'ring'],
       registers: [this.registry],
       collect() {
         this.reset();
         source.ringFill().forEach((fill, shard) => {
           this.set({ shard: String(shard), ring: 'to-tunnel' }, fill.toTunnel);
-          this.set({ shard: String(shard), ring: 'to-tun' }, fill.toTun);
         });
       },
     });

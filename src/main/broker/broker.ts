@@ -45,6 +45,8 @@ export function dataPlaneSettings(config: Config, timings: BrokerTimings): DataP
     maxPendingHandshakes: timings.maxPendingHandshakes,
     maxPendingPerAddress: timings.maxPendingPerAddress,
     maxDialsInFlight: config.maxDialsInFlight,
+    tlsCiphers: config.tlsCiphers,
+    tunnelQueueBytes: config.tunnelQueueBytes,
     statusStatsIntervalMs: config.statusStatsIntervalSeconds * 1000,
   };
 }

@@ -29,7 +29,7 @@ export async function productionParts(config: Config, settings: DataPlaneSetting
     clock: systemClock,
     tls,
     links,
-    datapath: new Datapath({ ifname: config.ifceName, shards: config.workers, mtu: config.mtu, tunOffload: config.tunOffload }, log.child({ component: 'datapath' })),
+    datapath: new Datapath({ ifname: config.ifceName, shards: config.workers, mtu: config.mtu, tunOffload: config.tunOffload, ringBytes: config.ringBytes }, log.child({ component: 'datapath' })),
     network: new GatewayNetwork(settings.linkAddress, settings.serviceCidr, config.mtu, log.child({ component: 'gateway' })),
     shards: (initFor) => new ShardSupervisor(config.workers, initFor, log.child({ component: 'shards' })),
     listener: (handOver, admission) => new PeerListener(loadNative(), handOver, log.child({ component: 'listener' }), admission),

@@ -17,7 +17,7 @@
 // scheduleDial/onDemand; anything more that starts with the data plane is one more step
 // in start() with its stop pushed on the stop stack (the mesh DNS is one: parts.dns).
 import type { Logger } from '../../shared/log.js';
-import { formatIpv4 } from '../../shared/cidr.js';
+import { formatIpv4, formatPrefix } from '../../shared/cidr.js';
 import type { Ipv4Interface } from '../../shared/cidr.js';
 import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { createCoalescedTask, type CoalescedTask } from '../../shared/coalesced-task.js';
@@ -54,8 +54,12 @@ export interface DataPlaneDatapath extends TunnelDatapath {
 /** The gateway node's networking for the TUN (GatewayNetwork; faked in tests). */
 export interface DataPlaneNetwork {
   setUp(ifname: string): Promise<void>;
-  /** SNAT and one route into the TUN per destination; repairs what was deleted. */
-  reconcile(destinations: readonly Ipv4Prefix[]): Promise<void>;
+  /**
+   * One route into the TUN per destination (one batch), and with `iptables` the rules
+   * (SNAT, inbound guard); repairs what was deleted. Resolves with the destinations whose
+   * route is NOT in place.
+   */
+  reconcile(destinations: readonly Ipv4Prefix[], options: { iptables: boolean }): Promise<{ failed: readonly Ipv4Prefix[] }>;
   nodeAddressIn(nodeCidr: Ipv4Prefix): Promise<number | undefined>;
   tearDown(): Promise<void>;
 }
@@ -131,6 +135,10 @@ export interface DataPlaneSettings {
   maxPendingPerAddress: number;
   /** --max-dials-in-flight: this broker's own handshakes at once (DialPacer). */
   maxDialsInFlight?: number;
+  /** --tls-ciphers: TLS 1.3 suites of the tunnels, preferred first (default Node's). */
+  tlsCiphers?: string;
+  /** --tunnel-queue: bytes queued per tunnel (Node + kernel unsent) above which packets are dropped. */
+  tunnelQueueBytes?: number;
   /** --status-stats-interval: how often RTT and bytes go into the KubeLink status; 0 never. */
   statusStatsIntervalMs?: number;
 }
@@ -153,6 +161,8 @@ export class DataPlane {
   private invalidLinks = 0;
   private gateway: string | undefined;
   private stopped = false;
+  /** The periodic repair also checks the iptables rules (SNAT, inbound guard); link changes only route. */
+  private iptablesDue = false;
 
   /** notAfter of the certificate in force, for kubelink_certificate_expiry_timestamp_seconds. */
   private certificateNotAfter: Date | undefined;
@@ -170,7 +180,14 @@ export class DataPlane {
     this.networkReconcile = createCoalescedTask(
       async () => {
         if (this.stopped) return;
-        await parts.network.reconcile(this.served.flatMap(tunnelDestinations));
+        // The links as they are now: a change during the run makes one more run (the
+        // latest wins), and links added meanwhile count as routed only after it.
+        const links = this.served;
+        const iptables = this.iptablesDue;
+        this.iptablesDue = false;
+        const { failed } = await parts.network.reconcile(links.flatMap(tunnelDestinations), { iptables });
+        const unrouted = new Set(failed.map(formatPrefix));
+        this.tunnels.setRouted(new Set(links.filter((l) => tunnelDestinations(l).every((d) => !unrouted.has(formatPrefix(d)))).map((l) => l.name)));
         await this.meshServices?.reconcile();
       },
       0,
@@ -183,7 +200,8 @@ export class DataPlane {
       local: { clusterAddress: settings.linkAddress.address, serviceCidr: settings.serviceCidr, dns: conventionalClusterDns(settings.serviceCidr) },
       tls: tls.current(),
       published: this.meshServices?.published() ?? [],
-      tunables: DEFAULT_SHARD_TUNABLES,
+      tlsCiphers: settings.tlsCiphers,
+      tunables: { ...DEFAULT_SHARD_TUNABLES, maxQueuedBytes: settings.tunnelQueueBytes ?? DEFAULT_SHARD_TUNABLES.maxQueuedBytes },
       logLevel: settings.logLevel,
     }));
     this.tunnels = new TunnelManager(
@@ -268,7 +286,10 @@ export class DataPlane {
       }
 
       this.timers.push(clock.setInterval(() => this.tunnels.onDemand(datapath.takeDemand()), settings.demandCheckMs));
-      this.timers.push(clock.setInterval(() => void this.networkReconcile.run(), settings.reconcileMs));
+      this.timers.push(clock.setInterval(() => {
+        this.iptablesDue = true;
+        void this.networkReconcile.run();
+      }, settings.reconcileMs));
       if (settings.statusStatsIntervalMs) this.timers.push(clock.setInterval(() => this.refreshStatusStats(), settings.statusStatsIntervalMs));
       this.stops.push(() => {
         for (const t of this.timers) clock.clearInterval(t);

@@ -1,21 +1,24 @@
 // The data plane as the main thread sees it: the TUN device, the SharedArrayBuffers
-// (rings, route table, counters) and the two TUN threads. The shards get their halves of
-// the rings through shardInit(); the broker publishes routes and link->shard assignments.
+// (rings, route table, counters) and the TUN reader thread. Each shard gets its ring from
+// the reader and its own descriptor of the TUN, to which it writes what it receives
+// (docs/architecture.md, "Data path: threads and copies"); the broker publishes routes
+// and link->shard assignments.
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { loadNative, TunOffload, type NativeAddon } from '../../shared/native.js';
 import { VNET_HDR_BYTES } from '../../shared/gso-header.js';
 import { SpscRing } from '../../shared/spsc-ring.js';
-import { RouteTable, type RouteEntry } from '../../shared/route-table.js';
+import { MAX_LINKS_LIMIT, RouteTable, type RouteEntry } from '../../shared/route-table.js';
 import { CounterBlocks } from '../../shared/counters.js';
-import { TUN_CONTROL_STOP, TUN_CONTROL_WORDS, type TunReaderInit, type TunWriterInit } from '../../shared/tun-threads.js';
+import { TUN_CONTROL_STOP, TUN_CONTROL_WORDS, type TunReaderInit } from '../../shared/tun-threads.js';
 import type { Logger } from '../../shared/log.js';
+import { MAX_MTU, MAX_WORKERS, MIN_MTU } from '../flags.js';
 import type { ShardInit } from '../../shared/shard-protocol.js';
 import type { LinkCapacity } from '../links/link-plan.js';
 import type { MetricsSource } from './broker-metrics.js';
 
-/** A shard's share of the data path's shared memory (part of its ShardInit). */
-export type ShardRings = Pick<ShardInit, 'toTunnelRing' | 'toTunRing' | 'toTunSignal' | 'vnetHdr' | 'counters' | 'counterBlock'>;
+/** A shard's share of the data path: its ring, its TUN descriptor, its counter block (part of its ShardInit). */
+export type ShardRings = Pick<ShardInit, 'toTunnelRing' | 'tunFd' | 'vnetHdr' | 'counters' | 'counterBlock'>;
 
 export interface DatapathOptions {
   ifname: string;
@@ -23,7 +26,7 @@ export interface DatapathOptions {
   mtu: number;
   /** Bytes of each ring (power of two). */
   ringBytes: number;
-  /** Packets per TUN read or write batch. */
+  /** Packets per TUN read batch. */
   batchPackets: number;
   /** Most link ids the route table and demand words hold. */
   maxLinks: number;
@@ -44,6 +47,27 @@ export const DEFAULT_DATAPATH_OPTIONS: Omit<DatapathOptions, 'ifname' | 'shards'
   tunOffload: false,
 };
 
+/**
+ * Refuses options the data path cannot honour, naming the option, before anything is
+ * allocated. The limits are those of the flags (--workers, --mtu) and of the shared
+ * structures: link ids are ring tags (MAX_LINKS_LIMIT), ring sizes are what SpscRing accepts.
+ */
+export function validateDatapathOptions(options: DatapathOptions): DatapathOptions {
+  const integerIn = (name: keyof DatapathOptions, min: number, max: number): void => {
+    const value = options[name];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new RangeError(`datapath option ${name} must be an integer in ${min}..${max}, got ${String(value)}`);
+    }
+  };
+  integerIn('shards', 1, MAX_WORKERS);
+  integerIn('mtu', MIN_MTU, MAX_MTU);
+  integerIn('maxLinks', 1, MAX_LINKS_LIMIT);
+  integerIn('batchPackets', 1, 1024);
+  integerIn('idleWaitMs', 1, 60_000);
+  SpscRing.byteLengthFor(options.ringBytes); // throws naming the accepted range
+  return options;
+}
+
 /** Offloads asked of the kernel with tunOffload: checksums, TCPv4 segmentation (also with ECN). */
 const TUN_OFFLOAD_FLAGS = TunOffload.csum | TunOffload.tso4 | TunOffload.tsoEcn;
 /** Read slot with tunOffload: header + the largest IPv4 packet, rounded up to 8 bytes. */
@@ -56,8 +80,7 @@ const OFFLOAD_SLOT_BYTES = (VNET_HDR_BYTES + 0xffff + 7) & ~7;
 const ROUTE_ENTRIES_PER_LINK = 8;
 
 export const READER_BLOCK = 0;
-export const WRITER_BLOCK = 1;
-const FIRST_SHARD_BLOCK = 2;
+const FIRST_SHARD_BLOCK = 1;
 
 export function shardCounterBlock(shard: number): number {
   return FIRST_SHARD_BLOCK + shard;
@@ -65,9 +88,7 @@ export function shardCounterBlock(shard: number): number {
 
 export class Datapath {
   readonly toTunnelRings: SharedArrayBuffer[];
-  readonly toTunRings: SharedArrayBuffer[];
-  readonly toTunSignal = new SharedArrayBuffer(4);
-  /** Counter blocks: READER_BLOCK, WRITER_BLOCK, then one per shard (shardCounterBlock). */
+  /** Counter blocks: READER_BLOCK, then one per shard (shardCounterBlock). */
   readonly counters: SharedArrayBuffer;
   readonly counterBlocks: CounterBlocks;
   readonly routes: RouteTable;
@@ -78,18 +99,19 @@ export class Datapath {
   private readonly control = new SharedArrayBuffer(4 * TUN_CONTROL_WORDS);
   private readonly native: NativeAddon;
   private tunFd = -1;
+  /** Each shard's descriptor of the TUN (a dup), closed when replaced or at stop. */
+  private readonly shardTunFds = new Map<number, number>();
   private threadFailed = false;
   private wakeFd = -1;
   private threads: { worker: Worker; exited: Promise<void> }[] = [];
   readonly options: DatapathOptions;
 
   constructor(options: Partial<DatapathOptions> & Pick<DatapathOptions, 'ifname' | 'shards' | 'mtu'>, private readonly log: Logger) {
-    this.options = { ...DEFAULT_DATAPATH_OPTIONS, ...options };
+    this.options = validateDatapathOptions({ ...DEFAULT_DATAPATH_OPTIONS, ...options });
     this.native = loadNative();
     const ringSab = () => SpscRing.allocate(this.options.ringBytes);
     this.toTunnelRings = Array.from({ length: this.options.shards }, ringSab);
-    this.toTunRings = Array.from({ length: this.options.shards }, ringSab);
-    this.ringViews = [...this.toTunnelRings, ...this.toTunRings].map((sab) => new SpscRing(sab));
+    this.ringViews = this.toTunnelRings.map((sab) => new SpscRing(sab));
     this.counters = CounterBlocks.allocate(FIRST_SHARD_BLOCK + this.options.shards);
     this.counterBlocks = new CounterBlocks(this.counters);
     this.routeTableSab = RouteTable.allocate({ capacityEntries: this.options.maxLinks * ROUTE_ENTRIES_PER_LINK, maxLinks: this.options.maxLinks });
@@ -117,7 +139,21 @@ export class Datapath {
     return tun.name;
   }
 
-  /** Starts the TUN reader and writer threads. */
+  /**
+   * A descriptor of the TUN for shard `shard` to write received packets to: a dup of the
+   * device's (one queue: every write() is one packet, so threads may share it; a second
+   * IFF_MULTI_QUEUE queue would also get its share of the packets to read, which only
+   * the reader does). A restarted shard gets a fresh one; the previous one is closed.
+   */
+  shardTunFd(shard: number): number {
+    const previous = this.shardTunFds.get(shard);
+    if (previous !== undefined) this.native.close(previous);
+    const fd = this.native.dup(this.tunFd);
+    this.shardTunFds.set(shard, fd);
+    return fd;
+  }
+
+  /** Starts the TUN reader thread. */
   async startThreads(): Promise<void> {
     this.wakeFd = this.native.createEventFd();
     const slotSize = this.options.tunOffload ? OFFLOAD_SLOT_BYTES : this.options.mtu + 64;
@@ -135,22 +171,7 @@ export class Datapath {
       batchPackets: this.options.batchPackets,
       idleWaitMs: this.options.idleWaitMs,
     };
-    const writer: TunWriterInit = {
-      tunFd: this.tunFd,
-      control: this.control,
-      toTunRings: this.toTunRings,
-      signal: this.toTunSignal,
-      counters: this.counters,
-      counterBlock: WRITER_BLOCK,
-      batchPackets: this.options.batchPackets,
-      vnetHdr: this.options.tunOffload,
-      slotSize,
-      idleWaitMs: this.options.idleWaitMs,
-    };
-    this.threads = [
-      this.spawn('tun-reader', new URL('../../workers/tun-reader.js', import.meta.url), reader),
-      this.spawn('tun-writer', new URL('../../workers/tun-writer.js', import.meta.url), writer),
-    ];
+    this.threads = [this.spawn('tun-reader', new URL('../../workers/tun-reader.js', import.meta.url), reader)];
     await Promise.all(this.threads.map((t) => once(t.worker, 'online')));
   }
 
@@ -169,42 +190,40 @@ export class Datapath {
     return { worker, exited };
   }
 
-  /** False once a TUN thread died unexpectedly: the broker is no longer healthy. */
+  /** False once the TUN reader died unexpectedly: the broker is no longer healthy. */
   get healthy(): boolean {
-    return !this.threadFailed && this.threads.length === 2;
+    return !this.threadFailed && this.threads.length === 1;
   }
 
   private readControl(): number {
     return Atomics.load(new Int32Array(this.control), TUN_CONTROL_STOP);
   }
 
-  /** Packets dropped on full rings, in both directions. */
+  /** Packets dropped on full rings (TUN reader -> shards). */
   ringDrops(): number {
     let drops = 0;
     for (const ring of this.ringViews) drops += ring.drops();
     return drops;
   }
 
-  /** Fill level (0..1) of each shard's to-tunnel and to-TUN rings. */
-  ringFill(): { toTunnel: number; toTun: number }[] {
-    const shards = this.options.shards;
-    return Array.from({ length: shards }, (_, i) => ({
-      toTunnel: this.ringViews[i]!.usedBytes() / this.ringViews[i]!.capacity,
-      toTun: this.ringViews[shards + i]!.usedBytes() / this.ringViews[shards + i]!.capacity,
-    }));
+  /** Fill level (0..1) of each shard's ring. */
+  ringFill(): { toTunnel: number }[] {
+    return this.ringViews.map((ring) => ({ toTunnel: ring.usedBytes() / ring.capacity }));
   }
 
   /** Names of the counter blocks, in block order (metric labels). */
   blockNames(): string[] {
-    return ['tun-reader', 'tun-writer', ...Array.from({ length: this.options.shards }, (_, i) => `shard-${i}`)];
+    return ['tun-reader', ...Array.from({ length: this.options.shards }, (_, i) => `shard-${i}`)];
   }
 
-  /** What one shard's worker gets of the shared memory: its two rings, the doorbell, its counter block. */
+  /**
+   * What one shard's worker gets: its ring from the TUN reader, its own TUN descriptor
+   * (shardTunFd: a fresh one for a restarted shard), its counter block.
+   */
   shardRings(shard: number): ShardRings {
     return {
       toTunnelRing: this.toTunnelRings[shard]!,
-      toTunRing: this.toTunRings[shard]!,
-      toTunSignal: this.toTunSignal,
+      tunFd: this.shardTunFd(shard),
       vnetHdr: this.vnetHdr,
       counters: this.counters,
       counterBlock: shardCounterBlock(shard),
@@ -241,11 +260,11 @@ export class Datapath {
   async stop(): Promise<void> {
     Atomics.store(new Int32Array(this.control), TUN_CONTROL_STOP, 1);
     if (this.wakeFd >= 0) this.native.signalEventFd(this.wakeFd);
-    const signal = new Int32Array(this.toTunSignal);
-    Atomics.add(signal, 0, 1);
-    Atomics.notify(signal, 0);
     await Promise.all(this.threads.map((t) => t.exited));
     this.threads = [];
+    // The shards have stopped (the broker stops them first): their descriptors are unused.
+    for (const fd of this.shardTunFds.values()) this.native.close(fd);
+    this.shardTunFds.clear();
     if (this.wakeFd >= 0) this.native.close(this.wakeFd);
     if (this.tunFd >= 0) this.native.close(this.tunFd);
     this.wakeFd = this.tunFd = -1;

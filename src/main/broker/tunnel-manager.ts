@@ -2,7 +2,8 @@
 // when they appear, on demand when packets wait for them, with backoff after failures;
 // all through one DialPacer that caps our handshakes in flight), adopts accepted
 // connections, decides between simultaneous connections, and tells the data path which
-// shard carries each link. Link state (Up/Down/Error) comes from here.
+// shard carries each link. Link state (Up/Down/Error) comes from here (docs/architecture.md,
+// "How a KubeLink flows").
 import type { Logger } from '../../shared/log.js';
 import type { ConnectionTraffic, MainToShard, ShardLink, ShardToMain } from '../../shared/shard-protocol.js';
 import type { LinkState, ValidLink } from '../../shared/types.js';
@@ -84,6 +85,12 @@ interface LinkEntry {
   /** The outstanding dial, if any: at most one per link. */
   dialing: number | undefined;
   backoff: Backoff;
+  /** What the tunnel says (Up once established and keepalives flow). */
+  tunnelState: LinkState;
+  tunnelMessage: string;
+  /** The link's routes into the TUN are in place (the last route reconcile installed them). */
+  routed: boolean;
+  /** What is reported: Up only when the tunnel is Up AND the link is routed. */
   state: LinkState;
   message: string;
   rttMs: number | null;
@@ -171,6 +178,9 @@ export class TunnelManager {
         active: undefined,
         dialing: undefined,
         backoff: new Backoff(this.options.backoff),
+        tunnelState: 'Down',
+        tunnelMessage: 'connecting',
+        routed: false,
         state: 'Down',
         message: 'connecting',
         rttMs: null,
@@ -232,7 +242,7 @@ export class TunnelManager {
   onShardMessage(shard: number, msg: ShardToMain): void {
     switch (msg.type) {
       case 'established':
-        this.onEstablished(shard, msg.connId, msg.linkId, msg.dialed, msg.peerDns);
+        this.onEstablished(shard, msg.connId, msg.linkId, msg.dialed, msg.peerDns, msg.cipher);
         break;
       case 'closed':
         if (msg.traffic) this.account(msg.connId, msg.traffic);
@@ -325,7 +335,7 @@ export class TunnelManager {
 
   // --- internals ---
 
-  private onEstablished(shard: number, connId: number, linkId: number, dialed: boolean, peerDns: HelloDns | undefined): void {
+  private onEstablished(shard: number, connId: number, linkId: number, dialed: boolean, peerDns: HelloDns | undefined, cipher?: string): void {
     const conn = this.connections.get(connId);
     const entry = this.byId[linkId];
     if (!conn || !entry) {
@@ -347,7 +357,7 @@ export class TunnelManager {
       this.shards.send(shard, { type: 'activate', connId });
       this.datapath.setLinkShard(linkId, shard);
       this.pacer.cancel(linkId);
-      this.log.info('tunnel up', { link: entry.link.name, connId, shard, direction: dialed ? 'dialed' : 'accepted' });
+      this.log.info('tunnel up', { link: entry.link.name, connId, shard, direction: dialed ? 'dialed' : 'accepted', cipher });
       // A peer that comes back announcing another cluster DNS is reported even while Up.
       const dnsChanged = peerDns?.dnsIp !== entry.peerDns?.dnsIp || peerDns?.domain !== entry.peerDns?.domain;
       entry.peerDns = peerDns;
@@ -493,7 +503,31 @@ export class TunnelManager {
     throw new Error(`more than ${this.options.maxLinks} links`);
   }
 
+  /**
+   * Which links have their routes into the TUN (the outcome of the latest route
+   * reconcile). A link is reported Up only when its tunnel is Up and it is routed:
+   * Up means traffic can flow (docs/architecture.md, "Up means traffic flows").
+   */
+  setRouted(names: ReadonlySet<string>): void {
+    for (const entry of this.links.values()) {
+      const routed = names.has(entry.link.name);
+      if (routed === entry.routed) continue;
+      entry.routed = routed;
+      this.publish(entry, false);
+    }
+  }
+
+  /** Records what the tunnel says and reports the link's state derived from it. */
   private report(entry: LinkEntry, state: LinkState, message: string, force = false): void {
+    entry.tunnelState = state;
+    entry.tunnelMessage = message;
+    this.publish(entry, force);
+  }
+
+  private publish(entry: LinkEntry, force: boolean): void {
+    const waiting = entry.tunnelState === 'Up' && !entry.routed;
+    const state: LinkState = waiting ? 'Down' : entry.tunnelState;
+    const message = waiting ? `${entry.tunnelMessage}; waiting for its route into the TUN` : entry.tunnelMessage;
     if (!force && entry.state === state && (state === 'Up' || entry.message === message)) return;
     entry.state = state;
     entry.message = message;

@@ -30,19 +30,31 @@ export class GatewayNetwork {
     await this.net.ensureInboundGuard(this.ifname);
   }
 
-  async reconcile(serviceCidrs: readonly Ipv4Prefix[]): Promise<void> {
-    if ((await this.net.ensureSnat(this.ifname, this.linkAddress.address)) === 'created') {
-      this.log.warn('SNAT rule was missing and has been re-created', { ifname: this.ifname });
+  /**
+   * Routes into the TUN for `destinations` and the unreachable service CIDR (one rtnetlink
+   * batch) and, with `iptables`, the SNAT rule and the inbound guard (iptables runs: only on
+   * the periodic repair, never per link change). Resolves with the destinations whose
+   * route is not in place.
+   */
+  async reconcile(destinations: readonly Ipv4Prefix[], options: { iptables: boolean }): Promise<{ failed: readonly Ipv4Prefix[] }> {
+    if (options.iptables) {
+      if ((await this.net.ensureSnat(this.ifname, this.linkAddress.address)) === 'created') {
+        this.log.warn('SNAT rule was missing and has been re-created', { ifname: this.ifname });
+      }
+      if ((await this.net.ensureInboundGuard(this.ifname)) === 'created') {
+        this.log.warn('inbound guard was missing or changed and has been re-created', { ifname: this.ifname });
+      }
     }
-    if ((await this.net.ensureInboundGuard(this.ifname)) === 'created') {
-      this.log.warn('inbound guard was missing or changed and has been re-created', { ifname: this.ifname });
-    }
-    const wanted = [...deviceRoutes(this.ifname, serviceCidrs), { destination: this.serviceCidr, type: 'unreachable' as const }];
+    const wanted = [...deviceRoutes(this.ifname, destinations), { destination: this.serviceCidr, type: 'unreachable' as const }];
     const result = await this.net.reconcileRoutes(wanted, { protocol: BROKER_ROUTE_PROTOCOL });
     if (result.add.length > 0 || result.replace.length > 0 || result.remove.length > 0) {
       this.log.info('routes reconciled', { added: result.add.length, replaced: result.replace.length, removed: result.remove.length });
     }
     for (const failure of result.failed) this.log.warn('route change failed', { kind: failure.kind, reason: failure.reason });
+    // Only failed adds and replaces leave a wanted destination without its route; a failed
+    // removal of an obsolete route does not.
+    const installing = new Set<object>([...result.add, ...result.replace]);
+    return { failed: result.failed.filter((f) => installing.has(f.route)).map((f) => f.route.destination) };
   }
 
   /** The node's IP inside --node-cidr, for status.gateway. */

@@ -13,7 +13,7 @@ import type { MainToShard, TlsMaterial } from '../../../src/shared/shard-protoco
 import type { Ipv4Prefix, KubeLinkResource, KubeLinkStatus, LinkSource } from '../../../src/shared/types.js';
 import { formatPrefix } from '../../../src/shared/cidr.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
-import { kubeLink } from '../../helpers/kubelink-fixtures.js';
+import { kubeLink } from '../../fixtures/kubelink-fixtures.js';
 import { iface, ip4, prefix } from '../../helpers/ipv4-literals.js';
 
 const MATERIAL: TlsMaterial = { cert: 'cert', key: 'key', ca: 'ca' };
@@ -46,6 +46,32 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
   let demandChecks = 0;
   let tlsChange: ((m: TlsMaterial) => void) | undefined;
   const initFors: ((shard: number) => ShardInitTemplate)[] = [];
+  /** The injectable route step: hold() delays every route reconcile until release(); failing destinations are reported not installed. */
+  const routeStep = {
+    failing: new Set<string>(),
+    gate: undefined as { promise: Promise<void>; release: () => void } | undefined,
+    running: 0,
+    maxRunning: 0,
+    hold(): void {
+      let release!: () => void;
+      const promise = new Promise<void>((resolve) => (release = resolve));
+      this.gate = { promise, release };
+    },
+    release(): void {
+      const gate = this.gate;
+      this.gate = undefined;
+      gate?.release();
+    },
+    async wait(): Promise<void> {
+      this.running++;
+      this.maxRunning = Math.max(this.maxRunning, this.running);
+      try {
+        await this.gate?.promise;
+      } finally {
+        this.running--;
+      }
+    },
+  };
 
   const tls: TlsSource = {
     start: async (onChange) => {
@@ -69,7 +95,7 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
     healthy: true,
     openTun: () => (events.push('datapath.openTun'), 'kubelink0'),
     startThreads: async () => void events.push('datapath.startThreads'),
-    shardRings: () => ({ toTunnelRing: new SharedArrayBuffer(8), toTunRing: new SharedArrayBuffer(8), toTunSignal: new SharedArrayBuffer(4), counters: new SharedArrayBuffer(8), counterBlock: 0 }),
+    shardRings: () => ({ toTunnelRing: new SharedArrayBuffer(8), tunFd: -1, counters: new SharedArrayBuffer(8), counterBlock: 0 }),
     metricsSource: () => ({ counterBlocks: new CounterBlocks(CounterBlocks.allocate(3)), blockNames: ['tun-reader', 'tun-writer', 'shard-0'], ringDrops: () => 0, ringFill: () => [] }),
     takeDemand: () => {
       demandChecks++;
@@ -86,7 +112,11 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
     datapath,
     network: {
       setUp: async (ifname) => void events.push(`network.setUp ${ifname}`),
-      reconcile: async (destinations: readonly Ipv4Prefix[]) => void routeDestinations.push(destinations.map(formatPrefix)),
+      reconcile: async (destinations: readonly Ipv4Prefix[]) => {
+        routeDestinations.push(destinations.map(formatPrefix));
+        await routeStep.wait();
+        return { failed: destinations.filter((d) => routeStep.failing.has(formatPrefix(d))) };
+      },
       nodeAddressIn: async () => undefined,
       tearDown: async () => void events.push('network.tearDown'),
     },
@@ -121,6 +151,7 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
     statuses,
     shardMessages,
     routeDestinations,
+    routeStep,
     published,
     initFors,
     deliver: (resources: KubeLinkResource[]) => deliver!(resources),
@@ -278,4 +309,60 @@ test('the mesh DNS starts after the gateway networking, learns the served links 
   f.events.length = 0;
   await plane.stop();
   assert.ok(f.events.indexOf('dns.stop') < f.events.indexOf('network.tearDown'), f.events.join());
+});
+
+/** Serves `links`, lets their dials out, and establishes every dialed connection. */
+async function establishAll(f: ReturnType<typeof fakes>, links: KubeLinkResource[]): Promise<void> {
+  f.deliver(links);
+  await f.clock.advance(DEFAULT_DIAL_JITTER_MS);
+  for (const m of f.shardMessages.filter((x) => x.msg.type === 'dial')) {
+    const dial = m.msg as Extract<MainToShard, { type: 'dial' }>;
+    f.owner().onShardMessage(0, { type: 'established', connId: dial.connId, linkId: dial.linkId, dialed: true, peerVersion: 1 });
+  }
+}
+
+test('Up means traffic flows: an established tunnel is not Up while its route is still being installed, and is Up once it is', async () => {
+  const f = fakes();
+  await running(f, {}, async (plane) => {
+    f.routeStep.hold();
+    await establishAll(f, [C2]);
+    assert.equal(f.statuses.get('c2')?.state, 'Down');
+    assert.match(f.statuses.get('c2')!.message!, /tunnel to .* up; waiting for its route into the TUN/);
+    const metrics = (await plane.metrics.render()).body;
+    assert.match(metrics, /^kubelink_link_up\{link="c2"\} 0$/m, 'the metric agrees with the status');
+    f.routeStep.release();
+    await f.clock.advance(0);
+    assert.equal(f.statuses.get('c2')?.state, 'Up');
+    assert.match((await plane.metrics.render()).body, /^kubelink_link_up\{link="c2"\} 1$/m);
+  });
+});
+
+test('a route that cannot be installed keeps its link non-Up; the periodic reconcile that installs it brings it Up', async () => {
+  const f = fakes();
+  await running(f, { reconcileMs: 10_000 }, async () => {
+    f.routeStep.failing.add('100.64.16.0/20');
+    await establishAll(f, [C2, C3]);
+    await f.clock.advance(0);
+    assert.equal(f.statuses.get('c2')?.state, 'Down', 'its service CIDR has no route');
+    assert.equal(f.statuses.get('c3')?.state, 'Up', 'the other link is not held back');
+    f.routeStep.failing.clear();
+    await f.clock.advance(10_000);
+    assert.equal(f.statuses.get('c2')?.state, 'Up');
+  });
+});
+
+test('route reconciles run one at a time and the latest link set wins', async () => {
+  const f = fakes();
+  await running(f, {}, async () => {
+    f.routeStep.hold();
+    f.deliver([C2]);
+    await f.clock.advance(0);
+    f.deliver([C2, C3]);
+    f.deliver([C2, C3, C4]);
+    await f.clock.advance(0);
+    f.routeStep.release();
+    await f.clock.advance(0);
+    assert.equal(f.routeStep.maxRunning, 1, 'never two reconciles at once');
+    assert.deepEqual(f.routeDestinations.map((d) => d.filter((x) => x.startsWith('100.64')).length), [1, 3], 'the held run, then one run with the latest links');
+  });
 });

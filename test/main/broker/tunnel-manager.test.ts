@@ -54,6 +54,7 @@ function harness(backoff: Partial<BackoffOptions> = { initialMs: 10, maxMs: 20, 
 /** Serves link b, lets the manager dial it and, unless told otherwise, establishes that connection. */
 async function servedLink(h: ReturnType<typeof harness>, establish = true) {
   h.manager.setLinks([link('b')]);
+  h.manager.setRouted(new Set(['b']));
   await h.clock.advance(0);
   const dial = h.ofType('dial')[0]!;
   if (establish) h.manager.onShardMessage(dial.shard, { type: 'established', connId: dial.msg.connId, linkId: dial.msg.linkId, dialed: true, peerVersion: 1 });
@@ -245,6 +246,7 @@ test('a healthy tunnel is replaced by a newcomer of the same identity at most on
   // The peer's address is below ours: accepted connections are the preferred direction, so
   // before this rule every newer accepted connection replaced the active one.
   h.manager.setLinks([link('b', 0xc0a8000a)]);
+  h.manager.setRouted(new Set(['b']));
   await h.clock.advance(0);
   const linkId = h.ofType('dial')[0]!.msg.linkId;
   const traffic = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
@@ -285,6 +287,7 @@ test("the peer's announced cluster DNS travels with the Up report, and a changed
   const h = harness();
   // A peer below our address: its dial (our accepted connection) is the one both keep.
   h.manager.setLinks([link('b', 0xc0a8000a)]);
+  h.manager.setRouted(new Set(['b']));
   await h.clock.advance(0);
   const dial = h.ofType('dial')[0]!;
   const dns = { dnsIp: 0x6440100a, domain: 'cluster.local' };
@@ -315,6 +318,7 @@ test('252 new links are dialed at most maxDialsInFlight at a time; the rest star
   );
   const dials = () => sent.filter((s) => s.msg.type === 'dial') as { shard: number; msg: Extract<MainToShard, { type: 'dial' }> }[];
   manager.setLinks(Array.from({ length: 252 }, (_, i) => link(`l${i}`, 0xc0a80000 + 2 + i)));
+  manager.setRouted(new Set(Array.from({ length: 252 }, (_, i) => `l${i}`)));
   assert.equal(dials().length, 0, 'fresh dials wait for their jitter');
   await clock.advance(500);
   assert.equal(dials().length, 8);
@@ -333,4 +337,23 @@ test('252 new links are dialed at most maxDialsInFlight at a time; the rest star
   assert.equal(manager.pacer.peakInFlight, 8);
   assert.equal(manager.snapshot().filter((l) => l.state === 'Up').length, 252);
   manager.stop();
+});
+
+test('a link is reported Up only while its tunnel is up and its route is in place, in either order', async () => {
+  const h = harness();
+  h.manager.setLinks([link('b')]);
+  await h.clock.advance(0);
+  const dial = h.ofType('dial')[0]!;
+  h.manager.onShardMessage(dial.shard, { type: 'established', connId: dial.msg.connId, linkId: dial.msg.linkId, dialed: true, peerVersion: 1 });
+  assert.equal(h.statuses.at(-1)?.state, 'Down');
+  assert.match(h.statuses.at(-1)!.message, /up; waiting for its route into the TUN$/);
+  assert.equal(h.manager.snapshot()[0]?.state, 'Down', 'metrics read the same state');
+  h.manager.setRouted(new Set(['b']));
+  assert.equal(h.statuses.at(-1)?.state, 'Up');
+  h.manager.setRouted(new Set());
+  assert.equal(h.statuses.at(-1)?.state, 'Down', 'a route that could not be repaired takes the link out of Up');
+  h.manager.setRouted(new Set(['b']));
+  h.manager.onShardMessage(dial.shard, { type: 'closed', connId: dial.msg.connId, linkId: dial.msg.linkId, reason: 'peer went away', handshakeFailure: false });
+  assert.deepEqual([h.statuses.at(-1)?.state, h.statuses.at(-1)?.message], ['Down', 'peer went away'], 'routed but no tunnel: Down with the tunnel\'s reason');
+  h.manager.stop();
 });
