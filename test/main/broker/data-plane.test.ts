@@ -216,6 +216,33 @@ test('status out: a tunnel established by a shard reports the link Up', async ()
   });
 });
 
+test('every statusStatsIntervalMs each link\'s RTT and bytes go into its status, with its state; without the setting never', async () => {
+  const at = (clock: FakeClock) => new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const f = fakes();
+  await running(f, { statusStatsIntervalMs: 60_000 }, async () => {
+    f.deliver([C2]);
+    await f.clock.advance(DEFAULT_DIAL_JITTER_MS);
+    const dial = f.shardMessages.find((m) => m.msg.type === 'dial')!.msg as Extract<MainToShard, { type: 'dial' }>;
+    f.owner().onShardMessage(0, { type: 'established', connId: dial.connId, linkId: dial.linkId, dialed: true, peerVersion: 1 });
+    assert.equal(f.statuses.get('c2')?.statsTime, undefined, 'no stats before the first interval');
+    await f.clock.advance(60_000);
+    const first = f.statuses.get('c2')!;
+    assert.equal(first.state, 'Up');
+    assert.equal(first.gateway, '10.250.0.2');
+    assert.equal(first.statsTime, at(f.clock));
+    assert.equal(first.rxBytes, 0);
+    assert.equal(first.txBytes, 0);
+    await f.clock.advance(60_000);
+    assert.equal(f.statuses.get('c2')!.statsTime, at(f.clock), 'refreshed one interval later');
+  });
+  const g = fakes();
+  await running(g, {}, async () => {
+    g.deliver([C2]);
+    await g.clock.advance(10 * 60_000);
+    assert.equal(g.statuses.get('c2')?.statsTime, undefined);
+  });
+});
+
 test('the served-links filter: links for other brokers are neither dialed nor Invalid', async () => {
   const f = fakes();
   await running(f, { servedLinks: ['c3'] }, async (plane) => {
