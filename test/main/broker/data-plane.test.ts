@@ -6,7 +6,7 @@ import { DataPlane, type DataPlaneDatapath, type DataPlaneParts, type DataPlaneS
 import { DEFAULT_DIAL_JITTER_MS } from '../../../src/main/broker/dial-pacer.js';
 import type { ShardInitTemplate, ShardOwner } from '../../../src/main/broker/shard-supervisor.js';
 import type { TlsSource } from '../../../src/main/certs/tls-source.js';
-import { CounterBlocks } from '../../../src/shared/counters.js';
+import { Counter, CounterBlocks } from '../../../src/shared/counters.js';
 import { silentLogger } from '../../../src/shared/log.js';
 import type { RouteEntry } from '../../../src/shared/route-table.js';
 import type { MainToShard, TlsMaterial } from '../../../src/shared/shard-protocol.js';
@@ -73,6 +73,7 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
     },
   };
 
+  const counterBlocks = new CounterBlocks(CounterBlocks.allocate(3));
   const tls: TlsSource = {
     start: async (onChange) => {
       events.push('tls.start');
@@ -96,7 +97,7 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
     openTun: () => (events.push('datapath.openTun'), 'kubelink0'),
     startThreads: async () => void events.push('datapath.startThreads'),
     shardRings: () => ({ toTunnelRing: new SharedArrayBuffer(8), tunFd: -1, counters: new SharedArrayBuffer(8), counterBlock: 0 }),
-    metricsSource: () => ({ counterBlocks: new CounterBlocks(CounterBlocks.allocate(3)), blockNames: ['tun-reader', 'tun-writer', 'shard-0'], ringDrops: () => 0, ringFill: () => [] }),
+    metricsSource: () => ({ counterBlocks, shardBlocks: [2], ringDrops: () => 0, ringFill: () => [] }),
     takeDemand: () => {
       demandChecks++;
       return [];
@@ -157,6 +158,7 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
     deliver: (resources: KubeLinkResource[]) => deliver!(resources),
     owner: () => owner!,
     demandChecks: () => demandChecks,
+    counterBlocks,
     tlsChange: (m: TlsMaterial) => tlsChange!(m),
     dials: () => shardMessages.filter((m) => m.msg.type === 'dial').map((m) => (m.msg as Extract<MainToShard, { type: 'dial' }>).host),
   };
@@ -263,6 +265,8 @@ test('capacity: one link too many is Invalid and never displaces a link already 
     assert.deepEqual(f.statuses.get('c2'), { state: 'Invalid', message: 'this broker serves at most 2 links', gateway: '10.250.0.2' });
     const metrics = await plane.metrics.render();
     assert.match(metrics.body, /^kubelink_links\{state="Invalid"\} 1$/m);
+    f.counterBlocks.block(2)[Counter.tunnelTxPackets] = 7; // shard 0's block, as its worker would
+    assert.match((await plane.metrics.render()).body, /^kubelink_shard_packets_total\{shard="0",direction="tx"\} 7$/m);
   });
 });
 
