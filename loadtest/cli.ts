@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // kubelink-lab: the multi-cluster lab on this machine, as a tool.
 //
-//   node dist/loadtest/cli.js up [--clusters N] [--workers W] [--prefix P] [--keep-on-failure]
+//   node dist/loadtest/cli.js up [--clusters N] [--workers W] [--prefix P] [--keep-on-failure] [--same-service-cidr]
 //   node dist/loadtest/cli.js status [--prefix P] [--json]
 //   node dist/loadtest/cli.js kubectl [--prefix P] <cluster> <kubectl args...>
 //   node dist/loadtest/cli.js loadtest ...        (see `loadtest --help`)
@@ -57,6 +57,8 @@ up flags:
   --workers W         --workers of every broker, 1..${MAX_WORKERS} (default ${Math.min(os.availableParallelism(), MAX_WORKERS)}: available parallelism)
   --prefix P          lab name, prefix of every namespace (default ${DEFAULT_LAB_PREFIX})
   --keep-on-failure   leave a lab that did not come up in place, for inspection
+  --same-service-cidr every cluster gets 100.64.0.0/20 (echo at 100.64.0.10 in each); KubeLinks
+                      without cidr: publish services with MeshServices and list them in egress
   --timeout SEC       how long the links may take to be Up (default 60)
   --log-level LEVEL   of the brokers, routers and the lab log (default info)
 status flags:   [--prefix P] [--json]     (default: every lab built by this tool)
@@ -71,6 +73,7 @@ function parseUp(argv: string[]) {
       workers: { type: 'string', default: String(Math.min(os.availableParallelism(), MAX_WORKERS)) },
       prefix: { type: 'string', default: DEFAULT_LAB_PREFIX },
       'keep-on-failure': { type: 'boolean', default: false },
+      'same-service-cidr': { type: 'boolean', default: false },
       timeout: { type: 'string', default: '60' },
       'log-level': { type: 'string', default: 'info' },
     },
@@ -83,6 +86,7 @@ function parseUp(argv: string[]) {
     workers: integerOption('workers', values.workers!, 1, MAX_WORKERS),
     prefix: prefixOption(values.prefix!),
     keepOnFailure: values['keep-on-failure']!,
+    sameServiceCidr: values['same-service-cidr']!,
     readyTimeoutMs: integerOption('timeout', values.timeout!, 5, 3600) * 1000,
     logLevel: logLevel as LogLevel,
   };

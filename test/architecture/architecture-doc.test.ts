@@ -24,7 +24,7 @@ function named(text: string, pattern: RegExp): string[] {
 /** Every metric name the broker, the router and the mesh DNS register. */
 async function registeredMetrics(): Promise<Set<string>> {
   const broker = new BrokerMetrics(
-    { counterBlocks: new CounterBlocks(CounterBlocks.allocate(3)), blockNames: ['tun-reader', 'tun-writer', 'shard-0'], ringDrops: () => 0, ringFill: () => [] },
+    { counterBlocks: new CounterBlocks(CounterBlocks.allocate(3)), shardBlocks: [2], ringDrops: () => 0, ringFill: () => [] },
     () => [],
     () => 0,
     () => 0,

@@ -211,11 +211,6 @@ export class Datapath {
     return this.ringViews.map((ring) => ({ toTunnel: ring.usedBytes() / ring.capacity }));
   }
 
-  /** Names of the counter blocks, in block order (metric labels). */
-  blockNames(): string[] {
-    return ['tun-reader', ...Array.from({ length: this.options.shards }, (_, i) => `shard-${i}`)];
-  }
-
   /**
    * What one shard's worker gets: its ring from the TUN reader, its own TUN descriptor
    * (shardTunFd: a fresh one for a restarted shard), its counter block.
@@ -237,7 +232,7 @@ export class Datapath {
 
   /** What /metrics reads from the shared memory. */
   metricsSource(): MetricsSource {
-    return { counterBlocks: this.counterBlocks, blockNames: this.blockNames(), ringDrops: () => this.ringDrops(), ringFill: () => this.ringFill() };
+    return { counterBlocks: this.counterBlocks, shardBlocks: Array.from({ length: this.options.shards }, (_, shard) => shardCounterBlock(shard)), ringDrops: () => this.ringDrops(), ringFill: () => this.ringFill() };
   }
 
   /** Link ids that packets asked for while they had no tunnel; clears them. */
