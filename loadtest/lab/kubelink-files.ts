@@ -63,13 +63,17 @@ export async function writeLabCertificates(topology: LabTopology, certDir: strin
   return { caCertFile, caKeyFile, brokers };
 }
 
-/** The KubeLink cluster `local` holds for peer `remote`. */
-export function kubeLinkFor(remote: LabCluster): KubeLinkResource {
+/**
+ * The KubeLink cluster `local` holds for peer `remote`; without its cidr when the service
+ * CIDRs overlap (the lab's sameServiceCidr): such a link carries only egress.
+ */
+export function kubeLinkFor(remote: LabCluster, options: { withCidr?: boolean } = {}): KubeLinkResource {
+  const spec = { clusterAddress: remote.clusterAddress, endpoint: remote.endpoint };
   return {
     apiVersion: KUBELINK_API_VERSION,
     kind: KUBELINK_KIND,
     metadata: { name: remote.name },
-    spec: { cidr: remote.serviceCidr, clusterAddress: remote.clusterAddress, endpoint: remote.endpoint },
+    spec: options.withCidr === false ? spec : { cidr: remote.serviceCidr, ...spec },
   };
 }
 
@@ -80,7 +84,7 @@ export async function writeLabLinks(topology: LabTopology, local: LabCluster, di
   for (const remote of topology.clusters) {
     if (remote.index === local.index) continue;
     const file = path.join(dir, `${remote.name}.yaml`);
-    await writeFile(file, stringify(kubeLinkFor(remote)));
+    await writeFile(file, stringify(kubeLinkFor(remote, { withCidr: !topology.sameServiceCidr })));
     files.push(file);
   }
   return files;

@@ -29,6 +29,8 @@ export interface LabContext {
   readonly nodeBinary: string;
   readonly kubelinkEntry: string;
   readonly clusters: readonly LabCluster[];
+  /** Every cluster has the same service CIDR (LabOptions.sameServiceCidr). */
+  readonly topology: { readonly sameServiceCidr: boolean };
   startApiServer(index: number, wait?: WaitOptions): Promise<LabApiServer>;
   /** Runs the real `kubectl <args>` against cluster `index`'s API server. */
   kubectl(index: number, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;

@@ -63,6 +63,12 @@ export interface LabOptions {
   log?: Logger;
   /** Node 2 routes remote service CIDRs and the mesh via the gateway (the router's job). Default true. */
   staticRoutes?: boolean;
+  /**
+   * Every cluster gets the same service CIDR 100.64.0.0/20 (echo at 100.64.0.10 in each):
+   * KubeLinks carry no cidr, clusters reach each other through MeshServices. Needs
+   * staticRoutes: false (a static route to a remote service CIDR would be the local one).
+   */
+  sameServiceCidr?: boolean;
   /** rp_filter in all lab namespaces. Default 0 (the brokers do their own source checks). */
   rpFilter?: 0 | 1 | 2;
   /** Start the echo HTTP server and `iperf3 -s` in every echo pod. Default true. */
@@ -117,7 +123,8 @@ export class Lab implements LabContext {
 
   constructor(options: LabOptions) {
     this.prefix = options.prefix ?? `kl${randomBytes(2).toString('hex')}`;
-    this.topology = describeTopology(this.prefix, options.clusters);
+    if (options.sameServiceCidr && (options.staticRoutes ?? true)) throw new RangeError('sameServiceCidr needs staticRoutes: false');
+    this.topology = describeTopology(this.prefix, options.clusters, { sameServiceCidr: options.sameServiceCidr });
     this.ownsWorkDir = options.workDir === undefined;
     this.workDir = options.workDir ?? defaultLabWorkDir(this.prefix);
     this.log = (options.log ?? silentLogger).child({ lab: this.prefix });

@@ -16,7 +16,9 @@
 //                                                           control-plane ns (API server :6443)
 //
 // Service CIDR 100.64.(16*(i-1)).0/20, echo service IP .10 in it; cluster address
-// 192.168.0.(10+i)/24 in the mesh; endpoint broker.c<i>.kubelink.lab:8088.
+// 192.168.0.(10+i)/24 in the mesh; endpoint broker.c<i>.kubelink.lab:8088. With
+// sameServiceCidr every cluster has 100.64.0.0/20 and its echo 100.64.0.10, as clusters
+// that keep their distribution's default do: they link without cidr, through MeshServices.
 
 /** Where a pod runs. */
 export type NodeRole = 'gateway' | 'node2';
@@ -68,7 +70,7 @@ export interface LabCluster {
   nodeCidr: string;
   /** The cluster's pod network (both nodes' pod subnets), identical in every cluster. */
   podCidr: string;
-  /** The cluster's service CIDR, disjoint across clusters. */
+  /** The cluster's service CIDR, disjoint across clusters (unless the lab has sameServiceCidr). */
   serviceCidr: string;
   /** The echo service's IP (kube-proxy stand-in DNATs it to the echo pod). */
   serviceIp: string;
@@ -107,6 +109,8 @@ export interface LabTopology {
   internet: LabInternet;
   /** The mesh CIDR all cluster addresses live in. */
   meshCidr: string;
+  /** Every cluster has the same service CIDR (and echo ClusterIP): links carry no cidr. */
+  sameServiceCidr: boolean;
 }
 
 export const MIN_CLUSTERS = 1;
@@ -143,7 +147,7 @@ export function namespaceBelongsTo(prefix: string, ns: string): boolean {
   return ns.startsWith(`${prefix}-`);
 }
 
-function describeCluster(prefix: string, index: number): LabCluster {
+function describeCluster(prefix: string, index: number, sameServiceCidr: boolean): LabCluster {
   const name = `c${index}`;
   const base = `${prefix}-${name}`;
   const gatewayNs = `${base}-gw`;
@@ -155,7 +159,7 @@ function describeCluster(prefix: string, index: number): LabCluster {
     node,
     nodeVeth: `veth-${podName}`,
   });
-  const serviceBase = `100.64.${16 * (index - 1)}`;
+  const serviceBase = `100.64.${sameServiceCidr ? 0 : 16 * (index - 1)}`;
   const endpointHost = `broker.${name}.${LAB_DOMAIN}`;
   return {
     index,
@@ -200,14 +204,15 @@ function describeCluster(prefix: string, index: number): LabCluster {
 }
 
 /** Computes the full topology of a lab; throws RangeError on a bad prefix or cluster count. */
-export function describeTopology(prefix: string, clusterCount: number): LabTopology {
+export function describeTopology(prefix: string, clusterCount: number, options: { sameServiceCidr?: boolean } = {}): LabTopology {
+  const sameServiceCidr = options.sameServiceCidr ?? false;
   validatePrefix(prefix);
   if (!Number.isInteger(clusterCount) || clusterCount < MIN_CLUSTERS || clusterCount > MAX_CLUSTERS) {
     throw new RangeError(`clusters must be an integer ${MIN_CLUSTERS}..${MAX_CLUSTERS}, got ${clusterCount}`);
   }
   const clusters: LabCluster[] = [];
-  for (let i = 1; i <= clusterCount; i++) clusters.push(describeCluster(prefix, i));
-  return { prefix, clusters, internet: { ns: `${prefix}-inet`, cidr: INTERNET_CIDR }, meshCidr: MESH_CIDR };
+  for (let i = 1; i <= clusterCount; i++) clusters.push(describeCluster(prefix, i, sameServiceCidr));
+  return { prefix, clusters, internet: { ns: `${prefix}-inet`, cidr: INTERNET_CIDR }, meshCidr: MESH_CIDR, sameServiceCidr };
 }
 
 /** Every namespace of the lab, bridges first (deleting them first takes the veths down early). */

@@ -3,10 +3,11 @@
 // the broker with --kubeconfig (leader election, status, Secret), the router on node 2.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { Lab } from '../../loadtest/lab/lab.js';
+import { applyYaml as applyLabYaml } from '../helpers/lab-kubectl.js';
 import { KubelinkKubernetesPath, BROKER_SECRET } from '../../loadtest/lab/kubelink-k8s-path.js';
 import { LAB_KUBELINK_NAMESPACE } from '../../loadtest/lab/kubelink-files.js';
 import { readLinkStates } from '../../loadtest/lab/kubelink-states.js';
@@ -28,11 +29,7 @@ describe('controllers against a Kubernetes API server on a two-cluster lab', () 
       assert.equal(row?.state, state, `state of ${cluster.name}/${name}: ${JSON.stringify(row)}`);
       return row!;
     });
-  const applyYaml = async (cluster: LabCluster, name: string, yaml: string) => {
-    const file = path.join(lab.workDir, `${cluster.name}-${name}.yaml`);
-    await writeFile(file, yaml);
-    await lab.kubectl(cluster.index, ['apply', '-f', file]);
-  };
+  const applyYaml = (cluster: LabCluster, name: string, yaml: string) => applyLabYaml(lab, cluster, name, yaml);
   const kubeLinkYaml = (name: string, cidr: string, clusterAddress: string, endpoint: string) =>
     `apiVersion: kubelink.mandelsoft.org/v1alpha1\nkind: KubeLink\nmetadata:\n  name: ${name}\nspec:\n  cidr: ${cidr}\n  clusterAddress: ${clusterAddress}\n  endpoint: ${endpoint}\n`;
 

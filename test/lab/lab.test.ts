@@ -11,6 +11,7 @@ import { Lab } from '../../loadtest/lab/lab.js';
 import { assertPrerequisites, findMissingPrerequisites } from '../../loadtest/lab/preconditions.js';
 import { hostsFile } from '../../loadtest/lab/network-builder.js';
 import { allNamespaces, describeTopology } from '../../loadtest/lab/topology.js';
+import { kubeLinkFor } from '../../loadtest/lab/kubelink-files.js';
 import { parsePrefix, prefixesOverlap } from '../../src/shared/cidr.js';
 import { assertNothingLeft, isAlive, pidsInLabNamespaces } from './lab-leftovers.js';
 
@@ -21,6 +22,16 @@ function randomPrefix(): string {
 }
 
 describe('lab topology (pure)', () => {
+  test('sameServiceCidr gives every cluster 100.64.0.0/20 with echo at 100.64.0.10, links without cidr, and needs staticRoutes: false', () => {
+    const t = describeTopology('kltest', 3, { sameServiceCidr: true });
+    assert.ok(t.sameServiceCidr);
+    assert.deepEqual(new Set(t.clusters.map((c) => `${c.serviceCidr} ${c.serviceIp}`)), new Set(['100.64.0.0/20 100.64.0.10']));
+    assert.deepEqual(kubeLinkFor(t.clusters[1]!, { withCidr: false }).spec, { clusterAddress: '192.168.0.12/24', endpoint: 'broker.c2.kubelink.lab:8088' });
+    assert.equal(kubeLinkFor(t.clusters[1]!).spec.cidr, '100.64.0.0/20', 'with cidr unless told');
+    assert.equal(describeTopology('kltest', 2).sameServiceCidr, false);
+    assert.throws(() => new Lab({ clusters: 2, sameServiceCidr: true }), /sameServiceCidr needs staticRoutes: false/);
+  });
+
   test('names and addresses follow the brief for every cluster', () => {
     const t = describeTopology('kltest', 8);
     const c3 = t.clusters[2]!;

@@ -5,9 +5,8 @@
 // tables and routes exactly as they were. Run under `flock /work/locks/lab.lock`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Lab } from '../../loadtest/lab/lab.js';
+import { applyYaml as applyLabYaml } from '../helpers/lab-kubectl.js';
 import { KubelinkKubernetesPath } from '../../loadtest/lab/kubelink-k8s-path.js';
 import type { LabCluster } from '../../loadtest/lab/topology.js';
 import { brokerMetric } from '../helpers/broker-probes.js';
@@ -20,11 +19,7 @@ describe('MeshServices, egress and ingress on a two-cluster lab', () => {
   const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
   const snapshots = new Map<string, string>();
 
-  const applyYaml = async (cluster: LabCluster, name: string, yaml: string) => {
-    const file = path.join(lab.workDir, `${cluster.name}-${name}.yaml`);
-    await writeFile(file, yaml);
-    await lab.kubectl(cluster.index, ['apply', '-f', file]);
-  };
+  const applyYaml = (cluster: LabCluster, name: string, yaml: string) => applyLabYaml(lab, cluster, name, yaml);
   /** The gateway's nat table and main routes, without counters and comments. */
   const gatewayState = async (cluster: LabCluster) => {
     const nat = (await lab.exec(cluster.gateway.ns, ['iptables-save', '-t', 'nat'])).stdout
