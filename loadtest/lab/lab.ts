@@ -146,7 +146,8 @@ export class Lab implements LabContext {
   static async attach(prefix: string, options: Omit<LabOptions, 'prefix' | 'clusters' | 'workDir'> = {}): Promise<Lab> {
     const record = await readLabRecord(prefix);
     if (!record) throw new Error(`no lab with prefix ${prefix} (no state in ${stateDirOf(prefix)})`);
-    const lab = new Lab({ ...options, prefix, clusters: record.clusters, workDir: record.workDir });
+    const same = record.sameServiceCidr ? { sameServiceCidr: true, staticRoutes: false } : {};
+    const lab = new Lab({ ...options, ...same, prefix, clusters: record.clusters, workDir: record.workDir });
     lab.ownsWorkDir = record.ownsWorkDir;
     lab.state = 'up';
     return lab;
@@ -198,6 +199,7 @@ export class Lab implements LabContext {
       await writeLabRecord({
         prefix: this.prefix,
         clusters: this.topology.clusters.length,
+        ...(this.topology.sameServiceCidr ? { sameServiceCidr: true } : {}),
         namespaces: this.namespaces(),
         workDir: this.workDir,
         ownsWorkDir: this.ownsWorkDir,

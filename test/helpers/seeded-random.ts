@@ -1,20 +1,13 @@
-// A small seeded generator (mulberry32) for property tests and fuzzing: the same seed
-// gives the same sequence on every machine, so a failing case is reproduced from its seed.
+// A seeded generator (mulberry32) with helpers, for property tests: the same seed gives the
+// same sequence on every machine, so a failing case is reproduced from its seed.
+import { seededRandom } from '../../loadtest/fuzz/hostile-frames.js';
 
 export class SeededRandom {
-  private state: number;
+  /** A float in [0, 1); the fuzzing peer's generator, so both draw the same sequences. */
+  readonly next: () => number;
 
   constructor(readonly seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = seededRandom(seed);
   }
 
   /** An integer in [min, max]. */
