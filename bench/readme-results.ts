@@ -13,11 +13,13 @@ import { repoRoot } from '../loadtest/lab/repo-root.js';
 const BEGIN = '<!-- BEGIN latest results -->';
 const END = '<!-- END latest results -->';
 
-/** The last `## Tunnel benchmark` section of RESULTS.md, its heading one level lower. */
+/** The last `## Tunnel benchmark` section of RESULTS.md (up to the next `## ` heading), its heading one level lower. */
 export function latestEntry(results: string): string {
   const starts = [...results.matchAll(/^## Tunnel benchmark.*$/gm)].map((m) => m.index!);
   if (starts.length === 0) throw new Error('RESULTS.md has no "## Tunnel benchmark" entry');
-  const entry = results.slice(starts[starts.length - 1]!).trim();
+  const start = starts[starts.length - 1]!;
+  const next = results.slice(start + 1).search(/^## /m);
+  const entry = results.slice(start, next < 0 ? undefined : start + 1 + next).trim();
   return entry.replace(/^## /, '### ');
 }
 

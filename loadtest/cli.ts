@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // kubelink-lab: the multi-cluster lab on this machine, as a tool.
 //
-//   node dist/loadtest/cli.js up [--clusters N] [--workers W] [--prefix P] [--keep-on-failure]
+//   node dist/loadtest/cli.js up [--clusters N] [--workers W] [--prefix P] [--keep-on-failure] [--same-service-cidr]
 //   node dist/loadtest/cli.js status [--prefix P] [--json]
 //   node dist/loadtest/cli.js kubectl [--prefix P] <cluster> <kubectl args...>
 //   node dist/loadtest/cli.js loadtest ...        (see `loadtest --help`)
 //   node dist/loadtest/cli.js profile ...         (see `profile --help`)
 //   node dist/loadtest/cli.js scale --peers N ...   (see `scale --help`)
+//   node dist/loadtest/cli.js fuzz [--frames N] [--seed S]   (see `fuzz --help`)
 //   node dist/loadtest/cli.js down [--prefix P | --all]
 //   node dist/loadtest/cli.js demo [--keep]       (also: node dist/loadtest/demo.js)
 //
@@ -30,6 +31,7 @@ import { runStatus } from './tool/status-command.js';
 import { runUp } from './tool/up-command.js';
 import { UsageError, integerOption, prefixOption } from './tool/options.js';
 import { SCALE_USAGE, parseScaleArgs, runScale } from './tool/scale-command.js';
+import { FUZZ_USAGE, parseFuzzArgs, runFuzzCommand } from './tool/fuzz-command.js';
 
 /** The lab tool supports up to 8 clusters (the topology itself has room for 16). */
 export const MAX_TOOL_CLUSTERS = 8;
@@ -45,6 +47,8 @@ commands:
   profile   one broker under clinic flame / clinic doctor (or --cpu-prof) while iperf3 drives traffic
   scale     one broker against N simulated peers (a /24 mesh: up to 252): convergence, memory,
             CPU, churn; links-file and API-server modes (see 'scale --help')
+  fuzz      a fuzzing peer with a lab certificate sends a seeded hostile frame mix to a broker:
+            no forbidden packet may pass, every drop counter must match what was sent
   demo      the README's first command: two clusters, kubectl get klink, wget both ways, iperf3, down
   down      remove a lab (processes, namespaces, files), also after a crash
 
@@ -53,11 +57,13 @@ up flags:
   --workers W         --workers of every broker, 1..${MAX_WORKERS} (default ${Math.min(os.availableParallelism(), MAX_WORKERS)}: available parallelism)
   --prefix P          lab name, prefix of every namespace (default ${DEFAULT_LAB_PREFIX})
   --keep-on-failure   leave a lab that did not come up in place, for inspection
+  --same-service-cidr every cluster gets 100.64.0.0/20 (echo at 100.64.0.10 in each); KubeLinks
+                      without cidr: publish services with MeshServices and list them in egress
   --timeout SEC       how long the links may take to be Up (default 60)
   --log-level LEVEL   of the brokers, routers and the lab log (default info)
 status flags:   [--prefix P] [--json]     (default: every lab built by this tool)
 down flags:     [--prefix P] (default ${DEFAULT_LAB_PREFIX}) | --all (every lab under /run/kubelink-lab)
-Run '<command> --help' for loadtest, profile, scale and demo.`;
+Run '<command> --help' for loadtest, profile, scale, fuzz and demo.`;
 
 function parseUp(argv: string[]) {
   const { values } = parseArgs({
@@ -67,6 +73,7 @@ function parseUp(argv: string[]) {
       workers: { type: 'string', default: String(Math.min(os.availableParallelism(), MAX_WORKERS)) },
       prefix: { type: 'string', default: DEFAULT_LAB_PREFIX },
       'keep-on-failure': { type: 'boolean', default: false },
+      'same-service-cidr': { type: 'boolean', default: false },
       timeout: { type: 'string', default: '60' },
       'log-level': { type: 'string', default: 'info' },
     },
@@ -79,6 +86,7 @@ function parseUp(argv: string[]) {
     workers: integerOption('workers', values.workers!, 1, MAX_WORKERS),
     prefix: prefixOption(values.prefix!),
     keepOnFailure: values['keep-on-failure']!,
+    sameServiceCidr: values['same-service-cidr']!,
     readyTimeoutMs: integerOption('timeout', values.timeout!, 5, 3600) * 1000,
     logLevel: logLevel as LogLevel,
   };
@@ -133,6 +141,12 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return runScale(parseScaleArgs(rest), progress);
+    case 'fuzz':
+      if (wantsHelp) {
+        progress.print(FUZZ_USAGE);
+        return 0;
+      }
+      return runFuzzCommand(parseFuzzArgs(rest), progress);
     case 'demo':
       if (wantsHelp) {
         progress.print(DEMO_USAGE);

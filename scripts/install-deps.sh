@@ -21,6 +21,7 @@ command -v openvpn >/dev/null  || missing+=(openvpn)
 command -v ping >/dev/null     || missing+=(iputils-ping)
 command -v kubectl >/dev/null  || missing+=(kubernetes-client)
 command -v wget >/dev/null     || missing+=(wget)
+command -v dig >/dev/null      || missing+=(bind9-dnsutils)
 command -v promtool >/dev/null || missing+=(prometheus)   # promtool checks k8s/monitoring
 command -v npm >/dev/null      || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then

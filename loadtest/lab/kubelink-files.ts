@@ -132,6 +132,8 @@ export function brokerArgs(nodeBinary: string, entry: string, cluster: LabCluste
     '--node-cidr', cluster.nodeCidr,
     '--pod-cidr', cluster.podCidr,
     '--broker-port', String(cluster.brokerPort),
+    // Names across the mesh: this cluster's name and kubelink's default DNS settings.
+    '--cluster-name', cluster.name,
     ...links,
     ...certificates,
     '--workers', String(options.workers),

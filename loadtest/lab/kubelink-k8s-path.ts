@@ -6,8 +6,9 @@
 // exchanges HTTP through its service IP. Build the lab with `staticRoutes: false`, so
 // that node 2 reaches the mesh through the router's routes only.
 
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LabApiServer } from './api-server.js';
 import { brokerCertificateFiles, LAB_KUBELINK_NAMESPACE, routerArgs, type BrokerArgsOptions } from './kubelink-files.js';
@@ -18,10 +19,26 @@ import type { LabContext } from './lab-context.js';
 import type { LabPath } from './lab-path.js';
 import type { LabProcess } from './lab-process.js';
 import { kubeLinkCrdManifest } from './repo-root.js';
-import type { LabCluster } from './topology.js';
+import { BROKER_DNS_PORT, CLUSTER_DNS_PORT, type LabCluster } from './topology.js';
 
 /** The broker's TLS Secret, named as in k8s/broker.yaml. */
 export const BROKER_SECRET = 'kubelink';
+
+const CLUSTER_DNS_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cluster-dns-standin.js');
+
+/** The echo Service as a manifest: what the cluster DNS stand-in answers echo.default.svc.cluster.local from. */
+export function echoServiceManifest(cluster: LabCluster): string {
+  return [
+    'apiVersion: v1',
+    'kind: Service',
+    'metadata: { name: echo, namespace: default }',
+    'spec:',
+    `  clusterIP: ${cluster.serviceIp}`,
+    '  selector: { app: echo }',
+    `  ports: [{ name: http, port: ${cluster.echoHttpPort}, protocol: TCP }]`,
+    '',
+  ].join('\n');
+}
 
 export interface KubelinkKubernetesPathOptions {
   /** --workers of every broker. */
@@ -56,6 +73,7 @@ export class KubelinkKubernetesPath implements LabPath {
   private readonly apiServers = new Map<number, LabApiServer>();
   private readonly brokers = new Map<number, LabProcess>();
   private readonly routers = new Map<number, LabProcess>();
+  private readonly clusterDns = new Map<number, LabProcess>();
   private workers: number;
 
   constructor(
@@ -91,9 +109,9 @@ export class KubelinkKubernetesPath implements LabPath {
     return api;
   }
 
-  /** Every process of the path: API servers, brokers, routers. */
+  /** Every process of the path: API servers, cluster DNS stand-ins, brokers, routers. */
   get processes(): LabProcess[] {
-    return [...this.apiServers.values()].map((a) => a.process).concat([...this.brokers.values()], [...this.routers.values()]);
+    return [...this.apiServers.values()].map((a) => a.process).concat([...this.clusterDns.values()], [...this.brokers.values()], [...this.routers.values()]);
   }
 
   async up(): Promise<void> {
@@ -122,6 +140,29 @@ export class KubelinkKubernetesPath implements LabPath {
       `--from-file=tls.crt=${certs.certFile}`, `--from-file=tls.key=${certs.keyFile}`, `--from-file=ca.crt=${certs.caFile}`,
     ]);
     this.step(`${cluster.name}: Secret ${LAB_KUBELINK_NAMESPACE}/${BROKER_SECRET} (kubernetes.io/tls with ca.crt) for the broker`);
+    await this.startClusterDns(cluster);
+  }
+
+  /**
+   * The Service echo (default namespace, ClusterIP = the echo service IP) and the cluster
+   * DNS stand-in on node 2, which answers it and forwards the mesh domain to the broker's
+   * DNS on the gateway node, as CoreDNS with the stub domain of k8s/ does.
+   */
+  private async startClusterDns(cluster: LabCluster): Promise<void> {
+    const api = this.apiServers.get(cluster.index)!;
+    const manifest = path.join(this.lab.workDir, cluster.name, 'echo-service.yaml');
+    await writeFile(manifest, echoServiceManifest(cluster));
+    await this.lab.kubectl(cluster.index, ['apply', '-f', manifest]);
+    const logFile = path.join(this.lab.workDir, cluster.name, 'cluster-dns.log');
+    const argv = [
+      this.lab.nodeBinary, CLUSTER_DNS_SCRIPT,
+      '--kubeconfig', api.files.kubeconfig,
+      '--listen', cluster.node2.nodeIp,
+      '--port', String(CLUSTER_DNS_PORT),
+      '--broker', `${cluster.gateway.nodeIp}:${BROKER_DNS_PORT}`,
+    ];
+    this.clusterDns.set(cluster.index, await this.lab.spawn(cluster.node2.ns, argv, { logFile }));
+    this.step(`${cluster.name}: Service default/echo (${cluster.serviceIp}); cluster DNS stand-in at ${cluster.dnsIp} (node 2), mesh domain forwarded to the broker's DNS`);
   }
 
   private async startBroker(cluster: LabCluster): Promise<void> {
@@ -197,6 +238,19 @@ export class KubelinkKubernetesPath implements LabPath {
     }
   }
 
+  /** Stops cluster `index`'s broker (its peers see the link go Down). */
+  async stopBroker(index: number): Promise<void> {
+    await this.brokers.get(index)?.stop(10_000);
+    this.brokers.delete(index);
+  }
+
+  /** Starts cluster `index`'s broker again after stopBroker. */
+  async startBrokerAgain(index: number): Promise<void> {
+    const cluster = this.clusters.find((c) => c.index === index);
+    if (!cluster) throw new RangeError(`cluster ${index} is not part of this path`);
+    await this.startBroker(cluster);
+  }
+
   /** Replaces every broker by one with `workers` shards and waits until the mesh works again. */
   async restartBrokers(workers: number): Promise<void> {
     await Promise.all([...this.brokers.values()].map((b) => b.stop(10_000)));
@@ -208,10 +262,11 @@ export class KubelinkKubernetesPath implements LabPath {
 
   async down(): Promise<void> {
     this.lab.log.info('lab: kubelink path with Kubernetes down');
-    await Promise.all([...this.brokers.values(), ...this.routers.values()].map((p) => p.stop(10_000)));
+    await Promise.all([...this.brokers.values(), ...this.routers.values(), ...this.clusterDns.values()].map((p) => p.stop(10_000)));
     await Promise.all([...this.apiServers.values()].map((a) => a.process.stop(5000)));
     this.brokers.clear();
     this.routers.clear();
+    this.clusterDns.clear();
     this.apiServers.clear();
   }
 }

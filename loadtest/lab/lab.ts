@@ -64,7 +64,7 @@ export interface LabOptions {
   /** Node 2 routes remote service CIDRs and the mesh via the gateway (the router's job). Default true. */
   staticRoutes?: boolean;
   /**
-   * Every cluster gets the same service CIDR 100.64.0.0/20 (echo at 100.64.0.10 in each):
+   * Every cluster gets the same service CIDR 100.64.0.0/20 (echo at 100.64.0.100 in each):
    * KubeLinks carry no cidr, clusters reach each other through MeshServices. Needs
    * staticRoutes: false (a static route to a remote service CIDR would be the local one).
    */
@@ -146,7 +146,8 @@ export class Lab implements LabContext {
   static async attach(prefix: string, options: Omit<LabOptions, 'prefix' | 'clusters' | 'workDir'> = {}): Promise<Lab> {
     const record = await readLabRecord(prefix);
     if (!record) throw new Error(`no lab with prefix ${prefix} (no state in ${stateDirOf(prefix)})`);
-    const lab = new Lab({ ...options, prefix, clusters: record.clusters, workDir: record.workDir });
+    const same = record.sameServiceCidr ? { sameServiceCidr: true, staticRoutes: false } : {};
+    const lab = new Lab({ ...options, ...same, prefix, clusters: record.clusters, workDir: record.workDir });
     lab.ownsWorkDir = record.ownsWorkDir;
     lab.state = 'up';
     return lab;
@@ -198,6 +199,7 @@ export class Lab implements LabContext {
       await writeLabRecord({
         prefix: this.prefix,
         clusters: this.topology.clusters.length,
+        ...(this.topology.sameServiceCidr ? { sameServiceCidr: true } : {}),
         namespaces: this.namespaces(),
         workDir: this.workDir,
         ownsWorkDir: this.ownsWorkDir,

@@ -8,6 +8,7 @@ import type { Logger } from '../../src/shared/log.js';
 import { runCommand, runInNamespace, runIpBatch } from './command.js';
 import {
   BRIDGE_NAME,
+  CLUSTER_DNS_PORT,
   INTERNET_INTERFACE,
   NODE_INTERFACE,
   POD_INTERFACE,
@@ -90,6 +91,10 @@ function nodeScript(cluster: LabCluster, node: LabNode, otherNode: LabNode, extr
     lines.push(`route add ${pod.ip}/32 dev ${pod.nodeVeth}`);
   }
   lines.push(`route add ${otherNode.podCidr} via ${otherNode.nodeIp}`);
+  // What a node's default route does in a real cluster, for the cluster DNS only: a process
+  // on the node (the broker asking its own cluster's DNS) can send to it, and the
+  // kube-proxy stand-in's OUTPUT DNAT takes it from there.
+  lines.push(`route add ${cluster.dnsIp}/32 dev ${NODE_INTERFACE}`);
   lines.push(...extraRoutes);
   return lines;
 }
@@ -112,14 +117,20 @@ export function staticRouteLines(topology: LabTopology, cluster: LabCluster): st
   return [...remote, `route add ${topology.meshCidr} via ${via}`];
 }
 
-/** The kube-proxy stand-in: DNAT of the service IP (all protocols and ports) to the echo pod. */
+/**
+ * The kube-proxy stand-in: DNAT of the echo service IP (all protocols and ports) to the
+ * echo pod, and of the cluster DNS IP's port 53 to the DNS stand-in on node 2.
+ */
 export function serviceDnatRules(cluster: LabCluster): string {
+  const dns = `${cluster.node2.nodeIp}:${CLUSTER_DNS_PORT}`;
   return [
     '*nat',
     `:${SERVICE_CHAIN} - [0:0]`,
     `-A PREROUTING -j ${SERVICE_CHAIN}`,
     `-A OUTPUT -j ${SERVICE_CHAIN}`,
     `-A ${SERVICE_CHAIN} -d ${cluster.serviceIp}/32 -j DNAT --to-destination ${cluster.pods.echo.ip}`,
+    `-A ${SERVICE_CHAIN} -d ${cluster.dnsIp}/32 -p udp --dport 53 -j DNAT --to-destination ${dns}`,
+    `-A ${SERVICE_CHAIN} -d ${cluster.dnsIp}/32 -p tcp --dport 53 -j DNAT --to-destination ${dns}`,
     'COMMIT',
     '',
   ].join('\n');
@@ -175,14 +186,24 @@ export function hostsFile(topology: LabTopology): string {
 /** A resolv.conf that fails at once: nothing listens on 127.0.0.1:53 inside lab namespaces. */
 export const FAIL_FAST_RESOLV_CONF = 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n';
 
+/**
+ * A pod's resolv.conf, as the kubelet writes it: the cluster DNS and the search path of
+ * namespace default. Without a DNS stand-in running, the DNAT target refuses at once.
+ */
+export function podResolvConf(cluster: LabCluster): string {
+  const d = cluster.clusterDomain;
+  return `nameserver ${cluster.dnsIp}\nsearch default.svc.${d} svc.${d} ${d}\noptions ndots:5 timeout:2 attempts:2\n`;
+}
+
 async function writeNamespaceEtcFiles(topology: LabTopology, log: Logger): Promise<void> {
   const hosts = hostsFile(topology);
+  const pods = new Map(topology.clusters.flatMap((c) => Object.values(c.pods).map((p) => [p.ns, podResolvConf(c)] as const)));
   for (const ns of allNamespaces(topology)) {
     const dir = `${NETNS_ETC_DIR}/${ns}`;
     log.debug('lab: /etc/netns files', { dir });
     await mkdir(dir, { recursive: true });
     await writeFile(`${dir}/hosts`, hosts);
-    await writeFile(`${dir}/resolv.conf`, FAIL_FAST_RESOLV_CONF);
+    await writeFile(`${dir}/resolv.conf`, pods.get(ns) ?? FAIL_FAST_RESOLV_CONF);
   }
 }
 

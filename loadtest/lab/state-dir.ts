@@ -14,6 +14,8 @@ export const STATE_ROOT = '/run/kubelink-lab';
 export interface LabRecord {
   prefix: string;
   clusters: number;
+  /** Built with LabOptions.sameServiceCidr. */
+  sameServiceCidr?: boolean;
   namespaces: string[];
   workDir: string;
   /** True when the lab created workDir and may delete it. */

@@ -15,9 +15,10 @@
 //                                                        +------ eth0 10.250.0.10
 //                                                           control-plane ns (API server :6443)
 //
-// Service CIDR 100.64.(16*(i-1)).0/20, echo service IP .10 in it; cluster address
+// Service CIDR 100.64.(16*(i-1)).0/20, cluster DNS at .10 (the kube-dns convention; the
+// stand-in runs on node 2), echo service IP .100 in it; cluster address
 // 192.168.0.(10+i)/24 in the mesh; endpoint broker.c<i>.kubelink.lab:8088. With
-// sameServiceCidr every cluster has 100.64.0.0/20 and its echo 100.64.0.10, as clusters
+// sameServiceCidr every cluster has 100.64.0.0/20 and its echo 100.64.0.100, as clusters
 // that keep their distribution's default do: they link without cidr, through MeshServices.
 
 /** Where a pod runs. */
@@ -74,6 +75,10 @@ export interface LabCluster {
   serviceCidr: string;
   /** The echo service's IP (kube-proxy stand-in DNATs it to the echo pod). */
   serviceIp: string;
+  /** The cluster DNS service IP (service CIDR + 10); port 53 is DNATed to the stand-in on node 2. */
+  dnsIp: string;
+  /** The cluster domain the cluster DNS answers, cluster.local. */
+  clusterDomain: string;
   /** Cluster address with mesh prefix, e.g. 192.168.0.11/24 (for --link-address). */
   clusterAddress: string;
   /** Cluster address without prefix. */
@@ -117,6 +122,13 @@ export const MIN_CLUSTERS = 1;
 /** Service CIDRs are 100.64.(16*(i-1)).0/20, so 16 clusters fill 100.64.0.0/16. */
 export const MAX_CLUSTERS = 16;
 export const LAB_DOMAIN = 'kubelink.lab';
+export const CLUSTER_DOMAIN = 'cluster.local';
+/** Where the cluster DNS stand-in listens on node 2 (the cluster DNS IP's port 53 is DNATed to it). */
+export const CLUSTER_DNS_PORT = 53;
+/** The brokers' --mesh-domain in the lab (kubelink's default). */
+export const MESH_DOMAIN = 'kubelink';
+/** The brokers' --dns-port in the lab (kubelink's default). */
+export const BROKER_DNS_PORT = 8053;
 export const BROKER_PORT = 8088;
 export const ECHO_HTTP_PORT = 80;
 export const IPERF_PORT = 5201;
@@ -187,7 +199,9 @@ function describeCluster(prefix: string, index: number, sameServiceCidr: boolean
     nodeCidr: NODE_CIDR,
     podCidr: POD_CIDR,
     serviceCidr: `${serviceBase}.0/20`,
-    serviceIp: `${serviceBase}.10`,
+    serviceIp: `${serviceBase}.100`,
+    dnsIp: `${serviceBase}.10`,
+    clusterDomain: CLUSTER_DOMAIN,
     clusterAddress: `192.168.0.${10 + index}/24`,
     clusterIp: `192.168.0.${10 + index}`,
     endpointHost,

@@ -1,6 +1,7 @@
 // `kubelink-lab demo` (the README's first command, through ./demo.sh): two clusters on this
 // machine, `kubectl get klink` in both, `wget -O - <service IP>` from a pod of cluster 1
-// to the echo service of cluster 2 and back, a short iperf3 figure, then the lab is
+// to the echo service of cluster 2 and back, `wget` by its mesh name
+// (echo.default.svc.c2.kubelink), a short iperf3 figure, then the lab is
 // removed again (`--keep` leaves it up). Bounded in time; always cleans up on failure.
 
 import os from 'node:os';
@@ -11,7 +12,7 @@ import type { EchoReply } from '../lab/echo-server.js';
 import { describeError } from '../lab/error-text.js';
 import { iperfClientArgs, runIperf } from '../lab/iperf.js';
 import type { Lab } from '../lab/lab.js';
-import type { LabCluster } from '../lab/topology.js';
+import { MESH_DOMAIN, type LabCluster } from '../lab/topology.js';
 import { newMeshLab, onInterrupt, startMesh } from './mesh.js';
 import { integerOption, prefixOption } from './options.js';
 import type { Progress } from './progress.js';
@@ -74,10 +75,15 @@ async function showLinks(lab: Lab, cluster: LabCluster, progress: Progress): Pro
   }
 }
 
-/** wget from a pod of `from` to the echo service of `to`; says who answered and from which address. */
-async function wgetEcho(lab: Lab, from: LabCluster, to: LabCluster, progress: Progress, haveWget: boolean): Promise<void> {
+/** The echo service of `to` by its name across the mesh. */
+export function meshEchoName(to: LabCluster): string {
+  return `echo.default.svc.${to.name}.${MESH_DOMAIN}`;
+}
+
+/** wget from a pod of `from` to the echo service of `to` (by IP, or by name); says who answered and from which address. */
+async function wgetEcho(lab: Lab, from: LabCluster, to: LabCluster, progress: Progress, haveWget: boolean, host = to.serviceIp): Promise<void> {
   const pod = from.pods.client2;
-  const url = `http://${to.serviceIp}/`;
+  const url = `http://${host}/`;
   const body = await show(progress, `${from.name}/${pod.name}`, haveWget ? `wget -q -T 5 -O - ${url}` : `(lab HTTP probe; wget is not installed) GET ${url}`, async () =>
     haveWget ? (await lab.exec(pod.ns, ['wget', '-q', '-T', '5', '-O', '-', url])).stdout : lab.httpGet(pod.ns, url, 5000),
   );
@@ -117,6 +123,9 @@ export async function runDemo(options: DemoOptions, progress: Progress): Promise
     const haveWget = await hasWget();
     await wgetEcho(lab, c1, c2, progress, haveWget);
     await wgetEcho(lab, c2, c1, progress, haveWget);
+    progress.print();
+    progress.step(`by name: the pod's resolver asks ${c1.name}'s cluster DNS, which forwards ${MESH_DOMAIN}. to ${c1.name}'s broker, which asks ${c2.name}'s cluster DNS through the tunnel:`);
+    await wgetEcho(lab, c1, c2, progress, haveWget, meshEchoName(c2));
     progress.print();
     progress.step(`iperf3 TCP for ${options.iperfSec} s from a ${c1.name} pod to ${c2.name}'s service IP, through both brokers:`);
     const argv = iperfClientArgs(c2.serviceIp, { durationSec: options.iperfSec }).filter((a) => a !== '-J');

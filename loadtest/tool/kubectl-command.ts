@@ -13,7 +13,7 @@ export async function runKubectl(prefix: string, clusterName: string | undefined
     progress.print(`no lab with prefix ${prefix}`);
     return 1;
   }
-  const cluster = describeTopology(prefix, record.clusters).clusters.find((c) => c.name === clusterName);
+  const cluster = describeTopology(prefix, record.clusters, { sameServiceCidr: record.sameServiceCidr }).clusters.find((c) => c.name === clusterName);
   if (!cluster) {
     progress.print(`kubectl: first argument must be a cluster of lab ${prefix} (c1..c${record.clusters}), got ${JSON.stringify(clusterName ?? '')}`);
     return 2;

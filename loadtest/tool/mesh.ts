@@ -47,13 +47,13 @@ export function findMissingForMesh(): Promise<string[]> {
 }
 
 /** The Lab object of a mesh, logging to <workDir>/lab.log (created here). */
-export function newMeshLab(options: Pick<MeshOptions, 'prefix' | 'clusters' | 'detach' | 'logLevel'>): { lab: Lab; logFile: string } {
+export function newMeshLab(options: Pick<MeshOptions, 'prefix' | 'clusters' | 'detach' | 'logLevel'> & { sameServiceCidr?: boolean }): { lab: Lab; logFile: string } {
   const workDir = defaultLabWorkDir(options.prefix);
   mkdirSync(workDir, { recursive: true });
   const logFile = path.join(workDir, 'lab.log');
   const stream = createWriteStream(logFile, { flags: 'a' });
   const log = createLogger({ level: options.logLevel ?? 'info', write: (line) => stream.write(line + '\n') });
-  const lab = new Lab({ prefix: options.prefix, clusters: options.clusters, log, staticRoutes: false, detachProcesses: options.detach });
+  const lab = new Lab({ prefix: options.prefix, clusters: options.clusters, log, staticRoutes: false, sameServiceCidr: options.sameServiceCidr, detachProcesses: options.detach });
   return { lab, logFile };
 }
 

@@ -14,6 +14,8 @@ export interface UpOptions {
   clusters: number;
   workers: number;
   keepOnFailure: boolean;
+  /** Every cluster with the same service CIDR (Lab's sameServiceCidr). */
+  sameServiceCidr?: boolean;
   logLevel: LogLevel;
   readyTimeoutMs: number;
 }

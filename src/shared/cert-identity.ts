@@ -1,6 +1,7 @@
 // Who a certificate says it is: its subject CN and DNS (and IP) subject alternative names,
 // normalized like endpoint hosts, and the one KubeLink whose endpoint host it names.
-// The broker refuses a peer that matches no link or more than one.
+// The broker refuses a peer that matches no link or more than one (docs/architecture.md,
+// "Security model").
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import type { ValidLink } from './types.js';

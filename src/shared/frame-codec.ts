@@ -1,7 +1,7 @@
 // Framing for the tunnel byte stream (format in wire.ts).
 //
 // FrameBatcher packs many frames into one buffer so a socket sees one write per ~64 KiB,
-// not one per packet (per-packet writes cost ~3x the throughput; see ARCHITECTURE.md).
+// not one per packet (per-packet writes cost ~3x the throughput; docs/architecture.md, "Known facts").
 // FrameDecoder cuts the received stream back into payloads. It hands out views into the
 // received chunk; only a frame split across chunks is copied, once, into a reusable
 // buffer - re-concatenating leftovers on every read is measurably slower.

@@ -1,5 +1,5 @@
 // Destination -> link -> shard, published by the main thread and read by the TUN reader
-// thread for every packet, without messages.
+// thread for every packet, without messages (docs/architecture.md, "Route table and demand").
 //
 //   Int32 words of the SharedArrayBuffer:
 //   +---------+-------+----------+----------+------------------------------+----------------------+
@@ -15,6 +15,7 @@
 // cluster addresses), whatever the number of links.
 // Link -> shard words change one at a time and need no seqlock.
 import { prefixMask } from './cidr.js';
+import { MAX_RECORD_TAG } from './spsc-ring.js';
 import type { Ipv4Prefix } from './types.js';
 
 export interface RouteEntry {
@@ -27,7 +28,7 @@ export interface RouteEntry {
 export interface RouteTableOptions {
   /** Route entries the table can hold. Default 1024 (a link needs 2, plus one per egress prefix). */
   capacityEntries?: number;
-  /** Link ids are 0..maxLinks-1. Default 1024, at most 65536 (ring tags are u16). */
+  /** Link ids are 0..maxLinks-1. Default 1024, at most MAX_LINKS_LIMIT (ring tags stop at 0xFFFE). */
   maxLinks?: number;
 }
 
@@ -55,11 +56,15 @@ export function linkRouteEntries(linkId: number, link: { serviceCidr?: Ipv4Prefi
   return entries;
 }
 
+/** Most link ids a route table can hold: ids 0..MAX_RECORD_TAG, the tags a ring record can carry. */
+export const MAX_LINKS_LIMIT = MAX_RECORD_TAG + 1;
+
 function resolveOptions(options: RouteTableOptions): Required<RouteTableOptions> {
   const capacityEntries = options.capacityEntries ?? DEFAULT_CAPACITY_ENTRIES;
   const maxLinks = options.maxLinks ?? DEFAULT_MAX_LINKS;
   if (!Number.isInteger(capacityEntries) || capacityEntries < 1) throw new RangeError(`capacityEntries must be a positive integer, got ${capacityEntries}`);
-  if (!Number.isInteger(maxLinks) || maxLinks < 1 || maxLinks > 0x10000) throw new RangeError(`maxLinks must be 1..65536, got ${maxLinks}`);
+  // Link ids travel as the tags of ring records, which stop at MAX_RECORD_TAG.
+  if (!Number.isInteger(maxLinks) || maxLinks < 1 || maxLinks > MAX_LINKS_LIMIT) throw new RangeError(`maxLinks must be 1..${MAX_LINKS_LIMIT} (link ids are ring tags, at most ${MAX_RECORD_TAG}), got ${maxLinks}`);
   return { capacityEntries, maxLinks };
 }
 

@@ -2,6 +2,7 @@
 // Single-producer/single-consumer ring of variable-length records in a SharedArrayBuffer.
 // It carries IP packets between the TUN threads and the shard workers: one thread writes,
 // one thread reads, neither ever blocks the other, and a full ring drops (like a NIC queue).
+// docs/architecture.md, "Rings", shows where the rings sit between the threads.
 //
 //   byte 0       64           128      132     136        192
 //   +------------+------------+--------+-------+----------+------------------------+

@@ -1,4 +1,4 @@
-// The tunnel's wire protocol (inside TLS, ALPN `kubelink/1`):
+// The tunnel's wire protocol (inside TLS, ALPN `kubelink/1`; docs/architecture.md, "Wire protocol"):
 //
 //   frame   = u16 big-endian payload length, payload (1..65535 bytes)
 //           | 0x0000, u32 big-endian payload length, payload   (large frame: only after

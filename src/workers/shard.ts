@@ -6,7 +6,8 @@
 // one batch per decrypted chunk, straight from the chunk (tun-output.ts).
 //
 // The task only resolves when the main thread says 'stop'; while it runs, the worker's
-// event loop serves the sockets (piscina with atomics 'disabled', see ARCHITECTURE.md).
+// event loop serves the sockets (piscina with atomics 'disabled'; docs/architecture.md,
+// "Data path: threads and copies").
 import net from 'node:net';
 import { closeSync } from 'node:fs';
 import tls from 'node:tls';

@@ -4,7 +4,7 @@
 // and every packet behind them (a ping, a DNS answer) waits as long. With it, the excess
 // stays in the socket's writable queue, which the shard bounds by dropping
 // (ShardTunables.maxQueuedBytes): the inner TCP flows see an early loss and back off.
-// See docs/architecture.md, "Data path: queues and latency".
+// See docs/architecture.md, "Queues and latency".
 import type tls from 'node:tls';
 import { loadNative, SocketOption } from '../shared/native.js';
 

@@ -13,7 +13,7 @@ export const KUBECTL = process.env.KUBECTL ?? 'kubectl';
 
 /** Works from dist*\/test/apiserver/ as well as from the sources: fixtures are not compiled. */
 export function fixture(name: string): string {
-  return fileURLToPath(new URL(`../../../test/apiserver/fixtures/${name}`, import.meta.url));
+  return fileURLToPath(new URL(`../../../test/fixtures/apiserver/${name}`, import.meta.url));
 }
 
 export interface KubectlResult {

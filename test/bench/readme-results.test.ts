@@ -23,4 +23,5 @@ test('the newest RESULTS.md entry replaces the README block, one heading level l
   const readme = 'a\n<!-- BEGIN latest results -->\nold\n<!-- END latest results -->\nb\n';
   assert.equal(withLatestResults(readme, entry), `a\n<!-- BEGIN latest results -->\n${entry}\n<!-- END latest results -->\nb\n`);
   assert.throws(() => latestEntry('# nothing'), /no "## Tunnel benchmark" entry/);
+  assert.equal(latestEntry(`${RESULTS}\n## Targets\n\nnot a run\n`), entry, 'a later section of another kind is not part of the entry');
 });

@@ -7,9 +7,9 @@ import type { Lab } from '../../loadtest/lab/lab.js';
 import { fetchBrokerMetrics, metricValue } from '../../loadtest/lab/broker-metrics.js';
 import type { LabCluster } from '../../loadtest/lab/topology.js';
 import { issueCertificate, type CertificateAuthority } from '../../src/main/certs/pki.js';
-import type { FakePeerReport } from '../lab/fixtures/fake-peer.js';
+import type { FakePeerReport } from '../fixtures/fake-peer.js';
 
-const FAKE_PEER = fileURLToPath(new URL('../lab/fixtures/fake-peer.js', import.meta.url));
+const FAKE_PEER = fileURLToPath(new URL('../fixtures/fake-peer.js', import.meta.url));
 
 export interface CertificateFiles {
   certFile: string;

@@ -22,10 +22,10 @@ function randomPrefix(): string {
 }
 
 describe('lab topology (pure)', () => {
-  test('sameServiceCidr gives every cluster 100.64.0.0/20 with echo at 100.64.0.10, links without cidr, and needs staticRoutes: false', () => {
+  test('sameServiceCidr gives every cluster 100.64.0.0/20 with echo at 100.64.0.100, links without cidr, and needs staticRoutes: false', () => {
     const t = describeTopology('kltest', 3, { sameServiceCidr: true });
     assert.ok(t.sameServiceCidr);
-    assert.deepEqual(new Set(t.clusters.map((c) => `${c.serviceCidr} ${c.serviceIp}`)), new Set(['100.64.0.0/20 100.64.0.10']));
+    assert.deepEqual(new Set(t.clusters.map((c) => `${c.serviceCidr} ${c.serviceIp}`)), new Set(['100.64.0.0/20 100.64.0.100']));
     assert.deepEqual(kubeLinkFor(t.clusters[1]!, { withCidr: false }).spec, { clusterAddress: '192.168.0.12/24', endpoint: 'broker.c2.kubelink.lab:8088' });
     assert.equal(kubeLinkFor(t.clusters[1]!).spec.cidr, '100.64.0.0/20', 'with cidr unless told');
     assert.equal(describeTopology('kltest', 2).sameServiceCidr, false);
@@ -36,7 +36,8 @@ describe('lab topology (pure)', () => {
     const t = describeTopology('kltest', 8);
     const c3 = t.clusters[2]!;
     assert.equal(c3.serviceCidr, '100.64.32.0/20');
-    assert.equal(c3.serviceIp, '100.64.32.10');
+    assert.equal(c3.serviceIp, '100.64.32.100');
+    assert.equal(c3.dnsIp, '100.64.32.10', 'the cluster DNS at service CIDR + 10, as kube-dns');
     assert.equal(c3.clusterAddress, '192.168.0.13/24');
     assert.equal(c3.endpoint, 'broker.c3.kubelink.lab:8088');
     assert.equal(c3.gateway.internetIp, '172.31.0.13');

@@ -129,7 +129,7 @@ describe('MeshServices, egress and ingress on a two-cluster lab', () => {
 
   test('ingress: c1 allows c2 only its echo service; other destinations are dropped and counted', async () => {
     await patchLink(c1, c2.name, { ingress: [`${c1.serviceIp}/32`] });
-    const other = c1.serviceIp.replace(/\.10$/, '.20');
+    const other = c1.serviceIp.replace(/\.\d+$/, '.20');
     const before = await brokerMetric(lab, c1, 'kubelink_dropped_packets_total', { reason: 'ingress-denied' });
     await lab.retry('ingress applied', { timeoutMs: 10_000, intervalMs: 300 }, async () => {
       await echoFails(c2, `http://${other}/`);

@@ -1,4 +1,4 @@
-// Two clusters with the same service CIDR (echo at 100.64.0.10 in both) linked without
+// Two clusters with the same service CIDR (echo at 100.64.0.100 in both) linked without
 // cidr: c2 publishes its echo with a MeshService at 192.168.0.100 and on port 8080 of its
 // cluster address; c1's KubeLink c2 routes 192.168.0.100/32 as egress. A pod of c1 gets
 // c2's echo from the mesh address and its own from the ClusterIP. Run under

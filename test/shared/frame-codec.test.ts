@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FRAME_MALFORMED_REASONS, FrameBatcher, FrameDecoder, type FrameMalformedReason, type FrameSink } from '../../src/shared/frame-codec.js';
 import { HELLO_BYTES, MAX_OFFLOAD_FRAME_PAYLOAD, OFFLOAD_FRAME_TYPE, encodeHello } from '../../src/shared/wire.js';
-import { ipv4Packet, ipv6Packet } from './ip-fixtures.js';
-import { payloadBytes, superPacketRecord, tcpv4Packet, vnetRecord } from './tcp-fixtures.js';
+import { ipv4Packet, ipv6Packet } from '../fixtures/ip-fixtures.js';
+import { payloadBytes, superPacketRecord, tcpv4Packet, vnetRecord } from '../fixtures/tcp-fixtures.js';
 
 type Event = { kind: 'ip' | 'control' | 'offload'; bytes: Buffer } | { kind: 'malformed'; reason: FrameMalformedReason };
 

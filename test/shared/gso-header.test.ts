@@ -4,8 +4,8 @@ import {
   GsoType, MIN_GSO_SIZE, VNET_HDR_BYTES, VnetFlag, gsoSegmentCount, isTcpv4Gso, isTrivialVnetHeader,
   offloadRecordProblem, readVnetHeader, writeVnetHeader,
 } from '../../src/shared/gso-header.js';
-import { ipv4Packet, ipv6Packet } from './ip-fixtures.js';
-import { TCP_FLAG, payloadBytes, superPacketRecord, tcpv4Packet, vnetRecord } from './tcp-fixtures.js';
+import { ipv4Packet, ipv6Packet } from '../fixtures/ip-fixtures.js';
+import { TCP_FLAG, payloadBytes, superPacketRecord, tcpv4Packet, vnetRecord } from '../fixtures/tcp-fixtures.js';
 
 const A = '192.168.0.11';
 const B = '100.64.16.10';

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tcpv4Segmenter, completeChecksum, completeRecordChecksum, type SegmentSink } from '../../src/shared/gso-segment.js';
 import { VNET_HDR_BYTES, isTrivialVnetHeader } from '../../src/shared/gso-header.js';
-import { ipv4Packet } from './ip-fixtures.js';
-import { checksum16, TCP_FLAG, payloadBytes, superPacketRecord, tcpv4ChecksumsValid, tcpv4Packet, vnetRecord } from './tcp-fixtures.js';
+import { ipv4Packet } from '../fixtures/ip-fixtures.js';
+import { checksum16, TCP_FLAG, payloadBytes, superPacketRecord, tcpv4ChecksumsValid, tcpv4Packet, vnetRecord } from '../fixtures/tcp-fixtures.js';
 
 const A = '192.168.0.11';
 const B = '100.64.16.10';

@@ -6,7 +6,7 @@ import {
 } from '../../src/shared/inbound-filter.js';
 import { parseIpv4, parsePrefix } from '../../src/shared/cidr.js';
 import type { Ipv4Prefix } from '../../src/shared/types.js';
-import { ipv4Packet, ipv6Packet, type Ipv4PacketSpec } from './ip-fixtures.js';
+import { ipv4Packet, ipv6Packet, type Ipv4PacketSpec } from '../fixtures/ip-fixtures.js';
 
 function prefix(text: string): Ipv4Prefix {
   const parsed = parsePrefix(text);

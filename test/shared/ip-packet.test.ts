@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipPacketValid, ipVersion, ipv4Destination, ipv4Source } from '../../src/shared/ip-packet.js';
 import { parseIpv4 } from '../../src/shared/cidr.js';
-import { ipv4Packet, ipv6Packet } from './ip-fixtures.js';
+import { ipv4Packet, ipv6Packet } from '../fixtures/ip-fixtures.js';
 
 test('ipVersion reads the first nibble at an offset', () => {
   const buf = Buffer.concat([Buffer.from([0xff, 0xff]), ipv4Packet({ source: '1.2.3.4', destination: '5.6.7.8' })]);

@@ -13,9 +13,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
 import { loadNative, loadNativeFrom, nativeAddonPath, NATIVE_PATH_ENV, SocketOption } from '../../src/shared/native.js';
-import { startWakeReader } from './fixtures/native-wake-reader.js';
-import { PAYLOAD_BYTES, PEER_ADDRESS, SINK_PORT, TUN_ADDRESS, type TunProbeReport } from './fixtures/tun-probe.js';
-import { WRITE_BYTES, WRITE_GSO_SIZE, type TunOffloadReport } from './fixtures/tun-offload-probe.js';
+import { startWakeReader } from '../fixtures/native-wake-reader.js';
+import { PAYLOAD_BYTES, PEER_ADDRESS, SINK_PORT, TUN_ADDRESS, type TunProbeReport } from '../fixtures/tun-probe.js';
+import { WRITE_BYTES, WRITE_GSO_SIZE, type TunOffloadReport } from '../fixtures/tun-offload-probe.js';
 
 const run = promisify(execFile);
 const native = loadNative();
@@ -70,7 +70,7 @@ describe('TUN devices in a network namespace', () => {
     const ipv6Off = ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'];
     execFileSync('ip', ['netns', 'exec', namespace, 'sysctl', '-q', '-w', ...ipv6Off]);
     execFileSync('ip', ['-n', namespace, 'link', 'set', 'lo', 'up']);
-    const probe = new URL('./fixtures/tun-probe.js', import.meta.url).href;
+    const probe = new URL('../fixtures/tun-probe.js', import.meta.url).href;
     const script = 'import(process.argv[1]).then((probe) => probe.main(process.argv[2]));';
     const { stdout } = await run('ip', ['netns', 'exec', namespace, process.execPath, '-e', script, probe, device], {
       timeout: 60_000,
@@ -145,7 +145,7 @@ describe('TUN offloads (virtio-net header, TSO) in a network namespace', () => {
     execFileSync('ip', ['netns', 'add', namespace]);
     execFileSync('ip', ['netns', 'exec', namespace, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
     execFileSync('ip', ['-n', namespace, 'link', 'set', 'lo', 'up']);
-    const probe = new URL('./fixtures/tun-offload-probe.js', import.meta.url).href;
+    const probe = new URL('../fixtures/tun-offload-probe.js', import.meta.url).href;
     const script = 'import(process.argv[1]).then((probe) => probe.main(process.argv[2]));';
     const { stdout } = await run('ip', ['netns', 'exec', namespace, process.execPath, '-e', script, probe, device], { timeout: 60_000 });
     report = JSON.parse(stdout) as TunOffloadReport;

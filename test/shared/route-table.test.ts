@@ -4,7 +4,7 @@ import { NO_LINK, NO_SHARD, RouteTable, linkRouteEntries, type RouteEntry } from
 import { parseIpv4 } from '../../src/shared/cidr.js';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { WriterJob } from './route-table-writer.worker.js';
+import type { WriterJob } from '../fixtures/route-table-writer.worker.js';
 
 function ip(text: string): number {
   return parseIpv4(text)!;
@@ -104,7 +104,7 @@ test('invalid tables are refused before the readers could see them', () => {
 
 test('a reader never compiles a half-written table while another thread publishes', async () => {
   const job: WriterJob = { table: RouteTable.allocate({ capacityEntries: 64 }), done: new SharedArrayBuffer(4), generations: 20_000 };
-  const worker = new Worker(new URL('./route-table-writer.worker.js', import.meta.url), { workerData: { role: 'route-table-writer', job } });
+  const worker = new Worker(new URL('../fixtures/route-table-writer.worker.js', import.meta.url), { workerData: { role: 'route-table-writer', job } });
   try {
     const reader = new RouteTable(job.table);
     const compiled = reader as unknown as { maps: Map<number, number>[] };

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { SpscRing, type RecordHandler } from '../../src/shared/spsc-ring.js';
-import { makePattern, patternStart, recordLength, recordTag, type ProducerJob, type ProducerResult } from './spsc-ring-producer.worker.js';
+import { makePattern, patternStart, recordLength, recordTag, type ProducerJob, type ProducerResult } from '../fixtures/spsc-ring-producer.worker.js';
 
-const PRODUCER_URL = new URL('./spsc-ring-producer.worker.js', import.meta.url);
+const PRODUCER_URL = new URL('../fixtures/spsc-ring-producer.worker.js', import.meta.url);
 // Producers pause at most a few ms; a consumer asleep this long with records due has
 // missed a wake-up (or its producer died).
 const LIVENESS_BOUND_MS = 10_000;

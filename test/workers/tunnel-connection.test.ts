@@ -16,7 +16,7 @@ import { InboundDrop, NO_PUBLISHED, compileInboundPeer } from '../../src/shared/
 import { TRIVIAL_VNET_HEADER, VNET_HDR_BYTES, isTrivialVnetHeader } from '../../src/shared/gso-header.js';
 import type { TunSink } from '../../src/workers/tun-output.js';
 import { parseIpv4, parsePrefix } from '../../src/shared/cidr.js';
-import { payloadBytes, superPacketRecord, tcpv4ChecksumsValid, tcpv4Packet, vnetRecord } from '../shared/tcp-fixtures.js';
+import { payloadBytes, superPacketRecord, tcpv4ChecksumsValid, tcpv4Packet, vnetRecord } from '../fixtures/tcp-fixtures.js';
 
 const A_ADDRESS = '192.168.0.11';
 const B_SERVICE = '100.64.16.10';

@@ -9,8 +9,8 @@ import { registerLinkSourceMetrics } from '../links/link-source-metrics.js';
 
 export interface MetricsSource {
   counterBlocks: CounterBlocks;
-  /** Names of the counter blocks in block order (e.g. tun-reader, shard-0, ...). */
-  blockNames: string[];
+  /** The counter block of each shard, in shard order. */
+  shardBlocks: readonly number[];
   /** Packets dropped because a ring was full: the rings count these in their own headers. */
   ringDrops: () => number;
   /** Fill level (0..1) of each shard's two rings. */
@@ -72,10 +72,9 @@ export class BrokerMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        source.blockNames.forEach((block, index) => {
-          if (!block.startsWith('shard-')) return;
-          this.inc({ shard: block.slice(6), direction: 'tx' }, source.counterBlocks.value(index, Counter.tunnelTxPackets));
-          this.inc({ shard: block.slice(6), direction: 'rx' }, source.counterBlocks.value(index, Counter.tunnelRxPackets));
+        source.shardBlocks.forEach((block, shard) => {
+          this.inc({ shard: String(shard), direction: 'tx' }, source.counterBlocks.value(block, Counter.tunnelTxPackets));
+          this.inc({ shard: String(shard), direction: 'rx' }, source.counterBlocks.value(block, Counter.tunnelRxPackets));
         });
       },
     });

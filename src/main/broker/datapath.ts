@@ -8,10 +8,11 @@ import { once } from 'node:events';
 import { loadNative, TunOffload, type NativeAddon } from '../../shared/native.js';
 import { VNET_HDR_BYTES } from '../../shared/gso-header.js';
 import { SpscRing } from '../../shared/spsc-ring.js';
-import { RouteTable, type RouteEntry } from '../../shared/route-table.js';
+import { MAX_LINKS_LIMIT, RouteTable, type RouteEntry } from '../../shared/route-table.js';
 import { CounterBlocks } from '../../shared/counters.js';
 import { TUN_CONTROL_STOP, TUN_CONTROL_WORDS, type TunReaderInit } from '../../shared/tun-threads.js';
 import type { Logger } from '../../shared/log.js';
+import { MAX_MTU, MAX_WORKERS, MIN_MTU } from '../flags.js';
 import type { ShardInit } from '../../shared/shard-protocol.js';
 import type { LinkCapacity } from '../links/link-plan.js';
 import type { MetricsSource } from './broker-metrics.js';
@@ -45,6 +46,27 @@ export const DEFAULT_DATAPATH_OPTIONS: Omit<DatapathOptions, 'ifname' | 'shards'
   idleWaitMs: 500,
   tunOffload: false,
 };
+
+/**
+ * Refuses options the data path cannot honour, naming the option, before anything is
+ * allocated. The limits are those of the flags (--workers, --mtu) and of the shared
+ * structures: link ids are ring tags (MAX_LINKS_LIMIT), ring sizes are what SpscRing accepts.
+ */
+export function validateDatapathOptions(options: DatapathOptions): DatapathOptions {
+  const integerIn = (name: keyof DatapathOptions, min: number, max: number): void => {
+    const value = options[name];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new RangeError(`datapath option ${name} must be an integer in ${min}..${max}, got ${String(value)}`);
+    }
+  };
+  integerIn('shards', 1, MAX_WORKERS);
+  integerIn('mtu', MIN_MTU, MAX_MTU);
+  integerIn('maxLinks', 1, MAX_LINKS_LIMIT);
+  integerIn('batchPackets', 1, 1024);
+  integerIn('idleWaitMs', 1, 60_000);
+  SpscRing.byteLengthFor(options.ringBytes); // throws naming the accepted range
+  return options;
+}
 
 /** Offloads asked of the kernel with tunOffload: checksums, TCPv4 segmentation (also with ECN). */
 const TUN_OFFLOAD_FLAGS = TunOffload.csum | TunOffload.tso4 | TunOffload.tsoEcn;
@@ -85,7 +107,7 @@ export class Datapath {
   readonly options: DatapathOptions;
 
   constructor(options: Partial<DatapathOptions> & Pick<DatapathOptions, 'ifname' | 'shards' | 'mtu'>, private readonly log: Logger) {
-    this.options = { ...DEFAULT_DATAPATH_OPTIONS, ...options };
+    this.options = validateDatapathOptions({ ...DEFAULT_DATAPATH_OPTIONS, ...options });
     this.native = loadNative();
     const ringSab = () => SpscRing.allocate(this.options.ringBytes);
     this.toTunnelRings = Array.from({ length: this.options.shards }, ringSab);
@@ -189,11 +211,6 @@ export class Datapath {
     return this.ringViews.map((ring) => ({ toTunnel: ring.usedBytes() / ring.capacity }));
   }
 
-  /** Names of the counter blocks, in block order (metric labels). */
-  blockNames(): string[] {
-    return ['tun-reader', ...Array.from({ length: this.options.shards }, (_, i) => `shard-${i}`)];
-  }
-
   /**
    * What one shard's worker gets: its ring from the TUN reader, its own TUN descriptor
    * (shardTunFd: a fresh one for a restarted shard), its counter block.
@@ -215,7 +232,7 @@ export class Datapath {
 
   /** What /metrics reads from the shared memory. */
   metricsSource(): MetricsSource {
-    return { counterBlocks: this.counterBlocks, blockNames: this.blockNames(), ringDrops: () => this.ringDrops(), ringFill: () => this.ringFill() };
+    return { counterBlocks: this.counterBlocks, shardBlocks: Array.from({ length: this.options.shards }, (_, shard) => shardCounterBlock(shard)), ringDrops: () => this.ringDrops(), ringFill: () => this.ringFill() };
   }
 
   /** Link ids that packets asked for while they had no tunnel; clears them. */

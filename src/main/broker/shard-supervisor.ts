@@ -44,7 +44,7 @@ export class ShardSupervisor {
       maxThreads: shardCount,
       idleTimeout: Infinity,
       // A shard task lives as long as the broker; 'sync' would freeze a worker whose task
-      // resolved in Atomics.wait together with its sockets (ARCHITECTURE.md, known facts).
+      // resolved in Atomics.wait together with its sockets (docs/architecture.md, "Known facts").
       atomics: 'disabled',
       concurrentTasksPerWorker: 1,
     });

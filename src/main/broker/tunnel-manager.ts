@@ -2,7 +2,8 @@
 // when they appear, on demand when packets wait for them, with backoff after failures;
 // all through one DialPacer that caps our handshakes in flight), adopts accepted
 // connections, decides between simultaneous connections, and tells the data path which
-// shard carries each link. Link state (Up/Down/Error) comes from here.
+// shard carries each link. Link state (Up/Down/Error) comes from here (docs/architecture.md,
+// "How a KubeLink flows").
 import type { Logger } from '../../shared/log.js';
 import type { ConnectionTraffic, MainToShard, ShardLink, ShardToMain } from '../../shared/shard-protocol.js';
 import type { LinkState, ValidLink } from '../../shared/types.js';

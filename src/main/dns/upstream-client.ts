@@ -33,6 +33,8 @@ export const DEFAULT_UPSTREAM_TIMEOUT_MS = 1500;
 
 interface Pending {
   server: UpstreamServer;
+  /** The id the caller's query had: the answer gets it back. */
+  callerId: number;
   resolve: (answer: Buffer) => void;
   reject: (err: Error) => void;
   timer: TimerHandle;
@@ -40,6 +42,7 @@ interface Pending {
 
 /** What the resolver needs: one exchange with a cluster DNS server. */
 export interface Upstream {
+  /** The server's answer to `query`, carrying the query's own id (whatever id went on the wire). */
   exchange(server: UpstreamServer, query: Buffer, transport: UpstreamTransport): Promise<Buffer>;
 }
 
@@ -99,7 +102,7 @@ export class UpstreamClient implements Upstream {
         pending.delete(id);
         reject(new Error(`no answer from ${server.ip}:${server.port} within ${this.options.timeoutMs} ms`));
       }, this.options.timeoutMs);
-      pending.set(id, { server, resolve, reject, timer });
+      pending.set(id, { server, callerId: query.readUInt16BE(0), resolve, reject, timer });
       socket.send(packet, server.port, server.ip, (err) => {
         if (!err) return;
         this.clock.clearTimeout(timer);
@@ -119,6 +122,7 @@ export class UpstreamClient implements Upstream {
     }
     pending.delete(msg.readUInt16BE(0));
     this.clock.clearTimeout(entry.timer);
+    msg.writeUInt16BE(entry.callerId, 0);
     entry.resolve(msg);
   }
 

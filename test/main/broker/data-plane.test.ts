@@ -6,14 +6,14 @@ import { DataPlane, type DataPlaneDatapath, type DataPlaneParts, type DataPlaneS
 import { DEFAULT_DIAL_JITTER_MS } from '../../../src/main/broker/dial-pacer.js';
 import type { ShardInitTemplate, ShardOwner } from '../../../src/main/broker/shard-supervisor.js';
 import type { TlsSource } from '../../../src/main/certs/tls-source.js';
-import { CounterBlocks } from '../../../src/shared/counters.js';
+import { Counter, CounterBlocks } from '../../../src/shared/counters.js';
 import { silentLogger } from '../../../src/shared/log.js';
 import type { RouteEntry } from '../../../src/shared/route-table.js';
 import type { MainToShard, TlsMaterial } from '../../../src/shared/shard-protocol.js';
 import type { Ipv4Prefix, KubeLinkResource, KubeLinkStatus, LinkSource } from '../../../src/shared/types.js';
 import { formatPrefix } from '../../../src/shared/cidr.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
-import { kubeLink } from '../../helpers/kubelink-fixtures.js';
+import { kubeLink } from '../../fixtures/kubelink-fixtures.js';
 import { iface, ip4, prefix } from '../../helpers/ipv4-literals.js';
 
 const MATERIAL: TlsMaterial = { cert: 'cert', key: 'key', ca: 'ca' };
@@ -25,6 +25,7 @@ function settings(over: Partial<DataPlaneSettings> = {}): DataPlaneSettings {
     nodeIp: ip4('10.250.0.2'),
     servedLinks: 'all',
     brokerPort: 0,
+    mtu: 1400,
     logLevel: 'error',
     demandCheckMs: 250,
     reconcileMs: 10_000,
@@ -73,6 +74,7 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
     },
   };
 
+  const counterBlocks = new CounterBlocks(CounterBlocks.allocate(3));
   const tls: TlsSource = {
     start: async (onChange) => {
       events.push('tls.start');
@@ -96,7 +98,7 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
     openTun: () => (events.push('datapath.openTun'), 'kubelink0'),
     startThreads: async () => void events.push('datapath.startThreads'),
     shardRings: () => ({ toTunnelRing: new SharedArrayBuffer(8), tunFd: -1, counters: new SharedArrayBuffer(8), counterBlock: 0 }),
-    metricsSource: () => ({ counterBlocks: new CounterBlocks(CounterBlocks.allocate(3)), blockNames: ['tun-reader', 'tun-writer', 'shard-0'], ringDrops: () => 0, ringFill: () => [] }),
+    metricsSource: () => ({ counterBlocks, shardBlocks: [2], ringDrops: () => 0, ringFill: () => [] }),
     takeDemand: () => {
       demandChecks++;
       return [];
@@ -111,14 +113,14 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
     links,
     datapath,
     network: {
-      setUp: async (ifname) => void events.push(`network.setUp ${ifname}`),
-      reconcile: async (destinations: readonly Ipv4Prefix[]) => {
+      setUpTun: async (tun) => void events.push(`network.setUp ${tun.ifname}`),
+      reconcileTun: async (_tun, destinations: readonly Ipv4Prefix[]) => {
         routeDestinations.push(destinations.map(formatPrefix));
         await routeStep.wait();
         return { failed: destinations.filter((d) => routeStep.failing.has(formatPrefix(d))) };
       },
-      nodeAddressIn: async () => undefined,
-      tearDown: async () => void events.push('network.tearDown'),
+      localAddressIn: async () => undefined,
+      tearDownTun: async () => void events.push('network.tearDown'),
     },
     shards: (initFor) => {
       initFors.push(initFor);
@@ -157,6 +159,7 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
     deliver: (resources: KubeLinkResource[]) => deliver!(resources),
     owner: () => owner!,
     demandChecks: () => demandChecks,
+    counterBlocks,
     tlsChange: (m: TlsMaterial) => tlsChange!(m),
     dials: () => shardMessages.filter((m) => m.msg.type === 'dial').map((m) => (m.msg as Extract<MainToShard, { type: 'dial' }>).host),
   };
@@ -214,6 +217,33 @@ test('status out: a tunnel established by a shard reports the link Up', async ()
   });
 });
 
+test('every statusStatsIntervalMs each link\'s RTT and bytes go into its status, with its state; without the setting never', async () => {
+  const at = (clock: FakeClock) => new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const f = fakes();
+  await running(f, { statusStatsIntervalMs: 60_000 }, async () => {
+    f.deliver([C2]);
+    await f.clock.advance(DEFAULT_DIAL_JITTER_MS);
+    const dial = f.shardMessages.find((m) => m.msg.type === 'dial')!.msg as Extract<MainToShard, { type: 'dial' }>;
+    f.owner().onShardMessage(0, { type: 'established', connId: dial.connId, linkId: dial.linkId, dialed: true, peerVersion: 1 });
+    assert.equal(f.statuses.get('c2')?.statsTime, undefined, 'no stats before the first interval');
+    await f.clock.advance(60_000);
+    const first = f.statuses.get('c2')!;
+    assert.equal(first.state, 'Up');
+    assert.equal(first.gateway, '10.250.0.2');
+    assert.equal(first.statsTime, at(f.clock));
+    assert.equal(first.rxBytes, 0);
+    assert.equal(first.txBytes, 0);
+    await f.clock.advance(60_000);
+    assert.equal(f.statuses.get('c2')!.statsTime, at(f.clock), 'refreshed one interval later');
+  });
+  const g = fakes();
+  await running(g, {}, async () => {
+    g.deliver([C2]);
+    await g.clock.advance(10 * 60_000);
+    assert.equal(g.statuses.get('c2')?.statsTime, undefined);
+  });
+});
+
 test('the served-links filter: links for other brokers are neither dialed nor Invalid', async () => {
   const f = fakes();
   await running(f, { servedLinks: ['c3'] }, async (plane) => {
@@ -236,6 +266,8 @@ test('capacity: one link too many is Invalid and never displaces a link already 
     assert.deepEqual(f.statuses.get('c2'), { state: 'Invalid', message: 'this broker serves at most 2 links', gateway: '10.250.0.2' });
     const metrics = await plane.metrics.render();
     assert.match(metrics.body, /^kubelink_links\{state="Invalid"\} 1$/m);
+    f.counterBlocks.block(2)[Counter.tunnelTxPackets] = 7; // shard 0's block, as its worker would
+    assert.match((await plane.metrics.render()).body, /^kubelink_shard_packets_total\{shard="0",direction="tx"\} 7$/m);
   });
 });
 

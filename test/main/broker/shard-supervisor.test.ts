@@ -20,7 +20,7 @@ const template = (shard: number): ShardInitTemplate => ({
 test('a shard whose worker dies is reported lost and started again; the other shard is untouched', async () => {
   const events = new EventEmitter();
   const lost: number[] = [];
-  const supervisor = new ShardSupervisor(2, template, silentLogger, new URL('./fixtures/crashing-shard.js', import.meta.url));
+  const supervisor = new ShardSupervisor(2, template, silentLogger, new URL('../../fixtures/crashing-shard.js', import.meta.url));
   const starts: number[] = [];
   events.on('started', (shard: number) => starts.push(shard));
   supervisor.start({
@@ -42,7 +42,7 @@ test('a shard whose worker dies is reported lost and started again; the other sh
 });
 
 test('connections go to the least loaded shard', async () => {
-  const supervisor = new ShardSupervisor(3, template, silentLogger, new URL('./fixtures/crashing-shard.js', import.meta.url));
+  const supervisor = new ShardSupervisor(3, template, silentLogger, new URL('../../fixtures/crashing-shard.js', import.meta.url));
   assert.deepEqual([supervisor.assign(), supervisor.assign(), supervisor.assign(), supervisor.assign()], [0, 1, 2, 0]);
   supervisor.release(1);
   supervisor.release(1);

@@ -8,6 +8,7 @@ import dnsPacket from 'dns-packet';
 import type { DecodedPacket } from 'dns-packet';
 import client from 'prom-client';
 import { DnsService } from '../../../src/main/dns/dns-service.js';
+import { UpstreamClient } from '../../../src/main/dns/upstream-client.js';
 import { parseIpv4 } from '../../../src/shared/cidr.js';
 import { silentLogger } from '../../../src/shared/log.js';
 import type { ValidLink } from '../../../src/shared/types.js';
@@ -155,4 +156,18 @@ test('a stream of malformed queries gets one FORMERR each and leaves the server 
   const good = await udpAsk(s.port, ask('echo.default.svc.c2.kubelink'));
   assert.equal(good.answers!.length, 1);
   assert.match(await s.registry.metrics(), /kubelink_dns_queries_total\{result="FORMERR",cluster="",transport="udp"\} 40/);
+});
+
+test('the upstream client hands back the answer with the id of the query it was given (a relay can pass it on as is)', async (t) => {
+  const upstream = await standInClusterDns();
+  const clientOf = new UpstreamClient({ meshSourceAddress: LOOPBACK, timeoutMs: 1500, maxTcpAnswerBytes: 0xffff }, new FakeClock(0), () => 0.5);
+  await clientOf.start();
+  t.after(async () => {
+    await clientOf.stop();
+    await upstream.close();
+  });
+  for (const transport of ['udp', 'tcp'] as const) {
+    const answer = await clientOf.exchange({ ip: LOOPBACK, port: upstream.port, route: 'local' }, ask('echo.default.svc.cluster.local', 0x1234), transport);
+    assert.equal(dnsPacket.decode(answer).id, 0x1234, transport);
+  }
 });

@@ -4,7 +4,7 @@ import { meshNetworkOfLinks, planLinks, type PlanSettings } from '../../../src/m
 import { wantedRouterRoutes } from '../../../src/main/router/router-routes.js';
 import { formatPrefix } from '../../../src/shared/cidr.js';
 import type { KubeLinkResource } from '../../../src/shared/types.js';
-import { kubeLink } from '../../helpers/kubelink-fixtures.js';
+import { kubeLink } from '../../fixtures/kubelink-fixtures.js';
 import { ip4, iface, prefix } from '../../helpers/ipv4-literals.js';
 
 const settings = (over: Partial<PlanSettings> = {}): PlanSettings => ({

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { ROUTER_ROUTE_PROTOCOL } from '../../../src/main/net/gateway-net.js';
 import { parseLinkManifests } from '../../../src/main/links/links-file-source.js';
-import { kubeLink } from '../../helpers/kubelink-fixtures.js';
+import { kubeLink } from '../../fixtures/kubelink-fixtures.js';
 import { createNodeNamespace, waitFor, type NodeNamespace } from '../../helpers/node-namespace.js';
 
 const CLI = fileURLToPath(new URL('../../../src/main/cli.js', import.meta.url));

@@ -4,7 +4,7 @@ import { wantedRouterRoutes } from '../../../src/main/router/router-routes.js';
 import type { RouteSpec } from '../../../src/main/net/gateway-net.js';
 import { formatIpv4, formatPrefix } from '../../../src/shared/cidr.js';
 import type { KubeLinkResource, KubeLinkStatus } from '../../../src/shared/types.js';
-import { kubeLink } from '../../helpers/kubelink-fixtures.js';
+import { kubeLink } from '../../fixtures/kubelink-fixtures.js';
 import { ip4, prefix } from '../../helpers/ipv4-literals.js';
 
 /** Routes as text, e.g. "100.64.16.0/20 via 10.250.0.2", order-independent. */

@@ -10,7 +10,7 @@ import { GatewayNet, ROUTER_ROUTE_PROTOCOL } from '../../../src/main/net/gateway
 import { silentLogger } from '../../../src/shared/log.js';
 import { Router } from '../../../src/main/router/router.js';
 import type { KubeLinkResource, LinkSource } from '../../../src/shared/types.js';
-import { kubeLink } from '../../helpers/kubelink-fixtures.js';
+import { kubeLink } from '../../fixtures/kubelink-fixtures.js';
 import { createNodeNamespace, waitFor, type NodeNamespace } from '../../helpers/node-namespace.js';
 
 const RECONCILE_MS = 200;

@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { Lab } from '../../loadtest/lab/lab.js';
 import type { LabProcess } from '../../loadtest/lab/lab-process.js';
-import type { LabCluster } from '../../loadtest/lab/topology.js';
+import { INTERNET_INTERFACE, type LabCluster } from '../../loadtest/lab/topology.js';
 import { brokerCertificateFiles } from '../../loadtest/lab/kubelink-files.js';
 import { runIperf } from '../../loadtest/lab/iperf.js';
 import { createCa, issueCertificate } from '../../src/main/certs/pki.js';
@@ -251,6 +251,11 @@ describe('broker on a two-cluster lab', () => {
     // Count in cluster 1's gateway what arrives from the tunnel and what leaves by any interface.
     await lab.exec(c1.gateway.ns, ['iptables', '-t', 'mangle', '-I', 'PREROUTING', '-i', 'kubelink', ...counter]);
     await lab.exec(c1.gateway.ns, ['iptables', '-t', 'mangle', '-I', 'POSTROUTING', ...counter]);
+    // The lab's gateways have no default route; a real one has, and that is where such
+    // packets leaked. Give cluster 1's gateway one towards an address nobody holds on the
+    // lab's internet bridge: what takes it passes POSTROUTING and then dies unresolved.
+    const hadDefault = (await lab.exec(c1.gateway.ns, ['ip', 'route', 'show', 'default'])).stdout.trim() !== '';
+    if (!hadDefault) await lab.exec(c1.gateway.ns, ['ip', 'route', 'add', 'default', 'via', '172.31.0.254', 'dev', INTERNET_INTERFACE]);
     const count = async (chain: string) => {
       const listing = (await lab.exec(c1.gateway.ns, ['iptables', '-t', 'mangle', '-L', chain, '-v', '-x', '-n'])).stdout;
       const line = listing.split('\n').find((l) => l.includes(comment));
@@ -268,6 +273,7 @@ describe('broker on a two-cluster lab', () => {
     } finally {
       await lab.exec(c1.gateway.ns, ['iptables', '-t', 'mangle', '-D', 'PREROUTING', '-i', 'kubelink', ...counter]).catch(() => undefined);
       await lab.exec(c1.gateway.ns, ['iptables', '-t', 'mangle', '-D', 'POSTROUTING', ...counter]).catch(() => undefined);
+      if (!hadDefault) await lab.exec(c1.gateway.ns, ['ip', 'route', 'del', 'default']).catch(() => undefined);
     }
   });
 
