@@ -39,6 +39,7 @@ export function dataPlaneSettings(config: Config, timings: BrokerTimings): DataP
     nodeIp: config.nodeIp,
     servedLinks: config.servedLinks,
     brokerPort: config.brokerPort,
+    mtu: config.mtu,
     logLevel: config.logLevel,
     demandCheckMs: timings.demandCheckMs,
     reconcileMs: timings.reconcileMs,

@@ -7,7 +7,7 @@ import { systemClock } from '../../shared/clock.js';
 import type { Config } from '../flags.js';
 import { createLinkSource } from '../links/link-source-factory.js';
 import { createTlsSource } from '../certs/tls-source-factory.js';
-import { GatewayNetwork } from '../net/gateway-network.js';
+import { GatewayNet } from '../net/gateway-net.js';
 import { Datapath } from './datapath.js';
 import type { DataPlaneParts, DataPlaneSettings } from './data-plane.js';
 import { PeerListener } from './peer-listener.js';
@@ -30,7 +30,7 @@ export async function productionParts(config: Config, settings: DataPlaneSetting
     tls,
     links,
     datapath: new Datapath({ ifname: config.ifceName, shards: config.workers, mtu: config.mtu, tunOffload: config.tunOffload, ringBytes: config.ringBytes }, log.child({ component: 'datapath' })),
-    network: new GatewayNetwork(settings.linkAddress, settings.serviceCidr, config.mtu, log.child({ component: 'gateway' })),
+    network: new GatewayNet({ log: log.child({ component: 'gateway' }) }),
     shards: (initFor) => new ShardSupervisor(config.workers, initFor, log.child({ component: 'shards' })),
     listener: (handOver, admission) => new PeerListener(loadNative(), handOver, log.child({ component: 'listener' }), admission),
     ...(k8s && {

@@ -19,6 +19,7 @@
 import type { Logger } from '../../shared/log.js';
 import { formatIpv4, formatPrefix } from '../../shared/cidr.js';
 import type { Ipv4Interface } from '../../shared/cidr.js';
+import type { TunGateway } from '../net/gateway-net.js';
 import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { createCoalescedTask, type CoalescedTask } from '../../shared/coalesced-task.js';
 import { DEFAULT_SHARD_TUNABLES, type TlsMaterial } from '../../shared/shard-protocol.js';
@@ -51,17 +52,18 @@ export interface DataPlaneDatapath extends TunnelDatapath {
   stop(): Promise<void>;
 }
 
-/** The gateway node's networking for the TUN (GatewayNetwork; faked in tests). */
+/** The gateway node's networking for the TUN (GatewayNet; faked in tests). */
 export interface DataPlaneNetwork {
-  setUp(ifname: string): Promise<void>;
+  setUpTun(tun: TunGateway): Promise<void>;
   /**
    * One route into the TUN per destination (one batch), and with `iptables` the rules
    * (SNAT, inbound guard); repairs what was deleted. Resolves with the destinations whose
    * route is NOT in place.
    */
-  reconcile(destinations: readonly Ipv4Prefix[], options: { iptables: boolean }): Promise<{ failed: readonly Ipv4Prefix[] }>;
-  nodeAddressIn(nodeCidr: Ipv4Prefix): Promise<number | undefined>;
-  tearDown(): Promise<void>;
+  reconcileTun(tun: TunGateway, destinations: readonly Ipv4Prefix[], options: { iptables: boolean }): Promise<{ failed: readonly Ipv4Prefix[] }>;
+  /** The node's IP inside --node-cidr, for status.gateway. */
+  localAddressIn(nodeCidr: Ipv4Prefix): Promise<number | undefined>;
+  tearDownTun(tun: TunGateway): Promise<void>;
 }
 
 /** The shard workers (ShardSupervisor; faked in tests). */
@@ -124,6 +126,8 @@ export interface DataPlaneSettings {
   nodeIp?: number;
   servedLinks: 'all' | readonly string[];
   brokerPort: number;
+  /** --mtu: the TUN's MTU. */
+  mtu: number;
   logLevel: string;
   /** How often packets waiting for a down link are checked (dial on demand). */
   demandCheckMs: number;
@@ -160,6 +164,8 @@ export class DataPlane {
   private linkClusterAddresses: number[] = [];
   private invalidLinks = 0;
   private gateway: string | undefined;
+  /** The TUN as set up by start(); links (and so route reconciles) come only after it. */
+  private tun: TunGateway | undefined;
   private stopped = false;
   /** The periodic repair also checks the iptables rules (SNAT, inbound guard); link changes only route. */
   private iptablesDue = false;
@@ -179,13 +185,14 @@ export class DataPlane {
     const { datapath, tls } = parts;
     this.networkReconcile = createCoalescedTask(
       async () => {
-        if (this.stopped) return;
+        const tun = this.tun;
+        if (this.stopped || !tun) return;
         // The links as they are now: a change during the run makes one more run (the
         // latest wins), and links added meanwhile count as routed only after it.
         const links = this.served;
         const iptables = this.iptablesDue;
         this.iptablesDue = false;
-        const { failed } = await parts.network.reconcile(links.flatMap(tunnelDestinations), { iptables });
+        const { failed } = await parts.network.reconcileTun(tun, links.flatMap(tunnelDestinations), { iptables });
         const unrouted = new Set(failed.map(formatPrefix));
         this.tunnels.setRouted(new Set(links.filter((l) => tunnelDestinations(l).every((d) => !unrouted.has(formatPrefix(d)))).map((l) => l.name)));
         await this.meshServices?.reconcile();
@@ -253,9 +260,11 @@ export class DataPlane {
 
       const ifname = datapath.openTun();
       this.stops.push(() => datapath.stop());
-      await network.setUp(ifname);
-      this.stops.push(() => network.tearDown());
-      const nodeIp = settings.nodeIp ?? (settings.nodeCidr ? await network.nodeAddressIn(settings.nodeCidr) : undefined);
+      const tun: TunGateway = { ifname, linkAddress: settings.linkAddress, serviceCidr: settings.serviceCidr, mtu: settings.mtu };
+      await network.setUpTun(tun);
+      this.stops.push(() => network.tearDownTun(tun));
+      this.tun = tun;
+      const nodeIp = settings.nodeIp ?? (settings.nodeCidr ? await network.localAddressIn(settings.nodeCidr) : undefined);
       this.gateway = nodeIp !== undefined ? formatIpv4(nodeIp) : undefined;
       if (settings.nodeCidr && nodeIp === undefined) this.log.warn('no local address inside --node-cidr; status.gateway stays empty');
 

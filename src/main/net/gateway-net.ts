@@ -4,6 +4,14 @@
 // batch per reconcile, no fork per route). Every operation is idempotent, so callers
 // simply re-run it periodically to repair what someone else deleted.
 //
+// The router uses the route and address operations; the broker's data plane uses the TUN
+// operations (setUpTun, reconcileTun, tearDownTun) for its share of the gateway node: the
+// TUN's address and MTU, the SNAT rule to the cluster address, one route into the TUN per
+// served link, the inbound guard (no new connections from the tunnel to the gateway
+// itself) and an unreachable route for the local service CIDR (addresses no service claims
+// do not leave by the default route: kube-proxy DNATs the assigned ones before routing, as
+// kube-proxy's nftables mode rejects unallocated ClusterIPs).
+//
 // Ownership markers, so only our own state is ever changed:
 // - routes carry a route protocol number (`ip route ... proto N`): 211 for the broker's
 //   routes into the TUN, 212 for the router's routes via the gateway node. Reconciling one
@@ -18,6 +26,7 @@
 import type { Ipv4Interface } from '../../shared/cidr.js';
 import { formatIpv4, formatPrefix, parseIpv4, prefixContains } from '../../shared/cidr.js';
 import type { Ipv4Prefix } from '../../shared/types.js';
+import { silentLogger, type Logger } from '../../shared/log.js';
 import { createCommandRunner } from './run-command.js';
 import type { CommandRunner } from './run-command.js';
 import { RT_TABLE_MAIN } from './rtnetlink.js';
@@ -39,6 +48,18 @@ export interface GatewayNetOptions {
   netns?: string;
   /** How long iptables waits for the xtables lock held by kube-proxy and friends. */
   iptablesLockWaitSeconds?: number;
+  /** Where the TUN operations log repairs and route changes; default: nowhere. */
+  log?: Logger;
+}
+
+/** The broker's TUN as the gateway networking sets it up. */
+export interface TunGateway {
+  ifname: string;
+  /** The cluster address in the mesh CIDR: the TUN's address and the SNAT source. */
+  linkAddress: Ipv4Interface;
+  /** The local service CIDR: routed 'unreachable' so only DNATed (assigned) addresses get through. */
+  serviceCidr: Ipv4Prefix;
+  mtu: number;
 }
 
 /**
@@ -197,11 +218,13 @@ export class GatewayNet {
   private readonly run: CommandRunner;
   private readonly routes: RouteBatcher;
   private readonly lockWait: string;
+  private readonly log: Logger;
 
   constructor(options: GatewayNetOptions = {}) {
     this.run = options.runner ?? createCommandRunner({ netns: options.netns });
     this.routes = options.routes ?? new NetlinkRouteBatcher({ netns: options.netns });
     this.lockWait = String(options.iptablesLockWaitSeconds ?? 5);
+    this.log = options.log ?? silentLogger;
   }
 
   /** Releases the netlink socket (after the exchanges already started). */
@@ -427,5 +450,53 @@ export class GatewayNet {
       if (address !== undefined && prefixContains(prefix, address)) return address;
     }
     return undefined;
+  }
+
+  /** The broker's TUN: address, MTU and link up, the SNAT rule and the inbound guard. */
+  async setUpTun(tun: TunGateway): Promise<void> {
+    await this.configureTun(tun.ifname, tun.linkAddress, tun.mtu);
+    await this.ensureSnat(tun.ifname, tun.linkAddress.address);
+    await this.ensureInboundGuard(tun.ifname);
+  }
+
+  /**
+   * Routes into the TUN for `destinations` and the unreachable service CIDR (one rtnetlink
+   * batch) and, with `iptables`, the SNAT rule and the inbound guard (iptables runs: only on
+   * the periodic repair, never per link change). Resolves with the destinations whose
+   * route is not in place.
+   */
+  async reconcileTun(tun: TunGateway, destinations: readonly Ipv4Prefix[], options: { iptables: boolean }): Promise<{ failed: readonly Ipv4Prefix[] }> {
+    const { ifname } = tun;
+    if (options.iptables) {
+      if ((await this.ensureSnat(ifname, tun.linkAddress.address)) === 'created') {
+        this.log.warn('SNAT rule was missing and has been re-created', { ifname });
+      }
+      if ((await this.ensureInboundGuard(ifname)) === 'created') {
+        this.log.warn('inbound guard was missing or changed and has been re-created', { ifname });
+      }
+    }
+    const wanted = [...deviceRoutes(ifname, destinations), { destination: tun.serviceCidr, type: 'unreachable' as const }];
+    const result = await this.reconcileRoutes(wanted, { protocol: BROKER_ROUTE_PROTOCOL });
+    if (result.add.length > 0 || result.replace.length > 0 || result.remove.length > 0) {
+      this.log.info('routes reconciled', { added: result.add.length, replaced: result.replace.length, removed: result.remove.length });
+    }
+    for (const failure of result.failed) this.log.warn('route change failed', { kind: failure.kind, reason: failure.reason });
+    // Only failed adds and replaces leave a wanted destination without its route; a failed
+    // removal of an obsolete route does not.
+    const installing = new Set<object>([...result.add, ...result.replace]);
+    return { failed: result.failed.filter((f) => installing.has(f.route)).map((f) => f.route.destination) };
+  }
+
+  /** Undoes setUpTun and the broker's routes, then closes (the data plane's last use). */
+  async tearDownTun(tun: TunGateway): Promise<void> {
+    // Routes into the TUN vanish with the device when its descriptor closes; the
+    // unreachable route does not, and a standby must not keep it.
+    try {
+      await this.removeSnat(tun.ifname);
+      await this.removeInboundGuard(tun.ifname);
+      await this.reconcileRoutes([], { protocol: BROKER_ROUTE_PROTOCOL });
+    } finally {
+      this.close();
+    }
   }
 }

@@ -25,6 +25,7 @@ function settings(over: Partial<DataPlaneSettings> = {}): DataPlaneSettings {
     nodeIp: ip4('10.250.0.2'),
     servedLinks: 'all',
     brokerPort: 0,
+    mtu: 1400,
     logLevel: 'error',
     demandCheckMs: 250,
     reconcileMs: 10_000,
@@ -112,14 +113,14 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
     links,
     datapath,
     network: {
-      setUp: async (ifname) => void events.push(`network.setUp ${ifname}`),
-      reconcile: async (destinations: readonly Ipv4Prefix[]) => {
+      setUpTun: async (tun) => void events.push(`network.setUp ${tun.ifname}`),
+      reconcileTun: async (_tun, destinations: readonly Ipv4Prefix[]) => {
         routeDestinations.push(destinations.map(formatPrefix));
         await routeStep.wait();
         return { failed: destinations.filter((d) => routeStep.failing.has(formatPrefix(d))) };
       },
-      nodeAddressIn: async () => undefined,
-      tearDown: async () => void events.push('network.tearDown'),
+      localAddressIn: async () => undefined,
+      tearDownTun: async () => void events.push('network.tearDown'),
     },
     shards: (initFor) => {
       initFors.push(initFor);

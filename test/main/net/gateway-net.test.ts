@@ -211,3 +211,32 @@ test('localAddressIn finds the node address inside the node network', async () =
   assert.equal(await net.localAddressIn(prefix('10.250.0.0/24')), ip4('10.250.0.3'));
   assert.equal(await net.localAddressIn(prefix('10.251.0.0/24')), undefined);
 });
+
+test("the broker's TUN: set up, routes reconciled with the unreachable service CIDR, a conflict reported, repairs with iptables, torn down", async () => {
+  // Its own GatewayNet: tearDownTun closes the netlink socket (the data plane's last use).
+  const tunNet = new GatewayNet({ netns: NS });
+  const tun = { ifname: TUN, linkAddress: { address: ip4('192.168.0.11'), prefixLength: 24 }, serviceCidr: prefix('100.64.0.0/20'), mtu: 1400 };
+  await tunNet.setUpTun(tun);
+  assert.equal(JSON.parse(sh(['ip', '-n', NS, '-j', 'link', 'show', 'dev', TUN]))[0].mtu, 1400);
+  assert.match(natRules(), /kubelink:kltun0.*--to-source 192\.168\.0\.11/);
+  assert.match(inNs('iptables', '-S', 'INPUT'), /KUBELINK-IN-kltun0/);
+
+  sh(['ip', '-n', NS, 'route', 'add', '100.64.112.0/20', 'dev', 'eth0']);
+  const { failed } = await tunNet.reconcileTun(tun, [prefix('100.64.16.0/20'), prefix('100.64.112.0/20')], { iptables: false });
+  assert.deepEqual(failed, [prefix('100.64.112.0/20')], 'only the destination held by a foreign route is unrouted');
+  assert.match(routes(), /100\.64\.16\.0\/20 dev kltun0 proto 211/);
+  assert.match(routes(), /unreachable 100\.64\.0\.0\/20 proto 211/);
+
+  inNs('iptables', '-t', 'nat', '-D', 'POSTROUTING', '-o', TUN, '-m', 'comment', '--comment', `kubelink:${TUN}`, '-j', 'SNAT', '--to-source', '192.168.0.11');
+  await tunNet.reconcileTun(tun, [prefix('100.64.16.0/20')], { iptables: false });
+  assert.doesNotMatch(natRules(), /kubelink:kltun0/, 'without iptables the rules are not checked');
+  await tunNet.reconcileTun(tun, [prefix('100.64.16.0/20')], { iptables: true });
+  assert.match(natRules(), /kubelink:kltun0/, 'the periodic repair re-creates the SNAT rule');
+
+  await tunNet.tearDownTun(tun);
+  assert.doesNotMatch(natRules(), /kubelink:kltun0/);
+  assert.doesNotMatch(inNs('iptables', '-S', 'INPUT'), /KUBELINK-IN/);
+  assert.doesNotMatch(routes(), /proto 211/);
+  assert.match(routes(), /100\.64\.112\.0\/20 dev eth0/, 'the foreign route survives');
+  sh(['ip', '-n', NS, 'route', 'del', '100.64.112.0/20', 'dev', 'eth0']);
+});
