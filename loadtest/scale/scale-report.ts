@@ -46,6 +46,8 @@ export interface ScaleReport {
   };
   idleCpuPercent?: number;
   idlePing?: { sent: number; lost: number; medianMs: number; maxMs: number };
+  /** One echo through every tunnel: the links whose peer did not answer. */
+  pingEveryTunnel?: { tunnels: number; unanswered: string[] };
   silentPeer?: { detectMs: number; othersUpWhileDown: number; backUpMs: number };
   churn?: {
     removed: number;
@@ -98,6 +100,10 @@ export function formatScaleReport(r: ScaleReport): string {
   }
   if (r.idleCpuPercent !== undefined) row(`idle CPU, ${n} tunnels`, `${r.idleCpuPercent.toFixed(1)} % of a core`, '< 5 %', r.idleCpuPercent < 5);
   if (r.idlePing) row('idle ping through a tunnel (median / max)', `${ms(r.idlePing.medianMs)} / ${ms(r.idlePing.maxMs)}, ${r.idlePing.lost} lost`);
+  if (r.pingEveryTunnel) {
+    const u = r.pingEveryTunnel.unanswered;
+    row('one ping through every tunnel: answered', `${r.pingEveryTunnel.tunnels - u.length}/${r.pingEveryTunnel.tunnels}${u.length ? ` (silent: ${u.slice(0, 8).join(', ')}${u.length > 8 ? ', ...' : ''})` : ''}`, `${n}/${n}`, u.length === 0);
+  }
   if (r.silentPeer) {
     row('silent peer detected Down', s(r.silentPeer.detectMs));
     row('other links Up meanwhile', `${r.silentPeer.othersUpWhileDown}/${n - 1}`, `${n - 1}/${n - 1}`, r.silentPeer.othersUpWhileDown === n - 1);

@@ -240,6 +240,11 @@ class ScaleRun {
     say(`idle ping to ${kept.pingTarget} (${kept.name})`);
     const idle = await ping(kept.pingTarget, 2);
     this.report.idlePing = idle;
+    // Every tunnel answers: one echo through each (a tunnel that is Up must carry traffic).
+    const silentTunnels: string[] = [];
+    for (const p of this.peers) if ((await ping(p.pingTarget, 1, 1)).lost > 0) silentTunnels.push(p.name);
+    this.report.pingEveryTunnel = { tunnels: n, unanswered: silentTunnels };
+    await writeFile(this.dir('metrics-all-up.txt'), await broker.metrics());
 
     say('silent peer p0');
     const silentAt = Date.now();
@@ -405,8 +410,8 @@ async function openLog(file: string): Promise<number> {
 }
 
 /** `ping` for `seconds` at 20 ms intervals; lost replies are a result. */
-async function ping(target: string, seconds: number): Promise<{ sent: number; lost: number; medianMs: number; maxMs: number }> {
-  const { stdout } = await runCommand(['ping', '-n', '-i', '0.02', '-w', String(seconds), '-W', '1', target]).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
+async function ping(target: string, seconds: number, count?: number): Promise<{ sent: number; lost: number; medianMs: number; maxMs: number }> {
+  const { stdout } = await runCommand(['ping', '-n', '-i', '0.02', '-w', String(seconds), '-W', '1', ...(count === undefined ? [] : ['-c', String(count)]), target]).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
   const result = parsePingOutput(stdout);
   return { sent: result.sent, lost: result.sent - result.rttsMs.length, medianMs: percentile(result.rttsMs, 50) ?? 0, maxMs: Math.max(0, ...result.rttsMs) };
 }
