@@ -33,6 +33,7 @@ import { UsageError, integerOption, prefixOption } from './tool/options.js';
 import { SCALE_USAGE, parseScaleArgs, runScale } from './tool/scale-command.js';
 import { FUZZ_USAGE, parseFuzzArgs, runFuzzCommand } from './tool/fuzz-command.js';
 import { SOAK_USAGE, parseSoakArgs, runSoakCommand } from './tool/soak-command.js';
+import { CHAOS_USAGE, parseChaosArgs, runChaosCommand } from './tool/chaos-command.js';
 
 /** The lab tool supports up to 8 clusters (the topology itself has room for 16). */
 export const MAX_TOOL_CLUSTERS = 8;
@@ -52,6 +53,8 @@ commands:
             no forbidden packet may pass, every drop counter must match what was sent
   soak      iperf3 rounds with peer broker restarts for --minutes N; the broker's RSS and fd
             growth against a bound
+  chaos     SIGKILL, SIGSTOP, WAN blackhole, certificate rotation under iperf3 load: seconds
+            until traffic resumes, leftovers (SNAT rules, routes, processes)
   demo      the README's first command: two clusters, kubectl get klink, wget both ways, iperf3, down
   down      remove a lab (processes, namespaces, files), also after a crash
 
@@ -66,7 +69,7 @@ up flags:
   --log-level LEVEL   of the brokers, routers and the lab log (default info)
 status flags:   [--prefix P] [--json]     (default: every lab built by this tool)
 down flags:     [--prefix P] (default ${DEFAULT_LAB_PREFIX}) | --all (every lab under /run/kubelink-lab)
-Run '<command> --help' for loadtest, profile, scale, fuzz, soak and demo.`;
+Run '<command> --help' for loadtest, profile, scale, fuzz, soak, chaos and demo.`;
 
 function parseUp(argv: string[]) {
   const { values } = parseArgs({
@@ -156,6 +159,12 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return runSoakCommand(parseSoakArgs(rest), progress);
+    case 'chaos':
+      if (wantsHelp) {
+        progress.print(CHAOS_USAGE);
+        return 0;
+      }
+      return runChaosCommand(parseChaosArgs(rest), progress);
     case 'demo':
       if (wantsHelp) {
         progress.print(DEMO_USAGE);

@@ -2,11 +2,9 @@
 // cluster 2's broker is restarted again and again; cluster 1's broker's RSS and open fds
 // are sampled after each round and their growth over the run is checked against a bound.
 import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Lab } from '../lab/lab.js';
 import { runIperf } from '../lab/iperf.js';
-import type { LabProcess } from '../lab/lab-process.js';
-import type { LabCluster } from '../lab/topology.js';
+import { FileBrokers } from '../lab/file-brokers.js';
 import type { Logger } from '../../src/shared/log.js';
 
 export interface SoakOptions {
@@ -55,22 +53,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const trafficSec = options.trafficSec ?? 10;
   const lab = new Lab({ clusters: 2, prefix: options.prefix, log: options.log });
   const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
-  const certDir = path.join(lab.workDir, 'pki');
-  const brokers = new Map<number, LabProcess>();
-  const start = async (cluster: LabCluster) => {
-    const linksDir = path.join(lab.workDir, cluster.name, 'links');
-    const proc = await lab.spawn(cluster.gateway.ns, lab.kubelinkBrokerArgs(cluster.index, { workers: 2, linksDir, certDir }), { logFile: path.join(lab.workDir, `${cluster.name}-broker-${Date.now()}.log`) });
-    brokers.set(cluster.index, proc);
-  };
+  const brokers = new FileBrokers(lab);
   try {
     await lab.create();
-    await lab.writeCertificates(certDir);
-    for (const cluster of lab.clusters) {
-      await lab.writeLinks(cluster.index, path.join(lab.workDir, cluster.name, 'links'));
-      await start(cluster);
-    }
+    await brokers.startAll();
     await lab.waitForEcho(c1.pods.client2, c2.serviceIp, c2.name, { timeoutMs: 60_000 });
-    const pid = brokers.get(1)!.pid;
+    const pid = brokers.get(1).pid;
     const startedAt = Date.now();
     const deadline = startedAt + options.minutes * 60_000;
     // Warm-up round: the baseline is taken with the tunnel and its buffers in use.
@@ -82,8 +70,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     while (Date.now() < deadline) {
       const result = await runIperf(lab, c1.pods.client2, c2.serviceIp, { durationSec: trafficSec });
       roundsGbps.push(Math.round(result.bitsPerSecond / 1e7) / 100);
-      await brokers.get(2)!.stop(5000);
-      await start(c2);
+      await brokers.get(2).stop(5000);
+      await brokers.start(c2);
       peerRestarts++;
       await lab.waitForEcho(c1.pods.client2, c2.serviceIp, c2.name, { timeoutMs: 60_000 });
       samples.push(await sample(pid, startedAt));
@@ -94,10 +82,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const maxFds = options.maxFdGrowth ?? 4;
     if (rssGrowthMb > maxRss) problems.push(`RSS grew ${rssGrowthMb} MB (bound ${maxRss} MB)`);
     if (fdGrowth > maxFds) problems.push(`open fds grew by ${fdGrowth} (bound ${maxFds})`);
-    if (!brokers.get(1)!.running()) problems.push("cluster 1's broker died");
+    if (!brokers.get(1).running()) problems.push("cluster 1's broker died");
     return { minutes: options.minutes, peerRestarts, roundsGbps, samples, rssGrowthMb, fdGrowth, ok: problems.length === 0, problems };
   } finally {
-    await Promise.all([...brokers.values()].map((b) => b.stop(5000)));
+    await brokers.stopAll();
     await lab.destroy();
   }
 }
