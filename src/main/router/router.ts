@@ -9,7 +9,7 @@
 // Nothing is reconciled before the link source has delivered its first set, so a restart
 // never removes working routes just because the links are not listed yet.
 import { formatIpv4, formatPrefix } from '../../shared/cidr.js';
-import type { KubeLinkResource, LinkSource } from '../../shared/types.js';
+import type { Ipv4Prefix, KubeLinkResource, LinkSource } from '../../shared/types.js';
 import { createCoalescedTask, type CoalescedTask } from '../../shared/coalesced-task.js';
 import type { Config } from '../flags.js';
 import { GatewayNet, ROUTER_ROUTE_PROTOCOL, describeRoute } from '../net/gateway-net.js';
@@ -18,8 +18,28 @@ import type { Logger } from '../../shared/log.js';
 import { systemClock, type Clock, type TimerHandle } from '../../shared/clock.js';
 import { RouterMetrics } from './router-metrics.js';
 import { StateLog } from '../../shared/state-log.js';
-import { wantedRouterRoutes } from './router-routes.js';
+import { wantedRouterRoutes, type RouterNetworks } from './router-routes.js';
 import { createLinkSource } from '../links/link-source-factory.js';
+
+/** The router's flags checked once: how it finds its node IP is known (docs/architecture.md, "The router"). */
+export interface RouterSettings {
+  /** --node-ip, or --node-cidr to find this node's address in. */
+  node: { ip: number } | { cidr: Ipv4Prefix };
+  networks: RouterNetworks;
+  /** The router's own HTTP server; 0 when disabled or when the broker in this process serves it. */
+  httpPort: number;
+}
+
+export function routerSettings(config: Config): RouterSettings {
+  const node = config.nodeIp !== undefined ? { ip: config.nodeIp } : config.nodeCidr !== undefined ? { cidr: config.nodeCidr } : undefined;
+  if (!node) throw new Error('the router needs --node-ip or --node-cidr to tell whether this node is the gateway of a link');
+  return {
+    node,
+    networks: { meshCidr: config.meshCidr, nodeCidr: config.nodeCidr, podCidr: config.podCidr, serviceCidr: config.serviceCidr },
+    // Both controllers in one process share the broker's HTTP server (one port).
+    httpPort: config.controllers.includes('broker') ? 0 : config.serverPortHttp,
+  };
+}
 
 export interface RouterOptions {
   /** Period of the full reconcile that repairs deleted or changed routes. */
@@ -42,6 +62,7 @@ export const ROUTER_DEFAULTS: Omit<RouterOptions, 'linkSource' | 'net'> = {
 
 export class Router {
   private readonly options: RouterOptions;
+  private readonly settings: RouterSettings;
   private readonly net: GatewayNet;
   private readonly metrics = new RouterMetrics(() => this.linkSource?.stats?.());
   private linkSource: LinkSource | undefined;
@@ -60,14 +81,12 @@ export class Router {
     options: Partial<RouterOptions> = {},
   ) {
     this.options = { ...ROUTER_DEFAULTS, ...options };
+    this.settings = routerSettings(config);
     this.net = this.options.net ?? new GatewayNet();
   }
 
   async start(): Promise<void> {
-    const config = this.config;
-    if (config.nodeIp === undefined && config.nodeCidr === undefined) {
-      throw new Error('the router needs --node-ip or --node-cidr to tell whether this node is the gateway of a link');
-    }
+    const { node, httpPort } = this.settings;
     this.startedAt = this.options.clock.now();
     this.task = createCoalescedTask(
       () => this.reconcile(),
@@ -79,8 +98,7 @@ export class Router {
       this.options.clock,
     );
 
-    // Both controllers in one process share the broker's HTTP server (one port).
-    if (config.serverPortHttp > 0 && !config.controllers.includes('broker')) {
+    if (httpPort > 0) {
       this.http = new HttpServer(
         {
           healthz: () => this.health(),
@@ -89,11 +107,11 @@ export class Router {
         },
         this.log,
       );
-      await this.http.listen(config.serverPortHttp);
+      await this.http.listen(httpPort);
     }
 
     try {
-      this.linkSource = this.options.linkSource ?? (await createLinkSource(config, this.log));
+      this.linkSource = this.options.linkSource ?? (await createLinkSource(this.config, this.log));
       await this.linkSource.start((resources) => {
         this.links = resources;
         void this.task?.run();
@@ -107,8 +125,8 @@ export class Router {
     // the process running.
     this.timer = this.options.clock.setInterval(() => void this.task?.run(), this.options.reconcileIntervalMs);
     this.log.info('router started', {
-      nodeIp: config.nodeIp !== undefined ? formatIpv4(config.nodeIp) : undefined,
-      nodeCidr: config.nodeCidr ? formatPrefix(config.nodeCidr) : undefined,
+      nodeIp: 'ip' in node ? formatIpv4(node.ip) : undefined,
+      nodeCidr: this.settings.networks.nodeCidr ? formatPrefix(this.settings.networks.nodeCidr) : undefined,
       reconcileIntervalMs: this.options.reconcileIntervalMs,
     });
   }
@@ -140,8 +158,9 @@ export class Router {
   }
 
   private async ownNodeIp(): Promise<number | undefined> {
-    if (this.config.nodeIp !== undefined) return this.config.nodeIp;
-    const nodeCidr = this.config.nodeCidr!;
+    const node = this.settings.node;
+    if ('ip' in node) return node.ip;
+    const nodeCidr = node.cidr;
     const ip = await this.net.localAddressIn(nodeCidr);
     const problem = ip === undefined ? `no local address inside --node-cidr ${formatPrefix(nodeCidr)}` : '';
     if (this.logged.changed('node-ip', problem)) {
@@ -156,13 +175,7 @@ export class Router {
     if (links === undefined) return;
     const nodeIp = await this.ownNodeIp();
     if (nodeIp === undefined) return;
-    const config = this.config;
-    const plan = wantedRouterRoutes(links, nodeIp, {
-      meshCidr: config.meshCidr,
-      nodeCidr: config.nodeCidr,
-      podCidr: config.podCidr,
-      serviceCidr: config.serviceCidr,
-    });
+    const plan = wantedRouterRoutes(links, nodeIp, this.settings.networks);
 
     if (this.logged.changed('skipped', plan.skipped)) {
       for (const s of plan.skipped) this.log.info('link gets no route on this node', { link: s.name, reason: s.reason });
