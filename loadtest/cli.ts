@@ -32,6 +32,7 @@ import { runUp } from './tool/up-command.js';
 import { UsageError, integerOption, prefixOption } from './tool/options.js';
 import { SCALE_USAGE, parseScaleArgs, runScale } from './tool/scale-command.js';
 import { FUZZ_USAGE, parseFuzzArgs, runFuzzCommand } from './tool/fuzz-command.js';
+import { SOAK_USAGE, parseSoakArgs, runSoakCommand } from './tool/soak-command.js';
 
 /** The lab tool supports up to 8 clusters (the topology itself has room for 16). */
 export const MAX_TOOL_CLUSTERS = 8;
@@ -49,6 +50,8 @@ commands:
             CPU, churn; links-file and API-server modes (see 'scale --help')
   fuzz      a fuzzing peer with a lab certificate sends a seeded hostile frame mix to a broker:
             no forbidden packet may pass, every drop counter must match what was sent
+  soak      iperf3 rounds with peer broker restarts for --minutes N; the broker's RSS and fd
+            growth against a bound
   demo      the README's first command: two clusters, kubectl get klink, wget both ways, iperf3, down
   down      remove a lab (processes, namespaces, files), also after a crash
 
@@ -63,7 +66,7 @@ up flags:
   --log-level LEVEL   of the brokers, routers and the lab log (default info)
 status flags:   [--prefix P] [--json]     (default: every lab built by this tool)
 down flags:     [--prefix P] (default ${DEFAULT_LAB_PREFIX}) | --all (every lab under /run/kubelink-lab)
-Run '<command> --help' for loadtest, profile, scale, fuzz and demo.`;
+Run '<command> --help' for loadtest, profile, scale, fuzz, soak and demo.`;
 
 function parseUp(argv: string[]) {
   const { values } = parseArgs({
@@ -147,6 +150,12 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return runFuzzCommand(parseFuzzArgs(rest), progress);
+    case 'soak':
+      if (wantsHelp) {
+        progress.print(SOAK_USAGE);
+        return 0;
+      }
+      return runSoakCommand(parseSoakArgs(rest), progress);
     case 'demo':
       if (wantsHelp) {
         progress.print(DEMO_USAGE);
