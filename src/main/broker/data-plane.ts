@@ -22,7 +22,7 @@ import type { Ipv4Interface } from '../../shared/cidr.js';
 import type { TunGateway } from '../net/gateway-net.js';
 import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { createCoalescedTask, type CoalescedTask } from '../../shared/coalesced-task.js';
-import { DEFAULT_SHARD_TUNABLES, type TlsMaterial } from '../../shared/shard-protocol.js';
+import { DEFAULT_SHARD_TUNABLES, validateShardTunables, type TlsMaterial } from '../../shared/shard-protocol.js';
 import type { PublishedAddress } from '../../shared/inbound-filter.js';
 import type { Ipv4Prefix, KubeLinkResource, LinkSource, LinkState, LinkTrafficStatus, ValidLink } from '../../shared/types.js';
 import type { TlsSource } from '../certs/tls-source.js';
@@ -208,7 +208,7 @@ export class DataPlane {
       tls: tls.current(),
       published: this.meshServices?.published() ?? [],
       tlsCiphers: settings.tlsCiphers,
-      tunables: { ...DEFAULT_SHARD_TUNABLES, maxQueuedBytes: settings.tunnelQueueBytes ?? DEFAULT_SHARD_TUNABLES.maxQueuedBytes },
+      tunables: validateShardTunables({ ...DEFAULT_SHARD_TUNABLES, maxQueuedBytes: settings.tunnelQueueBytes ?? DEFAULT_SHARD_TUNABLES.maxQueuedBytes }),
       logLevel: settings.logLevel,
     }));
     this.tunnels = new TunnelManager(

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { loadNative, TunOffload, type NativeAddon } from '../../shared/native.js';
 import { VNET_HDR_BYTES } from '../../shared/gso-header.js';
 import { SpscRing } from '../../shared/spsc-ring.js';
+import { requireIntegerIn } from '../../shared/integer-range.js';
 import { MAX_LINKS_LIMIT, RouteTable, type RouteEntry } from '../../shared/route-table.js';
 import { CounterBlocks } from '../../shared/counters.js';
 import { TUN_CONTROL_STOP, TUN_CONTROL_WORDS, type TunReaderInit } from '../../shared/tun-threads.js';
@@ -53,12 +54,7 @@ export const DEFAULT_DATAPATH_OPTIONS: Omit<DatapathOptions, 'ifname' | 'shards'
  * structures: link ids are ring tags (MAX_LINKS_LIMIT), ring sizes are what SpscRing accepts.
  */
 export function validateDatapathOptions(options: DatapathOptions): DatapathOptions {
-  const integerIn = (name: keyof DatapathOptions, min: number, max: number): void => {
-    const value = options[name];
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new RangeError(`datapath option ${name} must be an integer in ${min}..${max}, got ${String(value)}`);
-    }
-  };
+  const integerIn = (name: keyof DatapathOptions, min: number, max: number): void => requireIntegerIn(`datapath option ${name}`, options[name], min, max);
   integerIn('shards', 1, MAX_WORKERS);
   integerIn('mtu', MIN_MTU, MAX_MTU);
   integerIn('maxLinks', 1, MAX_LINKS_LIMIT);
