@@ -242,7 +242,8 @@ class ScaleRun {
     this.report.idlePing = idle;
     // Every tunnel answers: one echo through each (a tunnel that is Up must carry traffic).
     const silentTunnels: string[] = [];
-    for (const p of this.peers) if ((await ping(p.pingTarget, 1, 1)).lost > 0) silentTunnels.push(p.name);
+    // A loaded machine may be slow once: an unanswered tunnel gets a second, longer try.
+    for (const p of this.peers) if ((await ping(p.pingTarget, 1, 1)).lost > 0 && (await ping(p.pingTarget, 3, 1)).lost > 0) silentTunnels.push(p.name);
     this.report.pingEveryTunnel = { tunnels: n, unanswered: silentTunnels };
     await writeFile(this.dir('metrics-all-up.txt'), await broker.metrics());
 

@@ -21,6 +21,8 @@ import { isLogLevel } from '../shared/log.js';
 import type { LogLevel } from '../shared/log.js';
 import { isDnsLabel, isDnsName, normalizeHost, parsePort } from '../shared/host-port.js';
 import { DEFAULT_MAX_DIALS_IN_FLIGHT } from './broker/dial-pacer.js';
+// --tunnel-queue's limits are those of the shard tunable maxQueuedBytes.
+import { MAX_TUNNEL_QUEUE_BYTES, MIN_TUNNEL_QUEUE_BYTES } from '../shared/shard-protocol.js';
 
 export type ControllerName = 'broker' | 'router';
 export const CONTROLLER_NAMES: readonly ControllerName[] = ['broker', 'router'];
@@ -179,9 +181,6 @@ function integerFlag(min: number, max: number): (raw: string) => number {
 /** Smallest --ring-bytes: two of the largest ring records (64 KiB super-packets) must fit. */
 export const MIN_RING_BYTES = 256 * 1024;
 export const MAX_RING_BYTES = 256 * 1024 * 1024;
-/** Smallest --tunnel-queue: one write batch plus one largest frame. */
-export const MIN_TUNNEL_QUEUE_BYTES = 128 * 1024;
-export const MAX_TUNNEL_QUEUE_BYTES = 64 * 1024 * 1024;
 
 /** TLS 1.3 suites this Node's OpenSSL offers (tls.getCiphers lists them in lower case). */
 function tls13CipherList(raw: string): string {

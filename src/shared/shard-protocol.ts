@@ -3,7 +3,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { InboundPeer, PublishedAddress } from './inbound-filter.js';
 import type { Ipv4Prefix } from './types.js';
-import type { HelloDns } from './wire.js';
+import { MAX_FRAME_PAYLOAD, type HelloDns } from './wire.js';
+import { requireIntegerIn } from './integer-range.js';
 
 /** What a shard needs to know about a link to identify and check a peer. */
 export interface ShardLink {
@@ -60,6 +61,32 @@ export const DEFAULT_SHARD_TUNABLES: ShardTunables = {
   maxQueuedBytes: 4 * 1024 * 1024,
   maxFramePayload: 65_535,
 };
+
+/** Largest writeBatchBytes: one batch is at most one 64 KiB socket write. */
+export const MAX_WRITE_BATCH_BYTES = 64 * 1024;
+/** Smallest maxQueuedBytes (--tunnel-queue): one write batch plus one largest frame. */
+export const MIN_TUNNEL_QUEUE_BYTES = 2 * MAX_WRITE_BATCH_BYTES;
+export const MAX_TUNNEL_QUEUE_BYTES = 64 * 1024 * 1024;
+/** Longest timer of a tunnel (dead detection, handshake): ten minutes. */
+const MAX_TUNNEL_TIMER_MS = 600_000;
+
+/**
+ * Checks tunables before they reach the shards (where the DataPlane builds them): a
+ * RangeError names the option and its accepted range. Timers that depend on each other are
+ * checked together: a tunnel must survive one late keepalive (deadAfterMs >= 2 keepalives)
+ * and the ClientHello deadline falls within the handshake's.
+ */
+export function validateShardTunables(tunables: ShardTunables): ShardTunables {
+  const integerIn = (name: keyof ShardTunables, min: number, max: number): void => requireIntegerIn(`shard tunable ${name}`, tunables[name], min, max);
+  integerIn('keepaliveMs', 100, 60_000);
+  integerIn('deadAfterMs', 2 * tunables.keepaliveMs, MAX_TUNNEL_TIMER_MS);
+  integerIn('handshakeTimeoutMs', 100, MAX_TUNNEL_TIMER_MS);
+  integerIn('clientHelloTimeoutMs', 100, tunables.handshakeTimeoutMs);
+  integerIn('writeBatchBytes', 1, MAX_WRITE_BATCH_BYTES);
+  integerIn('maxQueuedBytes', MIN_TUNNEL_QUEUE_BYTES, MAX_TUNNEL_QUEUE_BYTES);
+  integerIn('maxFramePayload', 1, MAX_FRAME_PAYLOAD);
+  return tunables;
+}
 
 /** Data passed once when a shard starts (SharedArrayBuffers are shared, not copied). */
 export interface ShardInit {

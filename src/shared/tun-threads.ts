@@ -18,8 +18,8 @@ export interface TunReaderInit {
   counters: SharedArrayBuffer;
   counterBlock: number;
   /**
-   * Int32 per link id: set to 1 by the reader when a packet wants a link that has no
-   * tunnel, so the main thread dials it now instead of waiting out the backoff.
+   * DemandWords: the reader marks a link a packet wants while it has no tunnel and rings
+   * the main thread, which dials it now instead of waiting out the backoff.
    */
   demand: SharedArrayBuffer;
   /** Bytes reserved per packet in a read batch (MTU plus headroom; 64 KiB + header with vnetHdr). */

@@ -11,13 +11,14 @@ import { IPV4_MIN_HEADER_BYTES, ipv4Destination, ipVersion } from '../shared/ip-
 import { VNET_HDR_BYTES, gsoSegmentCount, gsoType } from '../shared/gso-header.js';
 import { Counter, CounterBlocks } from '../shared/counters.js';
 import { TUN_CONTROL_STOP, type TunReaderInit } from '../shared/tun-threads.js';
+import { DemandWords } from '../shared/demand-words.js';
 
 const init = workerData as TunReaderInit;
 const native = loadNative();
 native.setThreadName('kl-tun-reader');
 const control = new Int32Array(init.control);
 const routes = new RouteTable(init.routeTable);
-const demand = new Int32Array(init.demand);
+const demand = new DemandWords(init.demand);
 const rings = init.toTunnelRings.map((sab) => new SpscRing(sab));
 const touched = new Uint8Array(rings.length);
 const counters = new CounterBlocks(init.counters).block(init.counterBlock);
@@ -51,7 +52,7 @@ function classify(count: number): void {
     const shard = routes.shardOf(linkId);
     if (shard === NO_SHARD) {
       counters[Counter.noTunnelDrops]++;
-      if (demand[linkId] === 0) Atomics.store(demand, linkId, 1);
+      demand.mark(linkId);
       continue;
     }
     // A full ring counts its own drop (like a NIC queue) and never blocks this thread.

@@ -136,15 +136,16 @@ test('down after up was killed midway leaves no namespaces or processes', async 
   }
 });
 
-test('the demo shows both clusters\' KubeLinks, wget both ways and an iperf3 figure, then removes everything', async () => {
+test('the demo shows both clusters\' KubeLinks, wget both ways by service IP and by mesh name, and an iperf3 figure, then removes everything', async () => {
   const prefix = randomPrefix();
   try {
     const run = await runTool(DEMO, ['--prefix', prefix, '--iperf', '2', '--workers', '1']);
     assert.equal(run.code, 0, `demo failed:\n${run.stdout}\n${run.stderr}`);
     assert.match(run.stdout, /c1\$ kubectl get klink\n\s+NAME\s+CIDR\s+ADDRESS\s+ENDPOINT\s+GATEWAY\s+STATE\s+AGE\n\s+c2\s+100\.64\.16\.0\/20\s+192\.168\.0\.12\/24\s+broker\.c2\.kubelink\.lab:8088\s+10\.250\.0\.2\s+Up/);
     assert.match(run.stdout, /c2\$ kubectl get klink -o wide\n\s+NAME.*MESSAGE/);
-    assert.match(run.stdout, /c1\/client2\$ wget -q -T 5 -O - http:\/\/100\.64\.16\.10\/\n\s+\{"cluster":"c2","client":"192\.168\.0\.11"/);
-    assert.match(run.stdout, /c2\/client2\$ wget -q -T 5 -O - http:\/\/100\.64\.0\.10\/\n\s+\{"cluster":"c1","client":"192\.168\.0\.12"/);
+    assert.match(run.stdout, /c1\/client2\$ wget -q -T 5 -O - http:\/\/100\.64\.16\.100\/\n\s+\{"cluster":"c2","client":"192\.168\.0\.11"/);
+    assert.match(run.stdout, /c2\/client2\$ wget -q -T 5 -O - http:\/\/100\.64\.0\.100\/\n\s+\{"cluster":"c1","client":"192\.168\.0\.12"/);
+    assert.match(run.stdout, /c1\/client2\$ wget -q -T 5 -O - http:\/\/echo\.default\.svc\.c2\.kubelink\/\n\s+\{"cluster":"c2","client":"192\.168\.0\.11"/);
     assert.match(run.stdout, /\d+\.\d\d Gbit\/s received/);
     assert.match(run.stdout, /demo done: everything removed/);
     await assertLabGone(prefix, []);

@@ -12,6 +12,7 @@ const MAX_DIALS = 8;
 test(`scale lab, ${PEERS} peers: every link comes Up with its route, a silent peer goes Down alone, half the links churn without touching the others`, async () => {
   const report = await runScaleLab({ peers: PEERS, workers: 2, maxDialsInFlight: MAX_DIALS, mode: 'both', idleSec: 3, timeoutSec: 120 });
   process.stdout.write(`${formatScaleReport(report)}\n`);
+  assert.deepEqual(report.pingEveryTunnel, { tunnels: PEERS, unanswered: [] }, 'every tunnel that is Up carries a ping and its answer');
   assert.equal(report.silentPeer?.othersUpWhileDown, PEERS - 1, 'the other links stay Up while one peer is silent');
   assert.equal(report.churn?.removed, PEERS / 2);
   assert.ok((report.peakDialsInFlight ?? 0) >= 1 && (report.peakDialsInFlight ?? 0) <= MAX_DIALS, `the broker's dials stay within --max-dials-in-flight (peak ${report.peakDialsInFlight})`);

@@ -13,7 +13,7 @@ import { DataPlane, type DataPlaneParts, type DataPlaneSettings } from './data-p
 import { productionParts } from './data-plane-parts.js';
 
 export interface BrokerTimings {
-  /** How often packets waiting for a down link are checked (dial on demand). */
+  /** Dial on demand: the least time between two takes of the demand words (DataPlaneSettings). */
   demandCheckMs: number;
   /** How often SNAT and routes are re-checked (someone may have deleted them). */
   reconcileMs: number;

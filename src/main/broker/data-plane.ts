@@ -22,7 +22,7 @@ import type { Ipv4Interface } from '../../shared/cidr.js';
 import type { TunGateway } from '../net/gateway-net.js';
 import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { createCoalescedTask, type CoalescedTask } from '../../shared/coalesced-task.js';
-import { DEFAULT_SHARD_TUNABLES, type TlsMaterial } from '../../shared/shard-protocol.js';
+import { DEFAULT_SHARD_TUNABLES, validateShardTunables, type TlsMaterial } from '../../shared/shard-protocol.js';
 import type { PublishedAddress } from '../../shared/inbound-filter.js';
 import type { Ipv4Prefix, KubeLinkResource, LinkSource, LinkState, LinkTrafficStatus, ValidLink } from '../../shared/types.js';
 import type { TlsSource } from '../certs/tls-source.js';
@@ -47,6 +47,8 @@ export interface DataPlaneDatapath extends TunnelDatapath {
   startThreads(): Promise<void>;
   shardRings(shard: number): ShardRings;
   metricsSource(): MetricsSource;
+  /** Resolves when a packet wanted a link without a tunnel since the last takeDemand, or on stop. */
+  demandRung(): Promise<void>;
   /** Link ids packets waited for since the last call. */
   takeDemand(): number[];
   stop(): Promise<void>;
@@ -129,7 +131,11 @@ export interface DataPlaneSettings {
   /** --mtu: the TUN's MTU. */
   mtu: number;
   logLevel: string;
-  /** How often packets waiting for a down link are checked (dial on demand). */
+  /**
+   * Dial on demand: after handing the marked links to the tunnel manager, the data plane
+   * listens for the TUN reader's doorbell again only this much later, so packets for a
+   * link that cannot be dialed yet wake the main thread at most this often.
+   */
   demandCheckMs: number;
   /** How often SNAT and routes are re-checked (someone may have deleted them). */
   reconcileMs: number;
@@ -158,6 +164,8 @@ export class DataPlane {
   /** What start() has started, stopped in reverse order by stop(). */
   private readonly stops: (() => Promise<void> | void)[] = [];
   private readonly timers: TimerHandle[] = [];
+  /** The pause after handling demand (watchDemand), cut short on stop. */
+  private demandPause: { timer: TimerHandle; resume: () => void } | undefined;
   private served: ValidLink[] = [];
   private meshServices: DataPlaneMeshServices | undefined;
   /** Cluster addresses of all valid KubeLinks (served here or elsewhere). */
@@ -208,7 +216,7 @@ export class DataPlane {
       tls: tls.current(),
       published: this.meshServices?.published() ?? [],
       tlsCiphers: settings.tlsCiphers,
-      tunables: { ...DEFAULT_SHARD_TUNABLES, maxQueuedBytes: settings.tunnelQueueBytes ?? DEFAULT_SHARD_TUNABLES.maxQueuedBytes },
+      tunables: validateShardTunables({ ...DEFAULT_SHARD_TUNABLES, maxQueuedBytes: settings.tunnelQueueBytes ?? DEFAULT_SHARD_TUNABLES.maxQueuedBytes }),
       logLevel: settings.logLevel,
     }));
     this.tunnels = new TunnelManager(
@@ -294,7 +302,7 @@ export class DataPlane {
         this.stops.push(() => meshServices.stop());
       }
 
-      this.timers.push(clock.setInterval(() => this.tunnels.onDemand(datapath.takeDemand()), settings.demandCheckMs));
+      void this.watchDemand();
       this.timers.push(clock.setInterval(() => {
         this.iptablesDue = true;
         void this.networkReconcile.run();
@@ -302,6 +310,10 @@ export class DataPlane {
       if (settings.statusStatsIntervalMs) this.timers.push(clock.setInterval(() => this.refreshStatusStats(), settings.statusStatsIntervalMs));
       this.stops.push(() => {
         for (const t of this.timers) clock.clearInterval(t);
+        if (this.demandPause) {
+          clock.clearTimeout(this.demandPause.timer);
+          this.demandPause.resume();
+        }
         this.tunnels.stop();
       });
     } catch (err) {
@@ -320,6 +332,29 @@ export class DataPlane {
       } catch (err) {
         this.log.warn('stopping a data plane part failed', { err });
       }
+    }
+  }
+
+  /**
+   * Dial on demand without polling (docs/architecture.md, "Route table and demand"): waits
+   * for the TUN reader's doorbell (rung on a link's 0 -> 1 demand edge, never per packet),
+   * hands the marked links to the tunnel manager (which keeps its per-link redial limit),
+   * then pauses demandCheckMs. Ends when the data plane stops (the datapath's stop rings).
+   */
+  private async watchDemand(): Promise<void> {
+    const { datapath, clock } = this.parts;
+    while (!this.stopped) {
+      await datapath.demandRung();
+      if (this.stopped) return;
+      try {
+        this.tunnels.onDemand(datapath.takeDemand());
+      } catch (err) {
+        this.log.error('dial on demand failed', { err });
+      }
+      await new Promise<void>((resolve) => {
+        this.demandPause = { timer: clock.setTimeout(resolve, this.settings.demandCheckMs), resume: resolve };
+      });
+      this.demandPause = undefined;
     }
   }
 

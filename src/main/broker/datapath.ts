@@ -8,8 +8,10 @@ import { once } from 'node:events';
 import { loadNative, TunOffload, type NativeAddon } from '../../shared/native.js';
 import { VNET_HDR_BYTES } from '../../shared/gso-header.js';
 import { SpscRing } from '../../shared/spsc-ring.js';
+import { requireIntegerIn } from '../../shared/integer-range.js';
 import { MAX_LINKS_LIMIT, RouteTable, type RouteEntry } from '../../shared/route-table.js';
 import { CounterBlocks } from '../../shared/counters.js';
+import { DemandWords } from '../../shared/demand-words.js';
 import { TUN_CONTROL_STOP, TUN_CONTROL_WORDS, type TunReaderInit } from '../../shared/tun-threads.js';
 import type { Logger } from '../../shared/log.js';
 import { MAX_MTU, MAX_WORKERS, MIN_MTU } from '../flags.js';
@@ -53,12 +55,7 @@ export const DEFAULT_DATAPATH_OPTIONS: Omit<DatapathOptions, 'ifname' | 'shards'
  * structures: link ids are ring tags (MAX_LINKS_LIMIT), ring sizes are what SpscRing accepts.
  */
 export function validateDatapathOptions(options: DatapathOptions): DatapathOptions {
-  const integerIn = (name: keyof DatapathOptions, min: number, max: number): void => {
-    const value = options[name];
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new RangeError(`datapath option ${name} must be an integer in ${min}..${max}, got ${String(value)}`);
-    }
-  };
+  const integerIn = (name: keyof DatapathOptions, min: number, max: number): void => requireIntegerIn(`datapath option ${name}`, options[name], min, max);
   integerIn('shards', 1, MAX_WORKERS);
   integerIn('mtu', MIN_MTU, MAX_MTU);
   integerIn('maxLinks', 1, MAX_LINKS_LIMIT);
@@ -95,7 +92,7 @@ export class Datapath {
   /** Read-only views for the drop counters in the ring headers. */
   private readonly ringViews: SpscRing[];
   private readonly routeTableSab: SharedArrayBuffer;
-  private readonly demand: Int32Array;
+  private readonly demand: DemandWords;
   private readonly control = new SharedArrayBuffer(4 * TUN_CONTROL_WORDS);
   private readonly native: NativeAddon;
   private tunFd = -1;
@@ -116,7 +113,7 @@ export class Datapath {
     this.counterBlocks = new CounterBlocks(this.counters);
     this.routeTableSab = RouteTable.allocate({ capacityEntries: this.options.maxLinks * ROUTE_ENTRIES_PER_LINK, maxLinks: this.options.maxLinks });
     this.routes = new RouteTable(this.routeTableSab);
-    this.demand = new Int32Array(new SharedArrayBuffer(4 * this.options.maxLinks));
+    this.demand = new DemandWords(DemandWords.allocate(this.options.maxLinks));
   }
 
   /** Ring records carry a virtio_net_hdr before each packet (the shards must know). */
@@ -165,7 +162,7 @@ export class Datapath {
       toTunnelRings: this.toTunnelRings,
       counters: this.counters,
       counterBlock: READER_BLOCK,
-      demand: this.demand.buffer as SharedArrayBuffer,
+      demand: this.demand.buffer,
       slotSize,
       vnetHdr: this.options.tunOffload,
       batchPackets: this.options.batchPackets,
@@ -235,13 +232,14 @@ export class Datapath {
     return { counterBlocks: this.counterBlocks, shardBlocks: Array.from({ length: this.options.shards }, (_, shard) => shardCounterBlock(shard)), ringDrops: () => this.ringDrops(), ringFill: () => this.ringFill() };
   }
 
+  /** Resolves when a packet wanted a link without a tunnel since the last takeDemand (or on stop). */
+  demandRung(): Promise<void> {
+    return this.demand.rung();
+  }
+
   /** Link ids that packets asked for while they had no tunnel; clears them. */
   takeDemand(): number[] {
-    const wanted: number[] = [];
-    for (let id = 0; id < this.demand.length; id++) {
-      if (this.demand[id] !== 0 && Atomics.exchange(this.demand, id, 0) !== 0) wanted.push(id);
-    }
-    return wanted;
+    return this.demand.take();
   }
 
   publishRoutes(entries: RouteEntry[]): void {
@@ -253,6 +251,7 @@ export class Datapath {
   }
 
   async stop(): Promise<void> {
+    this.demand.wake();
     Atomics.store(new Int32Array(this.control), TUN_CONTROL_STOP, 1);
     if (this.wakeFd >= 0) this.native.signalEventFd(this.wakeFd);
     await Promise.all(this.threads.map((t) => t.exited));

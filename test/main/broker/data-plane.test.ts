@@ -12,6 +12,7 @@ import type { RouteEntry } from '../../../src/shared/route-table.js';
 import type { MainToShard, TlsMaterial } from '../../../src/shared/shard-protocol.js';
 import type { Ipv4Prefix, KubeLinkResource, KubeLinkStatus, LinkSource } from '../../../src/shared/types.js';
 import { formatPrefix } from '../../../src/shared/cidr.js';
+import { DemandWords } from '../../../src/shared/demand-words.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { kubeLink } from '../../fixtures/kubelink-fixtures.js';
 import { iface, ip4, prefix } from '../../helpers/ipv4-literals.js';
@@ -45,6 +46,9 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
   let deliver: ((resources: KubeLinkResource[]) => void) | undefined;
   let owner: ShardOwner | undefined;
   let demandChecks = 0;
+  const demandTaken: number[][] = [];
+  /** The real demand words: the test marks links as the TUN reader would. */
+  const demand = new DemandWords(DemandWords.allocate(16));
   let tlsChange: ((m: TlsMaterial) => void) | undefined;
   const initFors: ((shard: number) => ShardInitTemplate)[] = [];
   /** The injectable route step: hold() delays every route reconcile until release(); failing destinations are reported not installed. */
@@ -99,13 +103,19 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
     startThreads: async () => void events.push('datapath.startThreads'),
     shardRings: () => ({ toTunnelRing: new SharedArrayBuffer(8), tunFd: -1, counters: new SharedArrayBuffer(8), counterBlock: 0 }),
     metricsSource: () => ({ counterBlocks, shardBlocks: [2], ringDrops: () => 0, ringFill: () => [] }),
+    demandRung: () => demand.rung(),
     takeDemand: () => {
       demandChecks++;
-      return [];
+      const taken = demand.take();
+      demandTaken.push(taken);
+      return taken;
     },
     publishRoutes: (entries) => void published.push(entries),
     setLinkShard: () => undefined,
-    stop: async () => void events.push('datapath.stop'),
+    stop: async () => {
+      demand.wake();
+      events.push('datapath.stop');
+    },
   };
   const parts: DataPlaneParts = {
     clock: new FakeClock(),
@@ -159,10 +169,23 @@ function fakes(options: { capacity?: { links: number; routeEntries: number }; fa
     deliver: (resources: KubeLinkResource[]) => deliver!(resources),
     owner: () => owner!,
     demandChecks: () => demandChecks,
+    demand,
+    demandTaken,
     counterBlocks,
     tlsChange: (m: TlsMaterial) => tlsChange!(m),
     dials: () => shardMessages.filter((m) => m.msg.type === 'dial').map((m) => (m.msg as Extract<MainToShard, { type: 'dial' }>).host),
   };
+}
+
+/** Lets the event loop run (an Atomics.waitAsync resolves in a task of its own). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** Runs the event loop until `condition` holds; fails after a bounded number of turns. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 1_000 && !condition(); i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.ok(condition(), 'condition not reached');
 }
 
 /** Runs `body` against a started DataPlane built from `f`, and stops it. */
@@ -271,13 +294,24 @@ test('capacity: one link too many is Invalid and never displaces a link already 
   });
 });
 
-test('the demand words are read every demandCheckMs; new certificates reach the shards', async () => {
+test('demand is taken only when the doorbell rings, then not again for demandCheckMs; new certificates reach the shards', async () => {
   const f = fakes();
   await running(f, {}, async () => {
-    await f.clock.advance(999);
-    assert.equal(f.demandChecks(), 3, 'at 250, 500 and 750 ms');
+    await f.clock.advance(1_000);
+    assert.equal(f.demandChecks(), 0, 'nothing polls the demand words');
+
+    f.demand.mark(3);
+    await until(() => f.demandChecks() === 1);
+    f.demand.mark(3); // the link is wanted again during the pause
+    f.demand.mark(4);
+    await f.clock.advance(249);
+    await settle();
+    assert.equal(f.demandChecks(), 1, 'packets during the pause do not wake the data plane');
     await f.clock.advance(1);
-    assert.equal(f.demandChecks(), 4);
+    await until(() => f.demandChecks() === 2);
+    await f.clock.advance(1_000);
+    assert.equal(f.demandChecks(), 2, 'one take handled both links');
+    assert.deepEqual(f.demandTaken, [[3], [3, 4]]);
 
     f.tlsChange({ ...MATERIAL, cert: 'new' });
     assert.ok(f.shardMessages.some((m) => m.shard === -1 && m.msg.type === 'tls'));
