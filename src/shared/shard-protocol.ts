@@ -88,6 +88,13 @@ export function validateShardTunables(tunables: ShardTunables): ShardTunables {
   return tunables;
 }
 
+/** This broker's identity in the hello; dns is announced to peers (absent: not announced). */
+export interface ShardLocal {
+  clusterAddress: number;
+  serviceCidr: Ipv4Prefix;
+  dns?: HelloDns;
+}
+
 /** Data passed once when a shard starts (SharedArrayBuffers are shared, not copied). */
 export interface ShardInit {
   shardIndex: number;
@@ -102,8 +109,7 @@ export interface ShardInit {
   /** All data-plane counter blocks (CounterBlocks) and the index of this shard's block. */
   counters: SharedArrayBuffer;
   counterBlock: number;
-  /** This broker's identity in the hello; dns is announced to peers (absent: not announced). */
-  local: { clusterAddress: number; serviceCidr: Ipv4Prefix; dns?: HelloDns };
+  local: ShardLocal;
   /** Mesh addresses published by MeshServices (the inbound check admits their ports). */
   published?: PublishedAddress[];
   /** The TUN has offloads: ring records and TUN writes are [virtio_net_hdr][IP packet]; the

@@ -17,14 +17,14 @@ import { ALPN_PROTOCOL } from '../shared/wire.js';
 import { tunnelPeerChanged } from '../shared/tunnel-peer.js';
 import type { MainToShard, ShardInit, ShardLink, ShardToMain, TlsMaterial } from '../shared/shard-protocol.js';
 import { createLogger, isLogLevel, type Logger } from '../shared/log.js';
-import { TunnelConnection, type ConnectionOwner } from './tunnel-connection.js';
+import { TunnelConnection, type ConnectionOwner, type LocalIdentity } from './tunnel-connection.js';
 import { TunWriter } from './tun-output.js';
 import { findLinkForPeer } from '../shared/cert-identity.js';
 import { NO_REVOCATIONS, parseRevocations, revokedInChain, type PeerCertificateChain, type Revocations } from '../shared/crl.js';
 import { CounterBlocks, Counter } from '../shared/counters.js';
 import { systemClock } from '../shared/clock.js';
 import { loadNative } from '../shared/native.js';
-import { NO_PUBLISHED, compilePublished, type InboundLocal } from '../shared/inbound-filter.js';
+import { NO_PUBLISHED, compilePublished } from '../shared/inbound-filter.js';
 
 /** Records taken from the ring per pass before the event loop gets a turn. */
 const MAX_RECORDS_PER_PASS = 1024;
@@ -66,7 +66,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   /** Revoked serials of the CRL in force: TLS checks new handshakes, this the running tunnels. */
   private revocations: Revocations = NO_REVOCATIONS;
   /** Shared by every connection of this shard; `published` is replaced on MeshService changes. */
-  private readonly local: InboundLocal;
+  private readonly local: LocalIdentity;
   private readonly acceptor: tls.Server;
   private running = true;
   private keepaliveTimer: NodeJS.Timeout | undefined;

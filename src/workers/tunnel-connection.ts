@@ -20,7 +20,7 @@ import {
 import { VNET_HDR_BYTES, VnetFlag, isTcpv4Gso, isTrivialVnetHeader, offloadRecordProblem } from '../shared/gso-header.js';
 import { Tcpv4Segmenter, completeRecordChecksum, type SegmentSink } from '../shared/gso-segment.js';
 import { Counter, FrameMalformedCounter, inboundDropCounter } from '../shared/counters.js';
-import type { ConnectionTraffic, ShardLink, ShardTunables } from '../shared/shard-protocol.js';
+import type { ConnectionTraffic, ShardLink, ShardLocal, ShardTunables } from '../shared/shard-protocol.js';
 import { INBOUND_PASS, checkInbound, type InboundLocal } from '../shared/inbound-filter.js';
 import { formatIpv4 } from '../shared/cidr.js';
 import { certificateIdentities } from '../shared/cert-identity.js';
@@ -33,8 +33,8 @@ export const SMALL_PACKET_BYTES = 256;
 
 export type ConnectionState = 'handshake' | 'established' | 'active' | 'closed';
 
-/** This broker's side of the inbound checks, and its cluster DNS for the hello. */
-export type LocalIdentity = InboundLocal & { dns?: HelloDns };
+/** This broker's side of the inbound checks and its identity in the hello (ShardLocal). */
+export type LocalIdentity = InboundLocal & ShardLocal;
 
 /** What a connection reports back to its shard. */
 export interface ConnectionOwner {
