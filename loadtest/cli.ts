@@ -53,8 +53,8 @@ commands:
             no forbidden packet may pass, every drop counter must match what was sent
   soak      iperf3 rounds with peer broker restarts for --minutes N; the broker's RSS and fd
             growth against a bound
-  chaos     SIGKILL, SIGSTOP, WAN blackhole, certificate rotation under iperf3 load: seconds
-            until traffic resumes, leftovers (SNAT rules, routes, processes)
+  chaos     SIGKILL, SIGSTOP, WAN blackhole, API server restart, TLS Secret rotation under
+            iperf3 load (Kubernetes-mode lab): seconds until traffic resumes, leftovers
   demo      the README's first command: two clusters, kubectl get klink, wget both ways, iperf3, down
   down      remove a lab (processes, namespaces, files), also after a crash
 

@@ -7,13 +7,15 @@ import type { Progress } from './progress.js';
 
 export const CHAOS_USAGE = `usage: kubelink-lab chaos [--prefix P] [--json]
 
-Two brokers on a fresh lab under iperf3 load (links and certificates from files), disturbed
-one after another: SIGKILL of cluster 2's broker (restarted at once), SIGSTOP for 10 s, a
-15 s blackhole of cluster 2's WAN interface, a rotation of its certificate files. Reports
-the seconds until HTTP through the tunnel works again after each, and the leftovers in
-cluster 2's gateway (SNAT rules, guard jumps, proto 211 routes, broker processes): one of
-each while running, none after a clean stop. (An API server restart needs the Kubernetes
-mode of the lab and is not part of this command.)
+Two brokers on a fresh Kubernetes-mode lab (API server per cluster, broker with --kubeconfig
+and its TLS Secret, KubeLinks applied with kubectl) under iperf3 load, disturbed one after
+another: SIGKILL of cluster 2's broker (restarted at once), SIGSTOP for 10 s, a 15 s
+blackhole of cluster 2's WAN interface, a restart of cluster 2's API server (a KubeLink
+applied right after must be seen, the links must stay Up), a rotation of the broker's TLS
+Secret (new connections must get the new certificate, the tunnel must not reconnect).
+Reports the seconds until HTTP through the tunnel works again after each, and the leftovers
+in cluster 2's gateway (SNAT rules, guard jumps, proto 211 routes, broker processes): one
+of each while running, none after a clean stop.
 
   --prefix P   lab name (default klchaos)`;
 
@@ -30,6 +32,7 @@ export async function runChaosCommand(options: { prefix: string; json: boolean }
     for (const s of report.steps) {
       const l = s.leftovers;
       progress.print(`  ${s.name}: traffic back after ${s.resumeSec} s; SNAT ${l.snatRules}, guard ${l.guardJumps}, routes ${l.tunRoutes}, brokers ${l.brokerProcesses}`);
+      if (s.detail) progress.print(`    ${s.detail}`);
     }
     const f = report.finalLeftovers;
     progress.print(`after a clean stop: SNAT ${f.snatRules}, guard ${f.guardJumps}, routes ${f.tunRoutes}, brokers ${f.brokerProcesses}; iperf3 over the whole run ${report.iperfGbps ?? 'failed'} Gbit/s`);

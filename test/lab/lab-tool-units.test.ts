@@ -17,6 +17,8 @@ import { parseKubeLinkList } from '../../loadtest/lab/kubelink-states.js';
 import { kubectlArgv, shellQuote } from '../../loadtest/lab/kubectl.js';
 import { brokerArgs } from '../../loadtest/lab/kubelink-files.js';
 import { describeTopology } from '../../loadtest/lab/topology.js';
+import { opensslFingerprint } from '../../loadtest/chaos/chaos-run.js';
+import { parseChaosArgs } from '../../loadtest/tool/chaos-command.js';
 
 function row(workers: number, peers: number, streams: number, totalGbps: number): LoadRow {
   return {
@@ -173,4 +175,13 @@ test('metric sums add every labelled series of one family and nothing of its nei
   assert.equal(metricSum(text, 'kubelink_dropped_packets_total'), 7);
   assert.equal(metricValue(text, 'kubelink_dropped_packets_total', { reason: 'ring-full' }), 3);
   assert.equal(metricValue(text, 'kubelink_absent'), 0);
+});
+
+test('chaos reads the served certificate from openssl output and checks its flags', () => {
+  assert.equal(opensslFingerprint('sha256 Fingerprint=ab:CD:01\n'), 'AB:CD:01');
+  assert.equal(opensslFingerprint('SHA256 Fingerprint=AB:CD:01'), 'AB:CD:01');
+  assert.equal(opensslFingerprint('unable to load certificate\n'), '');
+  assert.deepEqual(parseChaosArgs([]), { prefix: 'klchaos', json: false });
+  assert.deepEqual(parseChaosArgs(['--prefix', 'klx', '--json']), { prefix: 'klx', json: true });
+  assert.throws(() => parseChaosArgs(['--minutes', '3']), /minutes/);
 });
