@@ -14,6 +14,7 @@ import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { Lab } from '../lab/lab.js';
 import { runIperf } from '../lab/iperf.js';
+import { describeError } from '../lab/error-text.js';
 import { LAB_KUBELINK_NAMESPACE } from '../lab/kubelink-files.js';
 import { BROKER_SECRET, KubelinkKubernetesPath } from '../lab/kubelink-k8s-path.js';
 import { readLinkStates } from '../lab/kubelink-states.js';
@@ -46,6 +47,8 @@ export interface ChaosReport {
   /** After the brokers stopped cleanly at the end: must all be 0. */
   finalLeftovers: Leftovers;
   iperfGbps: number | null;
+  /** iperf3's own error when it failed (e.g. after a long outage). */
+  iperfError?: string;
   ok: boolean;
   problems: string[];
 }
@@ -102,7 +105,14 @@ export async function runChaos(options: { prefix?: string; log?: Logger } = {}):
     await k8s.up();
     await resume();
     // Load through the whole sequence; iperf3 may report an error when the outages are long.
-    const load = runIperf(lab, c1.pods.client1, c2.serviceIp, { durationSec: 150 }).then((r) => r.bitsPerSecond / 1e9, () => null);
+    let iperfError = '';
+    const load = runIperf(lab, c1.pods.client2, c2.serviceIp, { durationSec: 120 }).then((r) => r.bitsPerSecond / 1e9, (e: unknown) => {
+      iperfError = describeError(e);
+      return null;
+    });
+    // Let iperf3 connect before the first outage: the broker SIGKILLed here is back only once
+    // its old leader lease expired (~15 s), longer than iperf3's 5 s connect timeout.
+    await new Promise((r) => setTimeout(r, 3000));
     const steps: ChaosStep[] = [];
     // `disturb` returns when the disturbance ended, if that was before it returned.
     const step = async (name: string, disturb: () => Promise<number | void>, check?: () => Promise<string>) => {
@@ -205,7 +215,7 @@ export async function runChaos(options: { prefix?: string; log?: Logger } = {}):
     await k8s.stopBroker(2);
     const finalLeftovers = await leftovers(c2);
     if (Object.values(finalLeftovers).some((n) => n !== 0)) problems.push(`after a clean stop: ${JSON.stringify(finalLeftovers)}`);
-    return { steps, finalLeftovers, iperfGbps: iperfGbps === null ? null : Math.round(iperfGbps * 100) / 100, ok: problems.length === 0, problems };
+    return { steps, finalLeftovers, iperfGbps: iperfGbps === null ? null : Math.round(iperfGbps * 100) / 100, ...(iperfError ? { iperfError } : {}), ok: problems.length === 0, problems };
   } finally {
     await k8s.down();
     await lab.destroy();

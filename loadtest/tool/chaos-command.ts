@@ -35,7 +35,7 @@ export async function runChaosCommand(options: { prefix: string; json: boolean }
       if (s.detail) progress.print(`    ${s.detail}`);
     }
     const f = report.finalLeftovers;
-    progress.print(`after a clean stop: SNAT ${f.snatRules}, guard ${f.guardJumps}, routes ${f.tunRoutes}, brokers ${f.brokerProcesses}; iperf3 over the whole run ${report.iperfGbps ?? 'failed'} Gbit/s`);
+    progress.print(`after a clean stop: SNAT ${f.snatRules}, guard ${f.guardJumps}, routes ${f.tunRoutes}, brokers ${f.brokerProcesses}; iperf3 over the whole run ${report.iperfGbps === null ? `failed (${report.iperfError})` : `${report.iperfGbps} Gbit/s`}`);
     progress.print(report.ok ? 'chaos: every check held' : `chaos: FAILED: ${report.problems.join('; ')}`);
   }
   return report.ok ? 0 : 1;
