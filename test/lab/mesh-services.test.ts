@@ -3,10 +3,11 @@
 // them through its KubeLink's egress; ingress narrows what c2 may reach in c1; bad input
 // shows in `kubectl get msvc/klink -o wide`; deleting everything leaves the gateways' nat
 // tables and routes exactly as they were. Run under `flock /work/locks/lab.lock`.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../loadtest/lab/lab.js';
 import { applyYaml as applyLabYaml } from '../helpers/lab-kubectl.js';
+import { kubernetesLabHooks } from '../helpers/kubernetes-lab.js';
 import { KubelinkKubernetesPath } from '../../loadtest/lab/kubelink-k8s-path.js';
 import type { LabCluster } from '../../loadtest/lab/topology.js';
 import { brokerMetric } from '../helpers/broker-probes.js';
@@ -58,16 +59,10 @@ describe('MeshServices, egress and ingress on a two-cluster lab', () => {
     await assert.rejects(lab.httpGet(from.pods.client2.ns, url, 1500), `${url} must not answer`);
   };
 
+  kubernetesLabHooks(lab, k8s);
   before(async () => {
-    await lab.create();
-    await k8s.up();
     snapshots.set('c1', await gatewayState(c1));
     snapshots.set('c2', await gatewayState(c2));
-  });
-
-  after(async () => {
-    await k8s.down().catch(() => undefined);
-    await lab.destroy();
   });
 
   test('c2 publishes echo at a mesh address and on port 8080 of its cluster address; c1 reaches both through egress', async () => {

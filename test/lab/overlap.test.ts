@@ -3,10 +3,11 @@
 // cluster address; c1's KubeLink c2 routes 192.168.0.100/32 as egress. A pod of c1 gets
 // c2's echo from the mesh address and its own from the ClusterIP. Run under
 // `flock /work/locks/lab.lock`.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../loadtest/lab/lab.js';
 import { applyYaml as applyLabYaml } from '../helpers/lab-kubectl.js';
+import { kubernetesLabHooks } from '../helpers/kubernetes-lab.js';
 import { KubelinkKubernetesPath } from '../../loadtest/lab/kubelink-k8s-path.js';
 import { readLinkStates } from '../../loadtest/lab/kubelink-states.js';
 import type { LabCluster } from '../../loadtest/lab/topology.js';
@@ -18,15 +19,7 @@ describe('two clusters with the same service CIDR, linked through a MeshService'
 
   const applyYaml = (cluster: LabCluster, name: string, yaml: string) => applyLabYaml(lab, cluster, name, yaml);
 
-  before(async () => {
-    await lab.create();
-    await k8s.up();
-  });
-
-  after(async () => {
-    await k8s.down().catch(() => undefined);
-    await lab.destroy();
-  });
+  kubernetesLabHooks(lab, k8s);
 
   test('the links are Up without cidr, and each echo answers at the same ClusterIP in its own cluster', async () => {
     assert.equal(c1.serviceIp, c2.serviceIp);
