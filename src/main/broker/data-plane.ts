@@ -203,7 +203,10 @@ export class DataPlane {
         const { failed } = await parts.network.reconcileTun(tun, links.flatMap(tunnelDestinations), { iptables });
         const unrouted = new Set(failed.map(formatPrefix));
         this.tunnels.setRouted(new Set(links.filter((l) => tunnelDestinations(l).every((d) => !unrouted.has(formatPrefix(d)))).map((l) => l.name)));
-        await this.meshServices?.reconcile();
+        // MeshService NAT depends on MeshServices, Services, EndpointSlices and link
+        // cluster addresses, which reconcile it themselves; here it is only repaired, on
+        // the periodic run (one iptables-save, not one per burst of link changes).
+        if (iptables) await this.meshServices?.reconcile();
       },
       0,
       (err) => log.error('gateway networking reconcile failed', { err }),

@@ -1,6 +1,6 @@
 // The broker's MeshService controller (docs/architecture.md, "MeshService"): watches
 // MeshServices, Services and EndpointSlices of all namespaces, and on every change (and
-// every broker network reconcile, which repairs deleted rules) computes the plan
+// every periodic broker network repair, which restores deleted rules) computes the plan
 // (mesh-service-plan.ts), applies its NAT (mesh-nat.ts: one iptables-save, and one
 // iptables-restore only when something differs), hands the published addresses and ports
 // to the shards' inbound check, and writes each MeshService's status.
