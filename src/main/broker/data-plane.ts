@@ -35,6 +35,7 @@ import type { PeerAdmission, RefusalReason } from './peer-listener.js';
 import type { ShardInitTemplate, ShardOwner } from './shard-supervisor.js';
 import { conventionalClusterDns } from '../dns/cluster-dns.js';
 import type { HelloDns } from '../../shared/wire.js';
+import type { MeshServiceEntry } from '../dns/mesh-service-zone.js';
 import { TunnelManager, type LinkStatusReport, type ShardChannel, type TunnelDatapath } from './tunnel-manager.js';
 
 /** The data path as the data plane drives it (Datapath; faked in tests). */
@@ -100,6 +101,8 @@ export interface DataPlaneDns {
   start(): Promise<number>;
   setLinks(links: readonly ValidLink[]): void;
   setLinkStatus(name: string, state: LinkState, announced: HelloDns | undefined): void;
+  /** This cluster's Ok MeshServices, for their names. */
+  setMeshServices(entries: readonly MeshServiceEntry[]): void;
   stop(): Promise<void>;
 }
 
@@ -115,7 +118,7 @@ export interface DataPlaneParts {
   shards(initFor: (shard: number) => ShardInitTemplate): DataPlaneShards;
   listener(handOver: (fd: number, remote: string, address: string) => void, admission: PeerAdmission): DataPlaneListener;
   /** With links from Kubernetes: MeshServices published through this TUN device. */
-  meshServices?(ifname: string, publish: (published: PublishedAddress[]) => void): DataPlaneMeshServices;
+  meshServices?(ifname: string, publish: (published: PublishedAddress[]) => void, publishNames: (entries: MeshServiceEntry[]) => void): DataPlaneMeshServices;
 }
 
 /** The broker's flags as the data plane needs them, checked once (dataPlaneSettings in broker.ts). */
@@ -130,6 +133,8 @@ export interface DataPlaneSettings {
   brokerPort: number;
   /** --mtu: the TUN's MTU. */
   mtu: number;
+  /** --dns-port of the mesh DNS (0 or absent: none); the gateway guard admits it from peers. */
+  dnsPort?: number;
   logLevel: string;
   /**
    * Dial on demand: after handing the marked links to the tunnel manager, the data plane
@@ -271,7 +276,7 @@ export class DataPlane {
 
       const ifname = datapath.openTun();
       this.stops.push(() => datapath.stop());
-      const tun: TunGateway = { ifname, linkAddress: settings.linkAddress, serviceCidr: settings.serviceCidr, mtu: settings.mtu };
+      const tun: TunGateway = { ifname, linkAddress: settings.linkAddress, serviceCidr: settings.serviceCidr, mtu: settings.mtu, dnsPort: settings.dnsPort };
       await network.setUpTun(tun);
       this.stops.push(() => network.tearDownTun(tun));
       this.tun = tun;
@@ -297,7 +302,11 @@ export class DataPlane {
       await links.start((resources) => this.onResources(resources));
       this.stops.push(() => links.stop());
 
-      const meshServices = this.parts.meshServices?.(ifname, (published) => this.shards.broadcast({ type: 'published', published }));
+      const meshServices = this.parts.meshServices?.(
+        ifname,
+        (published) => this.shards.broadcast({ type: 'published', published }),
+        (entries) => this.dns?.setMeshServices(entries),
+      );
       if (meshServices) {
         meshServices.setLinkClusterAddresses(this.linkClusterAddresses);
         await meshServices.start();

@@ -3,7 +3,8 @@
 // every periodic broker network repair, which restores deleted rules) computes the plan
 // (mesh-service-plan.ts), applies its NAT (mesh-nat.ts: one iptables-save, and one
 // iptables-restore only when something differs), hands the published addresses and ports
-// to the shards' inbound check, and writes each MeshService's status.
+// to the shards' inbound check and the Ok MeshServices to the mesh DNS, and writes each
+// MeshService's status.
 //
 // Status writes go out only where the cached status differs from the plan; a failed
 // write is simply tried again by the next reconcile. A Service that does not exist yet
@@ -19,6 +20,7 @@ import { createCoalescedTask, type CoalescedTask } from '../../shared/coalesced-
 import { systemClock, withTimeout } from '../../shared/clock.js';
 import { apiErrorMessage, isNotFound } from '../k8s/api-error.js';
 import { ResilientInformer, type InformedObject, type ListResult } from '../k8s/informer.js';
+import type { MeshServiceEntry } from '../dns/mesh-service-zone.js';
 import { MeshNat } from './mesh-nat.js';
 import { planMeshServices, type EndpointSliceObject, type MeshPlan, type ServiceObject } from './mesh-service-plan.js';
 
@@ -32,6 +34,8 @@ export interface MeshServiceControllerOptions {
   linkAddress: Ipv4Interface;
   /** The shards get the published addresses and ports. */
   publish: (published: PublishedAddress[]) => void;
+  /** The mesh DNS gets the Ok MeshServices with their ports (their names). */
+  publishNames?: (entries: MeshServiceEntry[]) => void;
   log: Logger;
   /** start() fails when the first lists have not succeeded within this time. */
   initialSyncTimeoutMs?: number;
@@ -55,6 +59,7 @@ export class MeshServiceController {
   private slices: ResilientInformer<EndpointSliceObject & InformedObject> | undefined;
   private linkClusterAddresses: readonly number[] = [];
   private lastPublished = '';
+  private lastNames = '';
   private current: PublishedAddress[] = [];
   private started = false;
   private readonly task: CoalescedTask;
@@ -133,6 +138,11 @@ export class MeshServiceController {
       this.current = plan.published;
       this.options.publish(plan.published);
       this.lastPublished = published;
+    }
+    const names = JSON.stringify(plan.names);
+    if (names !== this.lastNames) {
+      this.options.publishNames?.(plan.names);
+      this.lastNames = names;
     }
     await this.writeStatuses(resources, plan);
   }
