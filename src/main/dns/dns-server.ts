@@ -34,8 +34,23 @@ export class DnsServer {
     private readonly log: Logger,
   ) {}
 
-  /** Listens on UDP and TCP; resolves with the port (useful when options.port is 0 in tests). */
+  /**
+   * Listens on UDP and TCP; resolves with the port (useful when options.port is 0 in tests).
+   * With port 0 the kernel picks the UDP port, whose TCP twin may be taken by another
+   * process: then another port is tried (a few times), instead of failing at random.
+   */
   async listen(): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.listenOnce();
+      } catch (err) {
+        await this.close();
+        if (this.options.port !== 0 || attempt >= 5 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      }
+    }
+  }
+
+  private async listenOnce(): Promise<number> {
     const udp = dgram.createSocket('udp4');
     this.udp = udp;
     udp.on('message', (msg, rinfo) => void this.answerUdp(msg, rinfo));
@@ -117,10 +132,22 @@ export class DnsServer {
     for (const socket of this.connections) socket.destroy();
     this.connections.clear();
     await Promise.all([
-      new Promise<void>((resolve) => (this.udp ? this.udp.close(() => resolve()) : resolve())),
-      new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve())),
+      closing((done) => this.udp?.close(done)),
+      // A server that never listened calls back with ERR_SERVER_NOT_RUNNING: closed all the same.
+      closing((done) => this.tcp?.close(() => done())),
     ]);
     this.udp = undefined;
     this.tcp = undefined;
   }
+}
+
+/** Resolves when `close` calls back, at once when it has nothing to close or throws (a socket whose bind failed). */
+function closing(close: (done: () => void) => unknown): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      if (close(resolve) === undefined) resolve();
+    } catch {
+      resolve();
+    }
+  });
 }

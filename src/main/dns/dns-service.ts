@@ -64,7 +64,13 @@ export class DnsService {
   /** Binds the upstream sockets and the listener; resolves with the listening port. */
   async start(): Promise<number> {
     await this.upstream.start();
-    const port = await this.server.listen();
+    let port: number;
+    try {
+      port = await this.server.listen();
+    } catch (err) {
+      await this.upstream.stop();
+      throw err;
+    }
     this.log.info('DNS for the mesh domain listening', { port, meshDomain: this.config.meshDomain, clusterName: this.config.clusterName });
     return port;
   }

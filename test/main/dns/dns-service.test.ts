@@ -18,6 +18,18 @@ const LOOPBACK = '127.0.0.1';
 
 /** A cluster DNS on loopback: answers `<x>.cluster.local` A queries with 100.64.16.20 unless silent. */
 async function standInClusterDns(): Promise<{ port: number; silent: boolean; asked: string[]; close: () => Promise<void> }> {
+  // UDP on a port the kernel picks, TCP on the same number; another process may hold that
+  // TCP port, so a few ports are tried (as DnsServer.listen does with port 0).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await standInOnce();
+    } catch (err) {
+      if (attempt >= 5 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  }
+}
+
+async function standInOnce(): Promise<{ port: number; silent: boolean; asked: string[]; close: () => Promise<void> }> {
   const udp = dgram.createSocket('udp4');
   const state = { port: 0, silent: false, asked: [] as string[], close: async () => undefined as void };
   const answer = (query: Buffer): Buffer => {
@@ -41,7 +53,15 @@ async function standInClusterDns(): Promise<{ port: number; silent: boolean; ask
       socket.end(framed);
     });
   });
-  await new Promise<void>((resolve) => tcp.listen(state.port, LOOPBACK, () => resolve()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(state.port, LOOPBACK, () => resolve());
+    });
+  } catch (err) {
+    await new Promise<void>((resolve) => udp.close(() => resolve()));
+    throw err;
+  }
   state.close = async () => {
     await new Promise<void>((resolve) => udp.close(() => resolve()));
     await new Promise<void>((resolve) => tcp.close(() => resolve()));
@@ -97,7 +117,11 @@ async function started(clock = new FakeClock(0)) {
     silentLogger,
     clock,
   );
-  const port = await service.start();
+  // A failed start must not leave the stand-in open (the test file would never end).
+  const port = await service.start().catch(async (err: unknown) => {
+    await upstream.close();
+    throw err;
+  });
   service.setLinks([link('c2')]);
   service.setLinkStatus('c2', 'Up', undefined);
   return { upstream, registry, service, port, clock, close: async () => { await service.stop(); await upstream.close(); } };
