@@ -87,8 +87,8 @@ export interface DataPlaneListener {
 export interface DataPlaneMeshServices {
   /** The mesh addresses and ports published now, for the shards' inbound check. */
   published(): PublishedAddress[];
-  /** Cluster addresses of the valid KubeLinks: no MeshService may take one. */
-  setLinkClusterAddresses(addresses: readonly number[]): void;
+  /** The valid KubeLinks: no MeshService may take a cluster address or an address in spec.egress of one. */
+  setLinks(links: readonly ValidLink[]): void;
   start(): Promise<void>;
   /** Re-applies the NAT and statuses (repairs deleted rules). */
   reconcile(): Promise<void>;
@@ -174,7 +174,8 @@ export class DataPlane {
   private served: ValidLink[] = [];
   private meshServices: DataPlaneMeshServices | undefined;
   /** Cluster addresses of all valid KubeLinks (served here or elsewhere). */
-  private linkClusterAddresses: number[] = [];
+  /** Served and not served (--served-links): the MeshServices must avoid all their addresses. */
+  private validLinks: ValidLink[] = [];
   private invalidLinks = 0;
   private gateway: string | undefined;
   /** The TUN as set up by start(); links (and so route reconciles) come only after it. */
@@ -308,7 +309,7 @@ export class DataPlane {
         (entries) => this.dns?.setMeshServices(entries),
       );
       if (meshServices) {
-        meshServices.setLinkClusterAddresses(this.linkClusterAddresses);
+        meshServices.setLinks(this.validLinks);
         await meshServices.start();
         this.meshServices = meshServices;
         this.stops.push(() => meshServices.stop());
@@ -384,8 +385,8 @@ export class DataPlane {
       void this.report(link.name, 'Invalid', link.message);
     }
     this.served = plan.served;
-    this.linkClusterAddresses = [...plan.served, ...plan.elsewhere].map((l) => l.clusterAddress).sort((a, b) => a - b);
-    this.meshServices?.setLinkClusterAddresses(this.linkClusterAddresses);
+    this.validLinks = [...plan.served, ...plan.elsewhere];
+    this.meshServices?.setLinks(this.validLinks);
     this.dns?.setLinks(this.served);
     this.tunnels.setLinks(this.served);
     void this.networkReconcile.run();

@@ -12,7 +12,7 @@
 // and re-runs the plan, so the MeshService turns Ok without anyone touching it.
 import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KUBELINK_GROUP, KUBELINK_VERSION, MESHSERVICE_PLURAL, type MeshServiceResource, type MeshServiceStatus } from '../../shared/types.js';
+import { KUBELINK_GROUP, KUBELINK_VERSION, MESHSERVICE_PLURAL, type MeshServiceResource, type MeshServiceStatus, type ValidLink } from '../../shared/types.js';
 import type { PublishedAddress } from '../../shared/inbound-filter.js';
 import type { Ipv4Interface } from '../../shared/cidr.js';
 import type { Logger } from '../../shared/log.js';
@@ -23,6 +23,7 @@ import { ResilientInformer, type InformedObject, type ListResult } from '../k8s/
 import type { MeshServiceEntry } from '../dns/mesh-service-zone.js';
 import { MeshNat } from './mesh-nat.js';
 import { planMeshServices, type EndpointSliceObject, type MeshPlan, type ServiceObject } from './mesh-service-plan.js';
+import type { MeshLocal } from './mesh-service-validation.js';
 
 const MESHSERVICES = { group: KUBELINK_GROUP, version: KUBELINK_VERSION, plural: MESHSERVICE_PLURAL };
 const STATUS_FIELDS = ['state', 'message', 'address'] as const;
@@ -57,7 +58,7 @@ export class MeshServiceController {
   private meshServices: ResilientInformer<MeshServiceResource> | undefined;
   private services: ResilientInformer<ServiceObject & InformedObject> | undefined;
   private slices: ResilientInformer<EndpointSliceObject & InformedObject> | undefined;
-  private linkClusterAddresses: readonly number[] = [];
+  private links: Pick<MeshLocal, 'linkClusterAddresses' | 'linkEgress'> = { linkClusterAddresses: [], linkEgress: [] };
   private lastPublished = '';
   private lastNames = '';
   private current: PublishedAddress[] = [];
@@ -114,10 +115,17 @@ export class MeshServiceController {
     await this.reconcile();
   }
 
-  /** The cluster addresses of the KubeLinks changed (a mesh address must not be one). */
-  setLinkClusterAddresses(addresses: readonly number[]): void {
-    const changed = addresses.length !== this.linkClusterAddresses.length || addresses.some((a, i) => a !== this.linkClusterAddresses[i]);
-    this.linkClusterAddresses = [...addresses];
+  /**
+   * The valid KubeLinks changed: a mesh address must be neither a link's cluster address nor
+   * inside a link's spec.egress. Re-plans only when either changed.
+   */
+  setLinks(links: readonly Pick<ValidLink, 'name' | 'clusterAddress' | 'egress'>[]): void {
+    const next = {
+      linkClusterAddresses: links.map((l) => l.clusterAddress).sort((a, b) => a - b),
+      linkEgress: links.flatMap((l) => l.egress.map((prefix, index) => ({ link: l.name, index, prefix }))),
+    };
+    const changed = JSON.stringify(next) !== JSON.stringify(this.links);
+    this.links = next;
     if (changed) void this.reconcile();
   }
 
@@ -130,7 +138,7 @@ export class MeshServiceController {
     const resources = this.meshServices?.items() ?? [];
     const plan = planMeshServices(resources, this.services?.items() ?? [], this.slices?.items() ?? [], {
       linkAddress: this.options.linkAddress,
-      linkClusterAddresses: this.linkClusterAddresses,
+      ...this.links,
     });
     if (await this.nat.reconcile(plan.mappings)) this.log.info('MeshService NAT updated', { mappings: plan.mappings.map((m) => m.key) });
     const published = JSON.stringify(plan.published);

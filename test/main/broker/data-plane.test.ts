@@ -340,7 +340,7 @@ test('the mesh DNS starts after the gateway networking, learns the served links 
   });
   f.parts.meshServices = (_ifname, _publish, publishNames) => ({
     published: () => [],
-    setLinkClusterAddresses: () => undefined,
+    setLinks: () => undefined,
     start: async () => publishNames([{ namespace: 'default', name: 'echo', address: '192.168.0.100', ports: [{ name: 'http', protocol: 'TCP', port: 80 }] }]),
     reconcile: async () => undefined,
     stop: async () => undefined,
