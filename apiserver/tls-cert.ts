@@ -4,6 +4,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
+import { serialHex } from '../src/main/certs/pki.js';
 
 export interface ServingCertificate {
   certPem: string;
@@ -18,19 +19,12 @@ function rsaKeyPair(): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.
   return { privateKey: key, publicKey: forge.pki.setRsaPublicKey(key.n, key.e), pem };
 }
 
-function serial(): string {
-  // Positive: the high bit of the first byte clear.
-  const bytes = randomBytes(16);
-  bytes[0] &= 0x7f;
-  return bytes.toString('hex');
-}
-
 type Name = forge.pki.CertificateField[];
 
 function unsignedCertificate(publicKey: forge.pki.rsa.PublicKey, subject: Name, issuer: Name, notBefore: Date, notAfter: Date): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
-  cert.serialNumber = serial();
+  cert.serialNumber = serialHex(randomBytes(16));
   cert.validity.notBefore = notBefore;
   cert.validity.notAfter = notAfter;
   cert.setSubject(subject);

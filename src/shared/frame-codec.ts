@@ -9,6 +9,7 @@
 // in the hello, see wire.ts).
 import { offloadRecordProblem } from './gso-header.js';
 import { ipPacketValid } from './ip-packet.js';
+import { BufferPool } from './buffer-pool.js';
 import {
   FRAME_HEADER_BYTES,
   LARGE_FRAME_HEADER_BYTES,
@@ -33,6 +34,9 @@ export interface FrameBatcherOptions {
   batchBytes?: number;
   /** Largest payload accepted by `append`. Default MAX_FRAME_PAYLOAD. */
   maxFramePayload?: number;
+  /** Where batch buffers come from and go back to after release(); shared by a shard's
+   *  connections. Default: a pool of this batcher's own holding up to 2 buffers. */
+  pool?: BufferPool;
 }
 
 const DEFAULT_BATCH_BYTES = 64 * 1024;
@@ -47,6 +51,7 @@ export class FrameBatcher {
   private readonly batchBytes: number;
   private readonly capacity: number;
   private readonly maxFramePayload: number;
+  private readonly pool: BufferPool;
   private gso = false;
   private buffer: Buffer;
   /** Where the current batch starts in `buffer` (0..7). */
@@ -69,7 +74,8 @@ export class FrameBatcher {
     this.batchBytes = batchBytes;
     // Room for the largest frame (an offload frame, once enabled) at the largest skew.
     this.capacity = MAX_BATCH_SKEW + Math.max(batchBytes, LARGE_FRAME_HEADER_BYTES + MAX_OFFLOAD_FRAME_PAYLOAD);
-    this.buffer = Buffer.allocUnsafeSlow(this.capacity);
+    this.pool = options.pool ?? new BufferPool(2);
+    this.buffer = this.pool.get(this.capacity);
     this.bounce = Buffer.allocUnsafeSlow(MAX_OFFLOAD_FRAME_PAYLOAD + 8);
   }
 
@@ -165,7 +171,10 @@ export class FrameBatcher {
 
   /**
    * Hands out the batch for ONE socket.write and starts a new one; undefined when empty.
-   * The returned Buffer belongs to the caller (it is never written again).
+   * The returned Buffer belongs to the caller until it hands it back with release() (the
+   * batcher never writes it before). A small batch is copied out (into Node's shared
+   * slab below 4 KiB) so that a trickle of small writes queued on a slow socket does not
+   * pin a whole batch buffer each.
    */
   take(): Buffer | undefined {
     const base = this.base;
@@ -180,8 +189,16 @@ export class FrameBatcher {
       return out;
     }
     const out = this.buffer.subarray(base, used);
-    this.buffer = Buffer.allocUnsafeSlow(this.capacity);
+    this.buffer = this.pool.get(this.capacity);
     return out;
+  }
+
+  /**
+   * A batch from take() is no longer read (its socket write completed): its buffer may be
+   * reused. Call at most once per batch; not calling it only costs an allocation.
+   */
+  release(batch: Buffer): void {
+    this.pool.put(batch);
   }
 }
 

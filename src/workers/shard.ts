@@ -25,11 +25,18 @@ import { CounterBlocks, Counter } from '../shared/counters.js';
 import { systemClock } from '../shared/clock.js';
 import { loadNative } from '../shared/native.js';
 import { NO_PUBLISHED, compilePublished } from '../shared/inbound-filter.js';
+import { BufferPool } from '../shared/buffer-pool.js';
 
 /** Records taken from the ring per pass before the event loop gets a turn. */
 const MAX_RECORDS_PER_PASS = 1024;
 /** Upper bound on one wait for the ring, so a stop or a missed edge is noticed anyway. */
 const RING_WAIT_MS = 1000;
+/** Batch buffers (~72 KiB each) a shard keeps for reuse: enough for the writes one busy
+ *  tunnel has in flight between two write callbacks, ~2.3 MiB per shard at most. */
+const FREE_BATCH_BUFFERS = 32;
+/** Decrypted TLS data of every connection of a shard is read into one buffer of this size
+ *  (a TLS record holds at most 16 KiB; tls-read-buffer.ts). */
+const READ_BUFFER_BYTES = 64 * 1024;
 
 interface PendingAccept {
   connId: number;
@@ -55,6 +62,10 @@ class Shard implements ConnectionOwner, RecordHandler {
   /** This shard's counter block (this thread is its only writer). */
   private readonly counters: Float64Array;
   private readonly connections = new Map<number, TunnelConnection>();
+  /** Frame batch buffers, shared by this shard's connections (buffer-pool.ts). */
+  private readonly batchPool = new BufferPool(FREE_BATCH_BUFFERS);
+  /** Where every connection's decrypted chunks land; each is decoded before the next read. */
+  private readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
   /** Active connection per link id: the lookup the outbound path does per packet. */
   private readonly activeByLink: (TunnelConnection | undefined)[] = [];
   /** Connections with frames gathered in this pass, flushed once at its end. */
@@ -84,6 +95,8 @@ class Shard implements ConnectionOwner, RecordHandler {
     this.setLinks(init.links);
     // Accepted sockets are handed to a tls.Server that never listens: it gives accepted
     // connections the same verification (requestCert + rejectUnauthorized) as a listening one.
+    // A bare server-side TLSSocket would accept a client certificate of any CA (Node rejects
+    // it only in tls.Server's handler): docs/architecture.md, "Security model".
     this.acceptor = tls.createServer({
       ...this.secureContextOptions(),
       requestCert: true,
@@ -219,7 +232,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   }
 
   private track(connId: number, dialed: boolean, socket: tls.TLSSocket): TunnelConnection {
-    const conn = new TunnelConnection(connId, dialed, socket, this, this.local, this.tun, this.counters, this.init.tunables, systemClock, this.init.vnetHdr ?? false);
+    const conn = new TunnelConnection(connId, dialed, socket, this, this.local, this.tun, this.counters, this.init.tunables, systemClock, this.init.vnetHdr ?? false, this.batchPool, this.readBuffer);
     this.connections.set(connId, conn);
     return conn;
   }

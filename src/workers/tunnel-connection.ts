@@ -27,6 +27,8 @@ import { certificateIdentities } from '../shared/cert-identity.js';
 import type { TunSink } from './tun-output.js';
 import type { Clock, TimerHandle } from '../shared/clock.js';
 import { boundUnsentBytes } from './tcp-unsent-bound.js';
+import type { BufferPool } from '../shared/buffer-pool.js';
+import { readIntoBuffer } from './tls-read-buffer.js';
 
 /** Ring records up to this size (virtio-net header included) may pass a full queue: see enqueue. */
 export const SMALL_PACKET_BYTES = 256;
@@ -52,6 +54,8 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   peerDns: HelloDns | undefined;
   /** Both sides announced gso: offload frames and large frames flow both ways. */
   gso = false;
+  /** Received chunks come through the shard's read buffer (tls-read-buffer.ts). */
+  readonly readsIntoBuffer: boolean = false;
   rttMs: number | null = null;
   lastReceiveAt: number;
   /** What this connection carried; reported to the main thread with each health message. */
@@ -79,9 +83,13 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     private readonly clock: Clock,
     /** Ring records in both directions are [virtio_net_hdr][IP packet]. */
     private readonly vnetHdr = false,
+    /** The shard's batch buffers, reused once a write completed (undefined: the batcher's own). */
+    batchPool?: BufferPool,
+    /** The shard's read buffer: decrypted records land there, not in a Buffer each (tls-read-buffer.ts). */
+    readBuffer?: Buffer,
   ) {
     this.lastReceiveAt = clock.now();
-    this.batcher = new FrameBatcher({ batchBytes: tunables.writeBatchBytes });
+    this.batcher = new FrameBatcher({ batchBytes: tunables.writeBatchBytes, pool: batchPool });
     this.decoder = new FrameDecoder({ maxFramePayload: tunables.maxFramePayload }, this);
     // The deadline counts from when the handshake starts: for a dial, when TCP connects
     // (the connect itself has a deadline of the same length). An accepted connection
@@ -98,6 +106,8 @@ export class TunnelConnection implements FrameSink, SegmentSink {
       this.handshakeTimer = clock.setTimeout(() => this.close(`handshake not finished within ${limit} ms`, true), limit);
     }
     socket.setNoDelay(true);
+    if (readBuffer) this.readsIntoBuffer = readIntoBuffer(socket, readBuffer, (chunk) => this.onData(chunk));
+    // Also with the read buffer: chunks read before the switch arrive as 'data' events.
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err: Error) => this.close(err.message, this.state === 'handshake'));
     socket.on('close', () => this.close('connection closed by peer', this.state === 'handshake'));
@@ -213,10 +223,17 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     }
   }
 
-  /** Writes what enqueue() gathered: one socket write per batch, not per packet. */
+  /**
+   * Writes what enqueue() gathered: one socket write per batch, not per packet. The batch's
+   * buffer goes back to the pool when the write completed (TLS has encrypted it and the
+   * ciphertext went to the kernel); a write that fails never calls back and its buffer is
+   * simply collected.
+   */
   flush(): void {
     const batch = this.batcher.take();
-    if (batch) this.socket.write(batch);
+    if (batch) this.socket.write(batch, (err) => {
+      if (!err) this.batcher.release(batch);
+    });
   }
 
   /** Keepalive tick: send a probe, and close when the peer has been silent too long. */

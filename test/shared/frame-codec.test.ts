@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FRAME_MALFORMED_REASONS, FrameBatcher, FrameDecoder, type FrameMalformedReason, type FrameSink } from '../../src/shared/frame-codec.js';
+import { BufferPool } from '../../src/shared/buffer-pool.js';
 import { HELLO_BYTES, MAX_OFFLOAD_FRAME_PAYLOAD, OFFLOAD_FRAME_TYPE, encodeHello } from '../../src/shared/wire.js';
 import { ipv4Packet, ipv6Packet } from '../fixtures/ip-fixtures.js';
 import { payloadBytes, superPacketRecord, tcpv4Packet, vnetRecord } from '../fixtures/tcp-fixtures.js';
@@ -88,6 +89,27 @@ test('take returns nothing for an empty batch and buffers that later appends nev
   assert.ok(small);
   assert.deepEqual(small, frame(packet(100, 1)));
   assert.deepEqual(bigOnes[0], Buffer.concat([frame(packet(100, 2)), ...Array.from({ length: 5 }, () => frame(packet(1400, 3)))]));
+});
+
+test('a released batch buffer is reused for a later batch, and a batch is never written before its release', () => {
+  // 20 x 1402 bytes: over a quarter of the buffer, so the batch is handed out whole, not copied out.
+  const PACKETS = 20;
+  const pool = new BufferPool(4);
+  const batcher = new FrameBatcher({ pool });
+  for (let i = 0; i < PACKETS; i++) batcher.append(packet(1400, 1), 0, 1400);
+  const inFlight = batcher.take()!;
+  const expected = Buffer.from(inFlight);
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < PACKETS; i++) batcher.append(packet(1400, 2 + round), 0, 1400);
+    batcher.release(batcher.take()!);
+  }
+  assert.deepEqual(inFlight, expected, 'later batches did not touch the one still being written');
+  assert.ok(pool.reused >= 2, `pool reused ${pool.reused} buffers`);
+  batcher.release(inFlight);
+  const reusedBefore = pool.reused;
+  for (let i = 0; i < PACKETS; i++) batcher.append(packet(1400, 9), 0, 1400);
+  assert.deepEqual(batcher.take(), Buffer.concat(Array.from({ length: PACKETS }, () => frame(packet(1400, 9)))));
+  assert.equal(pool.reused, reusedBefore + 1);
 });
 
 test('payloads taken from shared memory at any alignment are copied intact', () => {

@@ -11,6 +11,7 @@ import { HttpServer } from '../http/http-server.js';
 import type { LeaderElector } from '../k8s/leader-election.js';
 import { DataPlane, type DataPlaneParts, type DataPlaneSettings } from './data-plane.js';
 import { productionParts } from './data-plane-parts.js';
+import { ownClusterDns } from '../dns/cluster-dns.js';
 
 export interface BrokerTimings {
   /** Dial on demand: the least time between two takes of the demand words (DataPlaneSettings). */
@@ -34,6 +35,7 @@ export function dataPlaneSettings(config: Config, timings: BrokerTimings): DataP
   return {
     linkAddress,
     serviceCidr,
+    clusterDns: ownClusterDns(serviceCidr, config),
     podCidr: config.podCidr,
     nodeCidr: config.nodeCidr,
     nodeIp: config.nodeIp,

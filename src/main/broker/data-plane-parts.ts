@@ -14,7 +14,6 @@ import { PeerListener } from './peer-listener.js';
 import { ShardSupervisor } from './shard-supervisor.js';
 import type { PublishedAddress } from '../../shared/inbound-filter.js';
 import { formatIpv4 } from '../../shared/cidr.js';
-import { conventionalClusterDns } from '../dns/cluster-dns.js';
 import { DnsService } from '../dns/dns-service.js';
 import type { MeshServiceEntry } from '../dns/mesh-service-zone.js';
 
@@ -52,7 +51,7 @@ export async function productionParts(config: Config, settings: DataPlaneSetting
             meshDomain: config.meshDomain,
             clusterName: config.clusterName,
             clusterAddress: formatIpv4(settings.linkAddress.address),
-            ownDns: conventionalClusterDns(settings.serviceCidr),
+            ownDns: settings.clusterDns,
           },
           registry,
           log.child({ component: 'dns' }),

@@ -33,7 +33,6 @@ import { BrokerMetrics, type MetricsSource } from './broker-metrics.js';
 import type { ShardRings } from './datapath.js';
 import type { PeerAdmission, RefusalReason } from './peer-listener.js';
 import type { ShardInitTemplate, ShardOwner } from './shard-supervisor.js';
-import { conventionalClusterDns } from '../dns/cluster-dns.js';
 import type { HelloDns } from '../../shared/wire.js';
 import type { MeshServiceEntry } from '../dns/mesh-service-zone.js';
 import { TunnelManager, type LinkStatusReport, type ShardChannel, type TunnelDatapath } from './tunnel-manager.js';
@@ -125,6 +124,8 @@ export interface DataPlaneParts {
 export interface DataPlaneSettings {
   linkAddress: Ipv4Interface;
   serviceCidr: Ipv4Prefix;
+  /** This cluster's DNS (--cluster-dns-ip, --cluster-domain): announced in the hello, asked for own names. */
+  clusterDns: HelloDns;
   podCidr?: Ipv4Prefix;
   nodeCidr?: Ipv4Prefix;
   /** --node-ip; without it the node's address inside nodeCidr, for status.gateway. */
@@ -221,7 +222,7 @@ export class DataPlane {
     this.shards = parts.shards((shard) => ({
       shardIndex: shard,
       ...datapath.shardRings(shard),
-      local: { clusterAddress: settings.linkAddress.address, serviceCidr: settings.serviceCidr, dns: conventionalClusterDns(settings.serviceCidr) },
+      local: { clusterAddress: settings.linkAddress.address, serviceCidr: settings.serviceCidr, dns: settings.clusterDns },
       tls: tls.current(),
       published: this.meshServices?.published() ?? [],
       tlsCiphers: settings.tlsCiphers,

@@ -34,6 +34,8 @@ export interface CaOptions {
   keyBits?: number;
   /** Clock; injectable for tests. */
   now?: () => Date;
+  /** Source of the serial number's 16 random bytes; injectable for tests. */
+  serialBytes?: () => Buffer;
 }
 
 export interface CertificateOptions {
@@ -45,6 +47,8 @@ export interface CertificateOptions {
   keyBits?: number;
   /** Clock; injectable for tests. */
   now?: () => Date;
+  /** Source of the serial number's 16 random bytes; injectable for tests. */
+  serialBytes?: () => Buffer;
 }
 
 const DEFAULT_KEY_BITS = 2048;
@@ -72,10 +76,19 @@ async function generateRsaKeyPair(bits: number): Promise<KeyPair> {
   };
 }
 
-/** A positive 128-bit serial number in hex (the high bit cleared keeps DER INTEGER positive). */
-function randomSerialHex(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = bytes[0]! & 0x7f;
+/**
+ * A positive serial number of 16 bytes in hex whose first byte is 0x40-0x7f.
+ *
+ * DER wants an INTEGER in its shortest form, and OpenSSL refuses a certificate whose serial
+ * is not ("illegal padding"). forge strips at most one leading zero byte, so a serial that
+ * began 00 00 (1 in 65536 of plain random bytes) made a certificate no peer could load.
+ * Fixing bit 6 and clearing bit 7 keeps it positive and exactly 16 bytes long, with 126
+ * random bits (RFC 5280 allows up to 20 bytes; CAs are asked for at least 64 random bits).
+ */
+export function serialHex(random: Buffer): string {
+  if (random.length !== 16) throw new RangeError(`a serial needs 16 random bytes, got ${random.length}`);
+  const bytes = Buffer.from(random);
+  bytes[0] = (bytes[0]! & 0x3f) | 0x40;
   return bytes.toString('hex');
 }
 
@@ -87,10 +100,10 @@ function validityWindow(now: Date, validDays: number): { notBefore: Date; notAft
   };
 }
 
-function newCertificate(publicKey: forge.pki.rsa.PublicKey, now: Date, validDays: number): forge.pki.Certificate {
+function newCertificate(publicKey: forge.pki.rsa.PublicKey, now: Date, validDays: number, serialBytes: () => Buffer = () => randomBytes(16)): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
-  cert.serialNumber = randomSerialHex();
+  cert.serialNumber = serialHex(serialBytes());
   const { notBefore, notAfter } = validityWindow(now, validDays);
   cert.validity.notBefore = notBefore;
   cert.validity.notAfter = notAfter;
@@ -101,7 +114,7 @@ function newCertificate(publicKey: forge.pki.rsa.PublicKey, now: Date, validDays
 export async function createCa(options: CaOptions): Promise<CertificateAuthority> {
   const now = (options.now ?? (() => new Date()))();
   const keys = await generateRsaKeyPair(options.keyBits ?? DEFAULT_KEY_BITS);
-  const cert = newCertificate(keys.publicKey, now, options.validDays);
+  const cert = newCertificate(keys.publicKey, now, options.validDays, options.serialBytes);
   const subject = [{ name: 'commonName', value: options.commonName }];
   cert.setSubject(subject);
   cert.setIssuer(subject);
@@ -129,7 +142,7 @@ export async function issueCertificate(ca: CertificateAuthority, options: Certif
   }
   const now = (options.now ?? (() => new Date()))();
   const keys = await generateRsaKeyPair(options.keyBits ?? DEFAULT_KEY_BITS);
-  const cert = newCertificate(keys.publicKey, now, options.validDays);
+  const cert = newCertificate(keys.publicKey, now, options.validDays, options.serialBytes);
   cert.setSubject([{ name: 'commonName', value: options.commonName }]);
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([

@@ -1,16 +1,22 @@
 // Certificates from a kubernetes.io/tls Secret (--secret in --namespace): a TlsSource (see
 // sources.ts). The Secret is watched through the resilient informer (field selector
 // metadata.name); each valid change is delivered, an invalid one is logged and the
-// material in force is kept, so a half-done rotation never breaks running tunnels.
+// material in force is kept, so a half-done rotation never breaks running tunnels. The
+// Secret's optional ca.crl is part of that material (checked: parses, signed by a CA of
+// the bundle, not expired).
 //
 // --secret-manage-mode self (needs --dns-name): the broker keeps the Secret itself. When
 // it is missing, invalid, not for --dns-name, about to expire, or not from the current CA,
 // a certificate for --dns-name is issued from the CA in `<secret>-ca` (created when absent;
 // see tls-secret.ts for why it is separate) and written with the resourceVersion read, so
 // two replicas never overwrite each other: on 409 the Secret is read again, and a valid
-// certificate the other replica wrote is adopted instead of replaced.
+// certificate the other replica wrote is adopted instead of replaced. The operator's
+// ca.crl is kept in the Secret across renewals and judged apart from the certificate
+// (secret-crl.ts): an unusable ca.crl is reported and the CRL in force stays, while the
+// certificate is still renewed when it must be.
 import { CoreV1Api, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
+import type { ParseResult } from '../../shared/parse-result.js';
 import type { TlsMaterial } from '../../shared/shard-protocol.js';
 import { validateCertificateSet } from './cert-files.js';
 import { createCoalescedTask } from '../../shared/coalesced-task.js';
@@ -26,6 +32,7 @@ import type { Clock, TimerHandle } from '../../shared/clock.js';
 import { ResilientInformer } from '../k8s/informer.js';
 import type { InformerTunables, WatchStarter } from '../k8s/informer.js';
 import { checkCa, renewalReason } from './self-managed-certificate.js';
+import { checkSecretMaterial, crlProblem, withCrl, withoutCrl } from './secret-crl.js';
 import { TLS_SECRET_TYPE, caFromSecret, caSecretData, caSecretName, crlFromSecret, sameMaterial, tlsMaterialFromSecret, tlsSecretData } from './tls-secret.js';
 
 export interface SecretTlsSourceOptions {
@@ -73,6 +80,8 @@ export class SecretTlsSource implements TlsSource {
   private informer: ResilientInformer<V1Secret> | undefined;
   private material: TlsMaterial | undefined;
   private rejected: TlsMaterial | undefined;
+  /** Self mode: the unusable ca.crl last reported (reported once, not on every resync). */
+  private rejectedCrl: string | undefined;
   private onChange: ((material: TlsMaterial) => void) | undefined;
   private reconcile: CoalescedTask | undefined;
   private renewTimer: TimerHandle | undefined;
@@ -129,7 +138,7 @@ export class SecretTlsSource implements TlsSource {
         const secret = this.cachedSecret();
         if (!secret) throw new Error('it does not exist (create it, or use --secret-manage-mode self)');
         const material = tlsMaterialFromSecret(secret);
-        const checked = material.ok ? validateCertificateSet(material.value) : material;
+        const checked = material.ok ? checkSecretMaterial(material.value, this.now()) : material;
         if (!material.ok || !checked.ok) throw new Error(`it is not usable: ${checked.ok ? '' : checked.reason}`);
         this.adopt(material.value, 'loaded');
       }
@@ -178,22 +187,62 @@ export class SecretTlsSource implements TlsSource {
     if (secret.metadata?.resourceVersion !== undefined && secret.metadata.resourceVersion === this.overwrittenResourceVersion) return;
     const material = tlsMaterialFromSecret(secret);
     if (material.ok && sameMaterial(material.value, this.material)) return;
-    const checked = material.ok ? validateCertificateSet(material.value) : material;
+    if (this.selfManaged) {
+      this.onSelfManagedSecretChanged(material);
+      return;
+    }
+    const checked = material.ok ? checkSecretMaterial(material.value, this.now()) : material;
     if (!material.ok || !checked.ok) {
       // Log a given bad content once, not on every resync.
       if (!material.ok || !sameMaterial(material.value, this.rejected)) {
         this.log.warn('Secret changed to unusable certificates; keeping the ones in force', { reason: checked.ok ? '' : checked.reason });
       }
       if (material.ok) this.rejected = material.value;
-      this.reconcile?.trigger();
-      return;
-    }
-    if (this.selfManaged && renewalReason(material, this.policy(), this.options.clock.now(), this.caPem) !== undefined) {
-      // Valid but e.g. expiring, for another name or from another CA: ours to fix, not to use.
-      this.reconcile?.trigger();
       return;
     }
     this.adopt(material.value, 'reloaded');
+  }
+
+  /** Self mode: a certificate that is not right is ours to replace; a usable one is adopted with the CRL to use. */
+  private onSelfManagedSecretChanged(material: ParseResult<TlsMaterial>): void {
+    if (!material.ok || renewalReason(material, this.policy(), this.options.clock.now(), this.caPem) !== undefined) {
+      // Missing keys, invalid, expiring, for another name or from another CA.
+      this.reconcile?.trigger();
+      return;
+    }
+    try {
+      this.adopt(this.withUsableCrl(material.value), 'reloaded');
+    } catch (err) {
+      this.log.error('the Secret\'s certificate cannot be used with any CRL at hand; keeping the certificates in force', { reason: (err as Error).message });
+    }
+  }
+
+  /**
+   * Self mode: `certificates` with the CRL to enforce: the Secret's ca.crl when it is usable
+   * (or absent: the operator removed it), else the CRL in force, so a broken ca.crl neither
+   * drops revocations nor blocks a renewal. Throws when neither fits (at start, when nothing
+   * is in force yet, or when the CRL in force does not fit `certificates`).
+   */
+  private withUsableCrl(certificates: TlsMaterial): TlsMaterial {
+    const now = this.now();
+    const problem = crlProblem(certificates, now);
+    if (problem === undefined) {
+      this.rejectedCrl = undefined;
+      return certificates;
+    }
+    if (this.material === undefined) throw new Error(problem);
+    const kept = withCrl(certificates, this.material.crl);
+    const keptProblem = crlProblem(kept, now);
+    if (keptProblem !== undefined) throw new Error(`${problem}; the CRL in force does not fit either (${keptProblem})`);
+    if (certificates.crl !== this.rejectedCrl) {
+      this.log.warn('the Secret\'s ca.crl is unusable; keeping the CRL in force until it is fixed', { reason: problem, crlInForce: this.material.crl !== undefined });
+      this.rejectedCrl = certificates.crl;
+    }
+    return kept;
+  }
+
+  private now(): Date {
+    return new Date(this.options.clock.now());
   }
 
   private adopt(material: TlsMaterial, what: 'loaded' | 'reloaded' | 'issued'): void {
@@ -218,7 +267,8 @@ export class SecretTlsSource implements TlsSource {
     if (this.stopped) return;
     this.renewTimer = this.options.clock.setTimeout(() => {
       this.renewTimer = undefined;
-      const info = this.material ? validateCertificateSet(this.material) : undefined;
+      // The certificate's expiry alone: an expired CRL is the operator's to renew (secret-crl.ts).
+      const info = this.material ? validateCertificateSet(withoutCrl(this.material)) : undefined;
       if (!info?.ok || info.value.notAfter.getTime() - this.options.clock.now() < this.policy().renewBeforeMs) this.reconcile?.trigger();
       this.scheduleRenewCheck();
     }, this.options.renewCheckIntervalMs);
@@ -238,7 +288,7 @@ export class SecretTlsSource implements TlsSource {
       const material = secret ? tlsMaterialFromSecret(secret) : undefined;
       const reason = renewalReason(material, this.policy(), this.options.clock.now(), ca.certPem);
       if (reason === undefined && material?.ok) {
-        this.adopt(material.value, 'loaded');
+        this.adopt(this.withUsableCrl(material.value), 'loaded');
         return;
       }
       this.log.info('issuing a certificate', { reason, dnsName: this.dnsName });
@@ -249,8 +299,9 @@ export class SecretTlsSource implements TlsSource {
         keyBits: this.options.keyBits,
         now: () => new Date(this.options.clock.now()),
       });
-      const crl = crlFromSecret(secret);
-      const next: TlsMaterial = { cert: issued.certPem, key: issued.keyPem, ca: ca.certPem, ...(crl ? { crl } : {}) };
+      const certificates: TlsMaterial = { cert: issued.certPem, key: issued.keyPem, ca: ca.certPem };
+      // Before writing: at start a broken ca.crl fails here, and nothing is half done.
+      const next = this.withUsableCrl(withCrl(certificates, crlFromSecret(secret)));
       const body: V1Secret = {
         apiVersion: 'v1',
         kind: 'Secret',
@@ -262,7 +313,8 @@ export class SecretTlsSource implements TlsSource {
           namespace,
           labels: { ...secret?.metadata?.labels, 'app.kubernetes.io/managed-by': 'kubelink' },
         },
-        data: { ...secret?.data, ...tlsSecretData(next) },
+        // The operator's ca.crl (and any other key) stays as it is, even when unusable.
+        data: { ...secret?.data, ...tlsSecretData(certificates) },
       };
       try {
         if (secret) await this.core.replaceNamespacedSecret({ name: secretName, namespace, body });

@@ -5,6 +5,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { ParseResult } from '../../shared/parse-result.js';
 import type { TlsMaterial } from '../../shared/shard-protocol.js';
 import { validateCertificateSet } from './cert-files.js';
+import { withoutCrl } from './secret-crl.js';
 import { normalizeHost } from '../../shared/host-port.js';
 import type { CertificateAuthority } from './pki.js';
 
@@ -26,12 +27,13 @@ function samePem(a: string, b: string): boolean {
 /**
  * Why the material must be replaced, or undefined when it is fine: missing, invalid, not
  * naming dnsName, expiring within renewBeforeMs, or (when `currentCaPem` is given) not
- * bundling the current CA, i.e. the CA was replaced.
+ * bundling the current CA, i.e. the CA was replaced. The CRL is not judged here: a new
+ * certificate cannot repair it (see secret-crl.ts).
  */
 export function renewalReason(material: ParseResult<TlsMaterial> | undefined, policy: RenewalPolicy, nowMs: number, currentCaPem?: string): string | undefined {
   if (!material) return 'the Secret does not exist';
   if (!material.ok) return material.reason;
-  const checked = validateCertificateSet(material.value);
+  const checked = validateCertificateSet(withoutCrl(material.value));
   if (!checked.ok) return `its certificate is not usable: ${checked.reason}`;
   const name = normalizeHost(policy.dnsName);
   if (!checked.value.identities.includes(name)) return `its certificate names ${checked.value.identities.join(', ') || 'nothing'}, not ${name}`;

@@ -7,6 +7,7 @@ import net from 'node:net';
 import type { Logger } from '../../shared/log.js';
 import type { Resolution } from './mesh-resolver.js';
 import type { UpstreamTransport } from './upstream-client.js';
+import { bindUdpAndTcp } from './udp-tcp-port.js';
 
 export interface DnsServerOptions {
   port: number;
@@ -34,45 +35,19 @@ export class DnsServer {
     private readonly log: Logger,
   ) {}
 
-  /**
-   * Listens on UDP and TCP; resolves with the port (useful when options.port is 0 in tests).
-   * With port 0 the kernel picks the UDP port, whose TCP twin may be taken by another
-   * process: then another port is tried (a few times), instead of failing at random.
-   */
+  /** Listens on UDP and TCP; resolves with the port (useful when options.port is 0 in tests). */
   async listen(): Promise<number> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.listenOnce();
-      } catch (err) {
-        await this.close();
-        if (this.options.port !== 0 || attempt >= 5 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-      }
-    }
-  }
-
-  private async listenOnce(): Promise<number> {
-    const udp = dgram.createSocket('udp4');
-    this.udp = udp;
+    const { udp, tcp, port } = await bindUdpAndTcp(
+      this.options.port,
+      this.options.host,
+      () => dgram.createSocket('udp4'),
+      () => net.createServer((socket) => this.onConnection(socket)),
+    );
     udp.on('message', (msg, rinfo) => void this.answerUdp(msg, rinfo));
     udp.on('error', (err) => this.log.warn('DNS UDP socket error', { err }));
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind({ port: this.options.port, address: this.options.host }, () => {
-        udp.off('error', reject);
-        resolve();
-      });
-    });
-    const port = udp.address().port;
-    const tcp = net.createServer((socket) => this.onConnection(socket));
     tcp.maxConnections = this.options.maxTcpConnections;
+    this.udp = udp;
     this.tcp = tcp;
-    await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject);
-      tcp.listen({ port, host: this.options.host }, () => {
-        tcp.off('error', reject);
-        resolve();
-      });
-    });
     return port;
   }
 
@@ -132,22 +107,10 @@ export class DnsServer {
     for (const socket of this.connections) socket.destroy();
     this.connections.clear();
     await Promise.all([
-      closing((done) => this.udp?.close(done)),
-      // A server that never listened calls back with ERR_SERVER_NOT_RUNNING: closed all the same.
-      closing((done) => this.tcp?.close(() => done())),
+      new Promise<void>((resolve) => (this.udp ? this.udp.close(() => resolve()) : resolve())),
+      new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve())),
     ]);
     this.udp = undefined;
     this.tcp = undefined;
   }
-}
-
-/** Resolves when `close` calls back, at once when it has nothing to close or throws (a socket whose bind failed). */
-function closing(close: (done: () => void) => unknown): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      if (close(resolve) === undefined) resolve();
-    } catch {
-      resolve();
-    }
-  });
 }

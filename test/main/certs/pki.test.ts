@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { createCa, issueCertificate, certificateExpiry, type CertificateAuthority, type IssuedCertificate } from '../../../src/main/certs/pki.js';
+import { createCa, issueCertificate, certificateExpiry, serialHex, type CertificateAuthority, type IssuedCertificate } from '../../../src/main/certs/pki.js';
 
 const FIXED_NOW = new Date('2030-01-02T03:04:05Z');
 
@@ -123,4 +123,20 @@ test('an issued certificate carries CN, DNS SANs, server+client usage and the re
 
 test('certificateExpiry names the problem when given something that is not a certificate', () => {
   assert.throws(() => certificateExpiry('not a pem'), /not a PEM certificate/);
+});
+
+// CI once failed on a CA whose random serial began 00 00: forge strips one zero byte, and
+// OpenSSL refuses the rest of the padding ("illegal padding"), so nothing could load it.
+test('a serial from any random bytes, even leading zeros, gives certificates OpenSSL loads', async () => {
+  for (const fill of [0x00, 0x80, 0xff]) {
+    const serialBytes = (): Buffer => Buffer.alloc(16, fill);
+    const ca = await createCa({ commonName: 'zero-serial-ca', validDays: 10, serialBytes });
+    const issued = await issueCertificate(ca, { commonName: 'leaf', dnsNames: ['leaf'], validDays: 1, serialBytes });
+    for (const pem of [ca.certPem, issued.certPem]) {
+      const serial = new X509Certificate(pem).serialNumber;
+      assert.equal(serial.length, 32, `16 bytes, no padding: ${serial}`);
+      assert.ok(parseInt(serial.slice(0, 2), 16) >= 0x40 && parseInt(serial.slice(0, 2), 16) < 0x80, `positive, first byte set: ${serial}`);
+    }
+  }
+  assert.throws(() => serialHex(Buffer.alloc(15)), /16 random bytes, got 15/);
 });

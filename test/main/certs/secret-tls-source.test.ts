@@ -1,16 +1,18 @@
 // SecretTlsSource against the test API server: loading, reloading on change, refusing
-// bad material, and --secret-manage-mode self creating and renewing the Secret.
+// bad material, --secret-manage-mode self creating and renewing the Secret, and the
+// Secret's ca.crl (read, kept across renewals, an unusable one reported and not adopted).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Config } from '../../../src/main/flags.js';
 import { validateCertificateSet } from '../../../src/main/certs/cert-files.js';
-import { createCa, issueCertificate } from '../../../src/main/certs/pki.js';
+import { certificateSerial, createCa, issueCertificate, issueCrl } from '../../../src/main/certs/pki.js';
 import type { CertificateAuthority } from '../../../src/main/certs/pki.js';
 import { SecretTlsSource } from '../../../src/main/certs/secret-tls-source.js';
 import { caFromSecret, caSecretData, tlsMaterialFromSecret, tlsSecretData } from '../../../src/main/certs/tls-secret.js';
 import { apiStatusCode } from '../../../src/main/k8s/api-error.js';
-import { silentLogger } from '../../../src/shared/log.js';
+import { createLogger, silentLogger } from '../../../src/shared/log.js';
+import type { Logger } from '../../../src/shared/log.js';
 import type { TlsMaterial } from '../../../src/shared/shard-protocol.js';
 import { startEnv, waitFor } from '../k8s/api-server-env.js';
 import type { ApiServerEnv } from '../k8s/api-server-env.js';
@@ -42,12 +44,28 @@ async function writeSecret(env: ApiServerEnv, name: string, data: Record<string,
 
 const readSecret = (env: ApiServerEnv, name: string): Promise<V1Secret> => env.core.readNamespacedSecret({ name, namespace: NAMESPACE });
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+const secretValue = (secret: V1Secret, key: string): string | undefined => {
+  const value = secret.data?.[key];
+  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+};
+
+interface LogLine { level: string; msg: string; reason?: string }
+
+/** A logger that keeps its lines, and a wait for the first line matching a message. */
+function recordingLogger(): { log: Logger; lines: LogLine[]; line: (level: string, msg: RegExp) => Promise<LogLine> } {
+  const lines: LogLine[] = [];
+  const log = createLogger({ level: 'debug', write: (l) => lines.push(JSON.parse(l) as LogLine) });
+  const line = (level: string, msg: RegExp): Promise<LogLine> => waitFor(`a ${level} log line ${msg}`, () => lines.find((l) => l.level === level && msg.test(l.msg)));
+  return { log, lines, line };
+}
+
 describe('SecretTlsSource', () => {
   let env: ApiServerEnv;
   let ca: CertificateAuthority;
   const sources: SecretTlsSource[] = [];
-  const source = (secret: string, mode: 'none' | 'self' = 'none', options = {}): SecretTlsSource => {
-    const s = new SecretTlsSource(env.kubeConfig, config(secret, mode), silentLogger, { ...FAST, ...options });
+  const source = (secret: string, mode: 'none' | 'self' = 'none', options = {}, log: Logger = silentLogger): SecretTlsSource => {
+    const s = new SecretTlsSource(env.kubeConfig, config(secret, mode), log, { ...FAST, ...options });
     sources.push(s);
     return s;
   };
@@ -148,6 +166,107 @@ describe('SecretTlsSource', () => {
     await writeSecret(env, 'tls-badca-ca', { 'ca.crt': Buffer.from('garbage').toString('base64'), 'ca.key': Buffer.from('x').toString('base64') }, 'Opaque');
     await assert.rejects(source('tls-badca', 'self').start(() => {}), /CA Secret kube-system\/tls-badca-ca is not usable: ca.crt or ca.key does not parse/);
     assert.equal(Buffer.from((await readSecret(env, 'tls-badca-ca')).data!['ca.crt']!, 'base64').toString(), 'garbage');
+  });
+
+  test('ca.crl is read with the certificates, a new CRL alone is delivered, and an unusable one is reported and not adopted', async () => {
+    const material = await issue(ca);
+    const crl = issueCrl(ca, { revokedSerials: [], validDays: 7 });
+    await writeSecret(env, 'tls-crl', tlsSecretData({ ...material, crl }));
+    const changes: TlsMaterial[] = [];
+    const logs = recordingLogger();
+    const s = source('tls-crl', 'none', {}, logs.log);
+    assert.deepEqual(await s.start((m) => changes.push(m)), { ...material, crl });
+
+    const revoking = issueCrl(ca, { revokedSerials: [certificateSerial((await issue(ca)).cert)], validDays: 7 });
+    await writeSecret(env, 'tls-crl', tlsSecretData({ ...material, crl: revoking }));
+    await waitFor('the new CRL', () => changes.length === 1);
+    assert.deepEqual(changes[0], { ...material, crl: revoking }, 'a CRL alone is a change, delivered like a rotation');
+
+    const unusable = [
+      { crl: issueCrl(await createCa({ commonName: 'crl foreign CA', validDays: 10 }), { revokedSerials: [], validDays: 7 }), reason: /^ca\.crl: CRL 0 is not signed by a CA of the bundle$/ },
+      { crl: issueCrl(ca, { revokedSerials: [], validDays: 1, now: () => new Date(Date.now() - 3 * DAY_MS) }), reason: /^ca\.crl: CRL 0 expired at / },
+      { crl: 'garbage', reason: /^ca\.crl: holds no PEM "X509 CRL" block$/ },
+    ];
+    for (const { crl: bad, reason } of unusable) {
+      logs.lines.length = 0;
+      await writeSecret(env, 'tls-crl', tlsSecretData({ ...material, crl: bad }));
+      const warning = await logs.line('warn', /unusable certificates; keeping the ones in force/);
+      assert.match(warning.reason ?? '', reason);
+      assert.deepEqual(s.current(), { ...material, crl: revoking }, 'the last good material stays in force');
+    }
+    assert.equal(changes.length, 1, 'no unusable CRL was delivered');
+
+    const fixed = issueCrl(ca, { revokedSerials: [], validDays: 7 });
+    await writeSecret(env, 'tls-crl', tlsSecretData({ ...material, crl: fixed }));
+    await waitFor('the fixed CRL', () => changes.length === 2);
+    assert.deepEqual(changes[1], { ...material, crl: fixed });
+  });
+
+  test('an unusable ca.crl fails start naming ca.crl, in both modes, and self mode writes nothing', async () => {
+    const own = await createCa({ commonName: 'crl start CA', validDays: 3650 });
+    const foreignCrl = issueCrl(ca, { revokedSerials: [], validDays: 7 });
+    await writeSecret(env, 'tls-crl-start', tlsSecretData({ ...(await issue(own)), crl: foreignCrl }));
+    await assert.rejects(source('tls-crl-start').start(() => {}), /tls-crl-start: it is not usable: ca\.crl: CRL 0 is not signed by a CA of the bundle/);
+
+    await writeSecret(env, 'tls-crl-start-ca', caSecretData(own), 'Opaque');
+    const before = await readSecret(env, 'tls-crl-start');
+    await assert.rejects(source('tls-crl-start', 'self').start(() => {}), /certificates from Secret kube-system\/tls-crl-start: ca\.crl: CRL 0 is not signed by a CA of the bundle/);
+    await writeSecret(env, 'tls-crl-start', tlsSecretData({ ...(await issue(own, DNS_NAME, 10)), crl: foreignCrl }));
+    const expiring = await readSecret(env, 'tls-crl-start');
+    await assert.rejects(source('tls-crl-start', 'self', { renewBeforeDays: 30 }).start(() => {}), /ca\.crl: CRL 0 is not signed/, 'an expiring certificate is not replaced either: nothing would enforce the CRL');
+    assert.notEqual(expiring.metadata?.resourceVersion, before.metadata?.resourceVersion);
+    assert.equal((await readSecret(env, 'tls-crl-start')).metadata?.resourceVersion, expiring.metadata?.resourceVersion, 'the Secret was not written');
+  });
+
+  test('self mode keeps ca.crl in the Secret and in force across a renewal', async () => {
+    const own = await createCa({ commonName: 'crl renew CA', validDays: 3650 });
+    await writeSecret(env, 'tls-crl-renew-ca', caSecretData(own), 'Opaque');
+    const crl = issueCrl(own, { revokedSerials: [], validDays: 7 });
+    const expiring = await issue(own, DNS_NAME, 10);
+    await writeSecret(env, 'tls-crl-renew', tlsSecretData({ ...expiring, crl }));
+    const material = await source('tls-crl-renew', 'self', { renewBeforeDays: 30 }).start(() => {});
+    assert.notEqual(material.cert, expiring.cert, 'renewed');
+    assert.equal(material.crl, crl, 'the CRL is enforced with the new certificate');
+    const secret = await readSecret(env, 'tls-crl-renew');
+    assert.equal(secretValue(secret, 'tls.crt'), material.cert);
+    assert.equal(secretValue(secret, 'ca.crl'), crl, 'and stays in the Secret');
+  });
+
+  test('self mode: an unusable ca.crl is reported once and the CRL in force kept, without a re-issue; the certificate is still renewed when due', async () => {
+    const own = await createCa({ commonName: 'crl self CA', validDays: 3650 });
+    await writeSecret(env, 'tls-crl-self-ca', caSecretData(own), 'Opaque');
+    const good = issueCrl(own, { revokedSerials: [], validDays: 7 });
+    const initial = await issue(own);
+    await writeSecret(env, 'tls-crl-self', tlsSecretData({ ...initial, crl: good }));
+    const changes: TlsMaterial[] = [];
+    const logs = recordingLogger();
+    const s = source('tls-crl-self', 'self', { renewBeforeDays: 30 }, logs.log);
+    assert.deepEqual(await s.start((m) => changes.push(m)), { ...initial, crl: good });
+
+    const foreignCrl = issueCrl(ca, { revokedSerials: [], validDays: 7 });
+    await writeSecret(env, 'tls-crl-self', tlsSecretData({ ...initial, crl: foreignCrl }));
+    const written = await readSecret(env, 'tls-crl-self');
+    const warning = await logs.line('warn', /ca\.crl is unusable; keeping the CRL in force/);
+    assert.equal(warning.reason, 'ca.crl: CRL 0 is not signed by a CA of the bundle');
+    assert.deepEqual(s.current(), { ...initial, crl: good });
+    assert.equal(logs.lines.filter((l) => /issuing/.test(l.msg)).length, 0, 'a CRL problem is no reason to issue a certificate');
+
+    // The certificate is due: renewed from the CA, with the CRL in force; the operator's ca.crl stays in the Secret.
+    await writeSecret(env, 'tls-crl-self', tlsSecretData({ ...(await issue(own, DNS_NAME, 10)), crl: foreignCrl }));
+    await waitFor('the renewed certificate', () => changes.length === 1);
+    assert.notEqual(changes[0]!.cert, initial.cert);
+    assert.equal(changes[0]!.crl, good, 'revocations are not dropped while ca.crl is broken');
+    const renewed = await readSecret(env, 'tls-crl-self');
+    assert.notEqual(renewed.metadata?.resourceVersion, written.metadata?.resourceVersion);
+    assert.equal(secretValue(renewed, 'tls.crt'), changes[0]!.cert);
+    assert.equal(secretValue(renewed, 'ca.crl'), foreignCrl, 'the operator\'s ca.crl is not overwritten');
+    assert.equal(logs.lines.filter((l) => /ca\.crl is unusable/.test(l.msg)).length, 1, 'the same bad ca.crl is reported once');
+
+    // The operator fixes ca.crl: adopted with the certificate in force.
+    const fixed = issueCrl(own, { revokedSerials: [certificateSerial(initial.cert)], validDays: 7 });
+    await env.core.replaceNamespacedSecret({ name: 'tls-crl-self', namespace: NAMESPACE, body: { ...renewed, data: { ...renewed.data, 'ca.crl': Buffer.from(fixed).toString('base64') } } });
+    await waitFor('the fixed CRL', () => changes.length === 2);
+    assert.deepEqual(changes[1], { ...changes[0]!, crl: fixed });
   });
 
   test('without --secret and without self mode there is nothing to read', () => {

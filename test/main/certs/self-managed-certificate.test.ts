@@ -1,6 +1,6 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCa, issueCertificate } from '../../../src/main/certs/pki.js';
+import { createCa, issueCertificate, issueCrl } from '../../../src/main/certs/pki.js';
 import type { CertificateAuthority } from '../../../src/main/certs/pki.js';
 import { checkCa, renewalReason } from '../../../src/main/certs/self-managed-certificate.js';
 import { caFromSecret, caSecretData, tlsMaterialFromSecret, tlsSecretData } from '../../../src/main/certs/tls-secret.js';
@@ -62,4 +62,11 @@ test('a CA Secret round-trips, and a CA with a key that is not its own or a leaf
   assert.match((checkCa({ certPem: good.cert, keyPem: good.key }, NOW) as { reason: string }).reason, /not a CA certificate/);
   assert.match((checkCa(ca, NOW + 3651 * DAY) as { reason: string }).reason, /the CA expired/);
   assert.deepEqual(caFromSecret({ data: {} }), { ok: false, reason: 'Secret lacks ca.crt, ca.key' });
+});
+
+test('renewal judges the certificate alone: an unusable CRL next to it is no reason to re-issue (secret-crl.ts)', () => {
+  const foreignCrl = issueCrl(otherCa, { revokedSerials: [], validDays: 1, now: () => new Date(NOW) });
+  assert.equal(renewalReason({ ok: true, value: { ...good, crl: foreignCrl } }, policy, NOW, ca.certPem), undefined);
+  assert.equal(renewalReason({ ok: true, value: { ...good, crl: 'not a CRL' } }, policy, NOW, ca.certPem), undefined);
+  assert.match(renewalReason({ ok: true, value: { ...good, key: '', crl: foreignCrl } }, policy, NOW) ?? '', /not usable: private key does not parse/);
 });
