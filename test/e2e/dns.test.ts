@@ -15,27 +15,9 @@ import { brokerMetric } from '../helpers/broker-probes.js';
 import { kubernetesLabHooks } from '../helpers/kubernetes-lab.js';
 import { applyYaml as applyLabYaml } from '../helpers/lab-kubectl.js';
 import type { ProbeReport } from '../fixtures/dns-prober.js';
+import { dig } from '../helpers/lab-dig.js';
 
 const PROBER = fileURLToPath(new URL('../fixtures/dns-prober.js', import.meta.url));
-
-interface Dig {
-  status: string;
-  flags: string[];
-  answers: string[];
-  queryMs: number;
-  output: string;
-}
-
-/** dig in `ns` against `server` (default: the pod's resolv.conf), parsed. */
-async function dig(lab: Lab, ns: string, name: string, extra: string[] = [], server?: string): Promise<Dig> {
-  const argv = ['dig', ...(server ? [`@${server.split(':')[0]}`, '-p', server.split(':')[1] ?? '53'] : []), name, 'A', '+tries=1', '+time=5', ...extra];
-  const { stdout } = await lab.exec(ns, argv, { timeoutMs: 20_000 }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? String(err) }));
-  const status = /status: ([A-Z]+)/.exec(stdout)?.[1] ?? 'no-reply';
-  const flags = (/;; flags: ([a-z ]+);/.exec(stdout)?.[1] ?? '').trim().split(/\s+/);
-  const answers = stdout.split('\n').filter((l) => /\sIN\s+A\s/.test(l) && !l.startsWith(';')).map((l) => l.trim().split(/\s+/).at(-1)!);
-  const queryMs = Number(/Query time: (\d+) msec/.exec(stdout)?.[1] ?? NaN);
-  return { status, flags, answers, queryMs, output: stdout };
-}
 
 describe('names across the mesh on a two-cluster lab', () => {
   const lab = new Lab({ clusters: 2, staticRoutes: false });

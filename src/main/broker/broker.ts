@@ -42,6 +42,7 @@ export function dataPlaneSettings(config: Config, timings: BrokerTimings): DataP
     servedLinks: config.servedLinks,
     brokerPort: config.brokerPort,
     mtu: config.mtu,
+    dnsPort: config.dnsPort,
     logLevel: config.logLevel,
     demandCheckMs: timings.demandCheckMs,
     reconcileMs: timings.reconcileMs,

@@ -15,6 +15,7 @@ import { ShardSupervisor } from './shard-supervisor.js';
 import type { PublishedAddress } from '../../shared/inbound-filter.js';
 import { formatIpv4 } from '../../shared/cidr.js';
 import { DnsService } from '../dns/dns-service.js';
+import type { MeshServiceEntry } from '../dns/mesh-service-zone.js';
 
 export async function productionParts(config: Config, settings: DataPlaneSettings, log: Logger): Promise<DataPlaneParts> {
   const tls = await createTlsSource(config, log);
@@ -33,8 +34,15 @@ export async function productionParts(config: Config, settings: DataPlaneSetting
     shards: (initFor) => new ShardSupervisor(config.workers, initFor, log.child({ component: 'shards' })),
     listener: (handOver, admission) => new PeerListener(loadNative(), handOver, log.child({ component: 'listener' }), admission),
     ...(k8s && {
-      meshServices: (ifname: string, publish: (published: PublishedAddress[]) => void) =>
-        new k8s.MeshServiceController({ kubeConfig: k8s.loadKubeConfig(config.kubeconfig), ifname, linkAddress: settings.linkAddress, publish, log: log.child({ component: 'mesh-services' }) }),
+      meshServices: (ifname: string, publish: (published: PublishedAddress[]) => void, publishNames: (entries: MeshServiceEntry[]) => void) =>
+        new k8s.MeshServiceController({
+          kubeConfig: k8s.loadKubeConfig(config.kubeconfig),
+          ifname,
+          linkAddress: settings.linkAddress,
+          publish,
+          publishNames,
+          log: log.child({ component: 'mesh-services' }),
+        }),
     }),
     dns: config.dnsPort > 0
       ? (registry) => new DnsService(
