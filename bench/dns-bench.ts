@@ -17,10 +17,10 @@ import { appendFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Lab } from '../loadtest/lab/lab.js';
 import { KubelinkKubernetesPath } from '../loadtest/lab/kubelink-k8s-path.js';
 import { repoRoot } from '../loadtest/lab/repo-root.js';
+import { DNS_BENCH_USAGE as USAGE, parseDnsBenchArgs } from './dns-bench-args.js';
 import type { LabPod } from '../loadtest/lab/topology.js';
 import { percentile, type LoadReport } from './dns-load.js';
 
@@ -31,15 +31,19 @@ interface CaseResult { p50: number[]; p99: number[]; qps: number[]; lost: number
 const median = (xs: readonly number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      runs: { type: 'string', default: '3' }, count: { type: 'string', default: '400' },
-      concurrency: { type: 'string', default: '16' }, 'no-results': { type: 'boolean', default: false },
-    },
-  });
-  const runs = Math.min(Number(values.runs), 10);
-  const count = Math.min(Number(values.count), 5000);
-  const concurrency = Math.min(Number(values.concurrency), 128);
+  let parsed: ReturnType<typeof parseDnsBenchArgs>;
+  try {
+    parsed = parseDnsBenchArgs(process.argv.slice(2));
+  } catch (err) {
+    // A wrong flag is the user's mistake: say which, without a stack trace.
+    process.stderr.write(`dns-bench: ${(err as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (parsed === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  const { runs, count, concurrency } = parsed;
   const lab = new Lab({ clusters: 2, staticRoutes: false });
   const k8s = new KubelinkKubernetesPath(lab, { workers: 1, readyTimeoutMs: 90_000 });
   const [c1, c2] = [lab.cluster(1), lab.cluster(2)];
@@ -105,7 +109,7 @@ async function main(): Promise<void> {
     '',
   ].join('\n');
   process.stdout.write(text + '\n');
-  if (!values['no-results']) await appendFile(path.join(repoRoot(), 'bench', 'RESULTS.md'), '\n' + text);
+  if (!parsed.noResults) await appendFile(path.join(repoRoot(), 'bench', 'RESULTS.md'), '\n' + text);
 }
 
 await main();

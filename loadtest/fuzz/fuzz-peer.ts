@@ -2,12 +2,12 @@
 // cluster it impersonates, does the real hello, sends the seeded hostile mix
 // (hostile-frames.ts), then a keepalive: its ack proves the broker judged every frame
 // before it. Prints one JSON line (FuzzPeerReport). Does nothing when merely imported.
-import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
+// The session itself (TLS, HELLO, decoding) is loadtest/lab/scripted-peer.ts.
 import { parseArgs } from 'node:util';
-import { ALPN_PROTOCOL, ControlType, MAX_FRAME_PAYLOAD, NO_CAPABILITIES, PROTOCOL_VERSION, decodeControl, encodeHello, encodeKeepalive } from '../../src/shared/wire.js';
-import { FrameBatcher, FrameDecoder } from '../../src/shared/frame-codec.js';
+import { ControlType, decodeControl, encodeKeepalive } from '../../src/shared/wire.js';
 import { parseIpv4, parsePrefix } from '../../src/shared/cidr.js';
+import { PEER_CONNECTION_OPTIONS, runAsPeerProgram, runPeerSession } from '../lab/scripted-peer.js';
+import type { PeerSession } from '../lab/scripted-peer.js';
 import { hostileFrames, verdictCounts, type FuzzVerdict } from './hostile-frames.js';
 
 export interface FuzzPeerReport {
@@ -22,11 +22,10 @@ export interface FuzzPeerReport {
 
 const FUZZ_SEQ = 0xf0220000;
 
-async function main(): Promise<void> {
+async function main(): Promise<FuzzPeerReport> {
   const { values } = parseArgs({
     options: {
-      host: { type: 'string' }, port: { type: 'string' }, servername: { type: 'string' },
-      cert: { type: 'string' }, key: { type: 'string' }, ca: { type: 'string' },
+      ...PEER_CONNECTION_OPTIONS,
       'peer-address': { type: 'string' }, 'peer-service-cidr': { type: 'string' },
       'local-address': { type: 'string' }, 'local-service-cidr': { type: 'string' },
       seed: { type: 'string' }, frames: { type: 'string' }, 'timeout-ms': { type: 'string', default: '60000' },
@@ -44,67 +43,37 @@ async function main(): Promise<void> {
     localServiceCidr: prefix(values['local-service-cidr']!),
   });
   const report: FuzzPeerReport = { helloReceived: false, framesSent: 0, sent: verdictCounts([]), acked: false, closedByPeer: false };
-  const socket = tls.connect({
-    host: values.host!, port: Number(values.port), servername: values.servername,
-    cert: readFileSync(values.cert!), key: readFileSync(values.key!), ca: readFileSync(values.ca!),
-    ALPNProtocols: [ALPN_PROTOCOL], minVersion: 'TLSv1.2',
-  });
   const control = Buffer.alloc(64);
-  const sendControl = (length: number) => {
-    const batcher = new FrameBatcher();
-    batcher.append(control, 0, length);
-    socket.write(batcher.take()!);
-  };
-  const sendAll = async () => {
+  const sendAll = async ({ socket, sendControl }: PeerSession) => {
     for (const frame of frames) {
       // Frames go out as written (a batcher would reject the hostile ones); respect backpressure.
       if (!socket.write(frame.bytes)) await new Promise((resolve) => socket.once('drain', resolve));
       report.framesSent++;
       report.sent[frame.verdict]++;
     }
-    sendControl(encodeKeepalive(control, 0, { seq: FUZZ_SEQ, sentTimeMs: 0 }));
+    sendControl(control, encodeKeepalive(control, 0, { seq: FUZZ_SEQ, sentTimeMs: 0 }));
   };
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, Number(values['timeout-ms']));
-    const decoder = new FrameDecoder({ maxFramePayload: MAX_FRAME_PAYLOAD }, {
-      onIpPacket: () => undefined,
-      onMalformed: () => undefined,
-      onControl: (buf, off, len) => {
-        const decoded = decodeControl(buf, off, len);
-        if (!decoded.ok) return;
-        if (decoded.value.type === 'hello' && !report.helloReceived) {
-          report.helloReceived = true;
-          sendAll().catch((err: unknown) => { report.error = String(err); });
-        } else if (decoded.value.type === 'keepaliveAck' && decoded.value.seq === FUZZ_SEQ) {
-          report.acked = true;
-          clearTimeout(timer);
-          resolve();
-        } else if (decoded.value.type === 'keepalive') {
-          // answer the broker's keepalives so it keeps the tunnel
-          control[0] = ControlType.keepaliveAck;
-          Buffer.from(buf.subarray(off + 1, off + len)).copy(control, 1);
-          sendControl(len);
-        }
-      },
-    });
-    socket.on('secureConnect', () => {
-      sendControl(encodeHello(control, 0, { version: PROTOCOL_VERSION, capabilities: NO_CAPABILITIES, clusterAddress: parseIpv4(values['peer-address']!)!, maxFramePayload: MAX_FRAME_PAYLOAD }));
-    });
-    socket.on('data', (chunk: Buffer) => decoder.push(chunk));
-    socket.on('error', (err) => { report.error = err.message; });
-    socket.on('close', () => {
-      report.closedByPeer = true;
-      clearTimeout(timer);
-      resolve();
-    });
+  const end = await runPeerSession(values, {
+    clusterAddress: parseIpv4(values['peer-address']!)!,
+    waitMs: Number(values['timeout-ms']),
+    onControl: (session, buf, off, len) => {
+      const decoded = decodeControl(buf, off, len);
+      if (!decoded.ok) return;
+      if (decoded.value.type === 'hello' && !report.helloReceived) {
+        report.helloReceived = true;
+        sendAll(session).catch((err: unknown) => { report.error = String(err); });
+      } else if (decoded.value.type === 'keepaliveAck' && decoded.value.seq === FUZZ_SEQ) {
+        report.acked = true;
+        session.done();
+      } else if (decoded.value.type === 'keepalive') {
+        // answer the broker's keepalives so it keeps the tunnel
+        control[0] = ControlType.keepaliveAck;
+        Buffer.from(buf.subarray(off + 1, off + len)).copy(control, 1);
+        session.sendControl(control, len);
+      }
+    },
   });
-  socket.destroy();
-  process.stdout.write(JSON.stringify(report) + '\n');
+  return { ...report, closedByPeer: end.closedByPeer, ...(end.error === undefined ? {} : { error: end.error }) };
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
-  main().catch((err: unknown) => {
-    process.stdout.write(JSON.stringify({ helloReceived: false, framesSent: 0, acked: false, closedByPeer: false, error: String(err) }) + '\n');
-    process.exitCode = 1;
-  });
-}
+runAsPeerProgram(import.meta.url, main, (error) => ({ helloReceived: false, framesSent: 0, acked: false, closedByPeer: false, error }));

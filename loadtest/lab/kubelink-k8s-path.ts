@@ -171,7 +171,9 @@ export class KubelinkKubernetesPath implements LabPath {
       kubeconfig: this.apiServers.get(cluster.index)!.files.kubeconfig,
       secret: BROKER_SECRET,
       logLevel: this.options.logLevel,
-      extraArgs: this.options.extraBrokerArgs,
+      // Where this cluster's DNS is, as a deployment states it (k8s/ values.yaml): the
+      // broker asks it for own names and announces it to its peers.
+      extraArgs: ['--cluster-dns-ip', cluster.dnsIp, '--cluster-domain', cluster.clusterDomain, ...(this.options.extraBrokerArgs ?? [])],
     });
     const wrapped = this.options.wrapBroker?.(cluster, argv) ?? argv;
     const logFile = path.join(this.lab.workDir, cluster.name, 'broker.log');

@@ -16,7 +16,8 @@
 //                                                           control-plane ns (API server :6443)
 //
 // Service CIDR 100.64.(16*(i-1)).0/20, cluster DNS at .10 (the kube-dns convention; the
-// stand-in runs on node 2), echo service IP .100 in it; cluster address
+// stand-in runs on node 2) except in cluster 2, whose DNS is at .20 (see dnsIp), echo
+// service IP .100 in it; cluster address
 // 192.168.0.(10+i)/24 in the mesh; endpoint broker.c<i>.kubelink.lab:8088. With
 // sameServiceCidr every cluster has 100.64.0.0/20 and its echo 100.64.0.100, as clusters
 // that keep their distribution's default do: they link without cidr, through MeshServices.
@@ -75,7 +76,12 @@ export interface LabCluster {
   serviceCidr: string;
   /** The echo service's IP (kube-proxy stand-in DNATs it to the echo pod). */
   serviceIp: string;
-  /** The cluster DNS service IP (service CIDR + 10); port 53 is DNATed to the stand-in on node 2. */
+  /**
+   * The cluster DNS service IP; port 53 is DNATed to the stand-in on node 2. Service CIDR
+   * + 10 (the kube-dns convention), but + 20 in cluster 2: a cluster set up otherwise, so
+   * the Kubernetes-mode lab shows --cluster-dns-ip at work (its broker asks it for own
+   * names and announces it, and cluster 1 learns it from the hello).
+   */
   dnsIp: string;
   /** The cluster domain the cluster DNS answers, cluster.local. */
   clusterDomain: string;
@@ -200,7 +206,7 @@ function describeCluster(prefix: string, index: number, sameServiceCidr: boolean
     podCidr: POD_CIDR,
     serviceCidr: `${serviceBase}.0/20`,
     serviceIp: `${serviceBase}.100`,
-    dnsIp: `${serviceBase}.10`,
+    dnsIp: `${serviceBase}.${index === 2 ? 20 : 10}`,
     clusterDomain: CLUSTER_DOMAIN,
     clusterAddress: `192.168.0.${10 + index}/24`,
     clusterIp: `192.168.0.${10 + index}`,

@@ -21,6 +21,7 @@ import { isLogLevel } from '../shared/log.js';
 import type { LogLevel } from '../shared/log.js';
 import { isDnsLabel, isDnsName, normalizeHost, parsePort } from '../shared/host-port.js';
 import { DEFAULT_MAX_DIALS_IN_FLIGHT } from './broker/dial-pacer.js';
+import { CLUSTER_DNS_OFFSET, DEFAULT_CLUSTER_DOMAIN } from './dns/cluster-dns.js';
 // --tunnel-queue's limits are those of the shard tunable maxQueuedBytes.
 import { DEFAULT_SHARD_TUNABLES, MAX_QUEUE_DELAY_MS, MAX_TUNNEL_QUEUE_BYTES, MIN_TUNNEL_QUEUE_BYTES } from '../shared/shard-protocol.js';
 
@@ -88,6 +89,10 @@ export interface Config {
   meshDomain: string;
   /** UDP and TCP port of the broker's DNS server for the mesh domain; 0 disables it. */
   dnsPort: number;
+  /** This cluster's DNS Service IP (inside serviceCidr); absent: serviceCidr base + 10. */
+  clusterDnsIp?: number;
+  /** This cluster's DNS domain (no trailing dot), e.g. cluster.local. */
+  clusterDomain: string;
   /** How often the broker writes RTT and bytes into each KubeLink's status; 0: never. */
   statusStatsIntervalSeconds: number;
 }
@@ -119,6 +124,7 @@ export const CONFIG_DEFAULTS = {
   namespace: 'kube-system',
   meshDomain: 'kubelink',
   dnsPort: 8053,
+  clusterDomain: DEFAULT_CLUSTER_DOMAIN,
   statusStatsIntervalSeconds: 60,
 } satisfies Partial<Config>;
 
@@ -419,6 +425,24 @@ const FLAGS: readonly FlagDef[] = [
     },
   },
   {
+    name: 'cluster-dns-ip', valueName: 'IP', defaultText: `--service-cidr base + ${CLUSTER_DNS_OFFSET}, the kube-dns convention`,
+    description: "this cluster's DNS Service IP, inside --service-cidr: announced to the peers, whose queries for this cluster's names reach it through the tunnel, and asked for this cluster's own mesh names",
+    apply: (raw, c) => {
+      const ip = parseIpv4(raw);
+      if (ip === undefined) throw new ValueError('is not an IPv4 address', 'the ClusterIP of the cluster DNS Service, e.g. 100.64.0.10');
+      c.clusterDnsIp = ip;
+    },
+  },
+  {
+    name: 'cluster-domain', valueName: 'DOMAIN', defaultText: CONFIG_DEFAULTS.clusterDomain,
+    description: "this cluster's DNS domain (kubelet's --cluster-domain): announced to the peers, which ask this cluster for <x>.<DOMAIN> when <x>.<cluster-name>.<mesh-domain> is looked up",
+    apply: (raw, c) => {
+      const name = normalizeHost(raw);
+      if (!isDnsName(name)) throw new ValueError('is not a DNS name', 'a DNS name, e.g. cluster.local');
+      c.clusterDomain = name;
+    },
+  },
+  {
     name: 'dns-port', valueName: 'PORT', defaultText: String(CONFIG_DEFAULTS.dnsPort), description: "UDP and TCP port of the broker's DNS server for the mesh domain; 0 disables it",
     apply: (raw, c) => { c.dnsPort = portFlag(0)(raw); },
   },
@@ -474,6 +498,7 @@ function defaultConfig(env: NodeJS.ProcessEnv): Config {
     namespace,
     meshDomain: CONFIG_DEFAULTS.meshDomain,
     dnsPort: CONFIG_DEFAULTS.dnsPort,
+    clusterDomain: CONFIG_DEFAULTS.clusterDomain,
     statusStatsIntervalSeconds: CONFIG_DEFAULTS.statusStatsIntervalSeconds,
   };
 }
@@ -637,5 +662,27 @@ function validateNetworks(c: Config): void {
       if (net.flag === 'node-cidr' || net.flag === 'pod-cidr' || !prefixContains(net.prefix, c.nodeIp)) continue;
       throw flagError('node-ip', nodeIp, `lies inside --${net.flag} ${net.text}${net.what ? ` (the ${net.what} ${formatPrefix(net.prefix)})` : ''}`, 'an address of the node network, outside the mesh and service networks');
     }
+  }
+  validateClusterDnsIp(c);
+}
+
+/**
+ * --cluster-dns-ip must be a Service address of --service-cidr: the peers route only this
+ * cluster's service network into their tunnel, and this broker's inbound check admits only
+ * destinations in it, so a DNS IP elsewhere (say a node-local cache at 169.254.20.10)
+ * could never answer a peer. The network and broadcast addresses are no Service's.
+ */
+function validateClusterDnsIp(c: Config): void {
+  if (c.clusterDnsIp === undefined || c.serviceCidr === undefined) return;
+  const ip = formatIpv4(c.clusterDnsIp);
+  const cidr = formatPrefix(c.serviceCidr);
+  const expected = 'the ClusterIP of the cluster DNS Service, inside --service-cidr';
+  if (!prefixContains(c.serviceCidr, c.clusterDnsIp)) {
+    throw flagError('cluster-dns-ip', ip, `is outside --service-cidr ${cidr}: peers reach this cluster's DNS only through their route to its service network, and the inbound check admits nothing else`, expected);
+  }
+  const size = 2 ** (32 - c.serviceCidr.prefixLength);
+  const offset = (c.clusterDnsIp - c.serviceCidr.network) >>> 0;
+  if (size >= 4 && (offset === 0 || offset === size - 1)) {
+    throw flagError('cluster-dns-ip', ip, `is the ${offset === 0 ? 'network' : 'broadcast'} address of --service-cidr ${cidr}, which no Service gets`, expected);
   }
 }

@@ -106,6 +106,8 @@ class Shard implements ConnectionOwner, RecordHandler {
     this.setLinks(init.links);
     // Accepted sockets are handed to a tls.Server that never listens: it gives accepted
     // connections the same verification (requestCert + rejectUnauthorized) as a listening one.
+    // A bare server-side TLSSocket would accept a client certificate of any CA (Node rejects
+    // it only in tls.Server's handler): docs/architecture.md, "Security model".
     this.acceptor = tls.createServer({
       ...this.secureContextOptions(),
       requestCert: true,

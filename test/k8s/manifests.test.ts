@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
 import { parseFlags } from '../../src/main/flags.js';
-import { parseIpv4, parsePrefix, prefixContains } from '../../src/shared/cidr.js';
+import { formatIpv4, parseIpv4, parsePrefix, prefixContains } from '../../src/shared/cidr.js';
 import { KUBELINK_API_VERSION, KUBELINK_KIND } from '../../src/shared/types.js';
 
 import { CLUSTERS, renderOverlay, renderWithComponent } from './kustomize.js';
@@ -134,6 +134,8 @@ for (const cluster of CLUSTERS) {
     const brokerConfig = parseFlags(resolvedArgs(broker, config), {});
     assert.deepEqual(brokerConfig.controllers, ['broker']);
     assert.equal(`${brokerConfig.linkAddress!.prefixLength}`, config.data.linkAddress.split('/')[1]);
+    assert.equal(formatIpv4(brokerConfig.clusterDnsIp!), config.data.clusterDnsIP, 'the broker is told where its cluster DNS is (parseFlags checks it lies in the service network)');
+    assert.equal(brokerConfig.clusterDomain, config.data.clusterDomain);
     const routerConfig = parseFlags(resolvedArgs(router, config), {});
     assert.deepEqual(routerConfig.controllers, ['router']);
     assert.notEqual(brokerConfig.serverPortHttp, routerConfig.serverPortHttp, 'both use hostNetwork: their HTTP ports must differ');

@@ -21,7 +21,10 @@ for (const cluster of CLUSTERS) {
 
       const values = (parse(readFileSync(path.join(overlayDir(cluster), 'values.yaml'), 'utf8')) as { data: Record<string, string> }).data;
       const config = JSON.parse(await c.ok(['-n', 'kube-system', 'get', 'configmap', 'kubelink-config', '-o', 'json'])) as { data: Record<string, string> };
-      assert.deepEqual(config.data, { linkAddress: values.linkAddress, serviceCidr: values.serviceCidr, nodeCidr: values.nodeCidr, podCidr: values.podCidr, clusterName: values.clusterName });
+      assert.deepEqual(config.data, {
+        linkAddress: values.linkAddress, serviceCidr: values.serviceCidr, nodeCidr: values.nodeCidr, podCidr: values.podCidr,
+        clusterName: values.clusterName, clusterDnsIP: values.clusterDnsIP, clusterDomain: values.clusterDomain,
+      });
       assert.equal((await c.ok(['-n', 'kube-system', 'get', 'service', 'kubelink-dns', '-o', 'jsonpath={.spec.clusterIP}'])).trim(), values.dnsServiceIP);
       assert.match(await c.ok(['-n', 'kube-system', 'get', 'configmap', 'coredns-custom', '-o', 'jsonpath={.data.kubelink\\.server}']), new RegExp(`forward \\. ${values.dnsServiceIP.replace(/\./g, '\\.')}`));
       const service = JSON.parse(await c.ok(['-n', 'kube-system', 'get', 'service', 'kubelink-broker', '-o', 'json'])) as { metadata: { annotations: Record<string, string> } };

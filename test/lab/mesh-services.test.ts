@@ -120,6 +120,15 @@ describe('MeshServices, egress and ingress on a two-cluster lab', () => {
     await lab.kubectl(c1.index, ['delete', 'klink', 'same']);
     await lab.kubectl(c2.index, ['delete', 'msvc', 'echo-again', 'missing', 'badport']);
     await lab.kubectl(c2.index, ['delete', 'svc', 'x']);
+
+    // c2's own link to c1 routes the mesh address to c1: c2's MeshService yields, the link keeps working.
+    await patchLink(c2, c1.name, { egress: [`${MESH_ADDRESS}/32`] });
+    await waitForMsvc(c2, 'echo', 'Invalid', /^spec\.meshAddress "192\.168\.0\.100": is routed to the linked cluster c1 by its KubeLink's spec\.egress\[0\] 192\.168\.0\.100\/32$/);
+    assert.match((await lab.kubectl(c2.index, ['get', 'msvc', '-o', 'wide'])).stdout, /echo .*Invalid.*routed to the linked cluster c1/);
+    assert.equal((await lab.requestEcho(c2.pods.client2, c1.serviceIp)).cluster, c1.name, 'the link is not disturbed');
+    await patchLink(c2, c1.name, { egress: null });
+    await waitForMsvc(c2, 'echo', 'Ok');
+    await lab.waitForEcho(c1.pods.client2, MESH_ADDRESS, c2.name, { timeoutMs: 20_000 });
   });
 
   test('ingress: c1 allows c2 only its echo service; other destinations are dropped and counted', async () => {

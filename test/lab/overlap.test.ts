@@ -1,8 +1,9 @@
 // Two clusters with the same service CIDR (echo at 100.64.0.100 in both) linked without
 // cidr: c2 publishes its echo with a MeshService at 192.168.0.100 and on port 8080 of its
 // cluster address; c1's KubeLink c2 routes 192.168.0.100/32 as egress. A pod of c1 gets
-// c2's echo from the mesh address and its own from the ClusterIP. Run under
-// `flock /work/locks/lab.lock`.
+// c2's echo from the mesh address and its own from the ClusterIP, and by the MeshService's
+// name (echo.default.msvc.c2.kubelink), which c1's broker asks of c2's broker through the
+// tunnel. Run under `flock /work/locks/lab.lock`.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../loadtest/lab/lab.js';
@@ -10,7 +11,9 @@ import { applyYaml as applyLabYaml } from '../helpers/lab-kubectl.js';
 import { kubernetesLabHooks } from '../helpers/kubernetes-lab.js';
 import { KubelinkKubernetesPath } from '../../loadtest/lab/kubelink-k8s-path.js';
 import { readLinkStates } from '../../loadtest/lab/kubelink-states.js';
-import type { LabCluster } from '../../loadtest/lab/topology.js';
+import { BROKER_DNS_PORT, type LabCluster } from '../../loadtest/lab/topology.js';
+import type { EchoReply } from '../../loadtest/lab/echo-server.js';
+import { dig } from '../helpers/lab-dig.js';
 
 describe('two clusters with the same service CIDR, linked through a MeshService', () => {
   const lab = new Lab({ clusters: 2, staticRoutes: false, sameServiceCidr: true });
@@ -51,5 +54,37 @@ describe('two clusters with the same service CIDR, linked through a MeshService'
     const wide = (await lab.kubectl(c2.index, ['get', 'msvc', '-o', 'wide'])).stdout;
     assert.match(wide, /echo .*192\.168\.0\.100 .*Ok/);
     assert.match(wide, /echo-port .*192\.168\.0\.12 .*Ok/);
+  });
+
+  // Needs the MeshServices and the egress of the test before.
+  test("a c1 pod resolves c2's MeshServices by name (through c2's broker, over the tunnel) and reaches them through the answer; SRV gives the port-mode port", async () => {
+    const msvcName = 'echo.default.msvc.c2.kubelink';
+    const resolved = await lab.retry(`${msvcName} from ${c1.pods.client2.ns}`, { timeoutMs: 30_000, intervalMs: 300 }, async () => {
+      const r = await dig(lab, c1.pods.client2.ns, msvcName);
+      assert.deepEqual(r.answers, ['192.168.0.100'], r.output);
+      return r;
+    });
+    assert.ok(resolved.flags.includes('aa'), resolved.output);
+    assert.notEqual(resolved.answers[0], c2.serviceIp, 'the mesh address, not the ClusterIP c1 has too');
+    const { stdout } = await lab.exec(c1.pods.client2.ns, ['wget', '-q', '-T', '5', '-O', '-', `http://${msvcName}/`], { timeoutMs: 20_000 });
+    assert.equal((JSON.parse(stdout) as EchoReply).cluster, c2.name, 'wget by the name reaches c2');
+
+    const srv = await dig(lab, c1.pods.client2.ns, '_http._tcp.echo-port.default.msvc.c2.kubelink', [], undefined, 'SRV');
+    assert.deepEqual(srv.answers, ['0 100 8080 echo-port.default.msvc.c2.kubelink.'], srv.output);
+    const target = await dig(lab, c1.pods.client2.ns, 'echo-port.default.msvc.c2.kubelink');
+    assert.deepEqual(target.answers, [c2.clusterIp], 'port mode: the cluster address');
+    const portMode = await lab.exec(c1.pods.client2.ns, ['wget', '-q', '-T', '5', '-O', '-', 'http://echo-port.default.msvc.c2.kubelink:8080/'], { timeoutMs: 20_000 });
+    assert.equal((JSON.parse(portMode.stdout) as EchoReply).cluster, c2.name);
+
+    assert.equal((await dig(lab, c1.pods.client2.ns, 'nope.default.msvc.c2.kubelink')).status, 'NXDOMAIN');
+    assert.equal((await dig(lab, c1.pods.client2.ns, 'echo.default.msvc.c9.kubelink')).status, 'NXDOMAIN');
+    // What let c1's broker ask: c2's gateway guard opens the DNS port on its cluster address, nothing more.
+    const guard = (await lab.exec(c2.gateway.ns, ['iptables', '-S', 'KUBELINK-IN-kubelink'])).stdout;
+    assert.deepEqual(guard.split('\n').filter((l) => l.includes('--dport')), [
+      `-A KUBELINK-IN-kubelink -d ${c2.clusterIp}/32 -p udp -m udp --dport ${BROKER_DNS_PORT} -j RETURN`,
+      `-A KUBELINK-IN-kubelink -d ${c2.clusterIp}/32 -p tcp -m tcp --dport ${BROKER_DNS_PORT} -j RETURN`,
+    ]);
+    // c2's own pods get the same name answered by their own broker.
+    assert.deepEqual((await dig(lab, c2.pods.client2.ns, msvcName)).answers, ['192.168.0.100']);
   });
 });

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CONFIG_DEFAULTS, FlagError, MAX_WORKERS, flagNames, helpText, parseFlags } from '../../src/main/flags.js';
 import { parseIpv4 } from '../../src/shared/cidr.js';
+import { DEFAULT_BROKER_TIMINGS, dataPlaneSettings } from '../../src/main/broker/broker.js';
 
 const BROKER = ['--controllers=broker', '--link-address', '192.168.0.11/24', '--service-cidr=100.64.0.0/20', '--certfile', 'c.pem', '--keyfile', 'k.pem', '--cacertfile', 'ca.pem'];
 
@@ -285,4 +286,36 @@ test('bad DNS identity flags name the flag and the value', () => {
   assert.match(flagError([...BROKER, '--mesh-domain=']).message, /^--mesh-domain "": is not a DNS name/);
   assert.match(flagError([...BROKER, '--dns-port=65536']).message, /^--dns-port "65536": is not a port number \(expected an integer 0\.\.65535\)/);
   assert.match(flagError([...BROKER, '--dns-port=dns']).message, /^--dns-port "dns"/);
+});
+
+test("this cluster's DNS: --cluster-dns-ip defaults to the service CIDR base + 10 and --cluster-domain to cluster.local; both reach the data plane settings", () => {
+  const c = parseFlags(BROKER, {});
+  assert.equal(c.clusterDnsIp, undefined);
+  assert.equal(c.clusterDomain, 'cluster.local');
+  assert.deepEqual(dataPlaneSettings(c, DEFAULT_BROKER_TIMINGS).clusterDns, { dnsIp: parseIpv4('100.64.0.10'), domain: 'cluster.local' });
+  const set = parseFlags([...BROKER, '--cluster-dns-ip=100.64.15.254', '--cluster-domain=Corp.Example.'], {});
+  assert.equal(set.clusterDnsIp, parseIpv4('100.64.15.254'));
+  assert.equal(set.clusterDomain, 'corp.example', 'normalized like --mesh-domain');
+  assert.deepEqual(dataPlaneSettings(set, DEFAULT_BROKER_TIMINGS).clusterDns, { dnsIp: parseIpv4('100.64.15.254'), domain: 'corp.example' });
+});
+
+test('a bad --cluster-dns-ip or --cluster-domain names the flag and the value, and says why an address outside --service-cidr cannot work', () => {
+  assert.equal(flagError([...BROKER, '--cluster-dns-ip=100.64.0.300']).message, '--cluster-dns-ip "100.64.0.300": is not an IPv4 address (expected the ClusterIP of the cluster DNS Service, e.g. 100.64.0.10)');
+  assert.equal(
+    flagError([...BROKER, '--cluster-dns-ip=169.254.20.10']).message,
+    '--cluster-dns-ip "169.254.20.10": is outside --service-cidr 100.64.0.0/20: peers reach this cluster\'s DNS only through their route to its service network, and the inbound check admits nothing else (expected the ClusterIP of the cluster DNS Service, inside --service-cidr)',
+  );
+  assert.match(flagError([...BROKER, '--cluster-dns-ip=100.64.16.10']).message, /^--cluster-dns-ip "100\.64\.16\.10": is outside --service-cidr 100\.64\.0\.0\/20/, 'just past the end');
+  assert.match(flagError([...BROKER, '--cluster-dns-ip=100.64.0.0']).message, /^--cluster-dns-ip "100\.64\.0\.0": is the network address of --service-cidr 100\.64\.0\.0\/20, which no Service gets/);
+  assert.match(flagError([...BROKER, '--cluster-dns-ip=100.64.15.255']).message, /^--cluster-dns-ip "100\.64\.15\.255": is the broadcast address of --service-cidr/);
+  assert.ok(parseFlags([...BROKER, '--cluster-dns-ip=100.64.0.1'], {}), 'the first and last Service addresses are fine');
+  assert.match(flagError([...BROKER, '--cluster-domain=cluster_local']).message, /^--cluster-domain "cluster_local": is not a DNS name \(expected a DNS name, e.g\. cluster\.local\)/);
+  assert.match(flagError([...BROKER, '--cluster-domain=']).message, /^--cluster-domain "": is not a DNS name/);
+});
+
+test('kubelink exits 2 with one line naming --cluster-dns-ip and its value when it lies outside --service-cidr', () => {
+  const cli = fileURLToPath(new URL('../../src/main/cli.js', import.meta.url));
+  const run = spawnSync(process.execPath, [cli, ...BROKER, '--cluster-dns-ip', '10.96.0.10'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(run.status, 2, run.stderr);
+  assert.match(run.stderr, /^kubelink: --cluster-dns-ip "10\.96\.0\.10": is outside --service-cidr 100\.64\.0\.0\/20: .*\n$/);
 });

@@ -11,6 +11,7 @@ import { HttpServer } from '../http/http-server.js';
 import type { LeaderElector } from '../k8s/leader-election.js';
 import { DataPlane, type DataPlaneParts, type DataPlaneSettings } from './data-plane.js';
 import { productionParts } from './data-plane-parts.js';
+import { ownClusterDns } from '../dns/cluster-dns.js';
 
 export interface BrokerTimings {
   /** Dial on demand: the least time between two takes of the demand words (DataPlaneSettings). */
@@ -34,12 +35,14 @@ export function dataPlaneSettings(config: Config, timings: BrokerTimings): DataP
   return {
     linkAddress,
     serviceCidr,
+    clusterDns: ownClusterDns(serviceCidr, config),
     podCidr: config.podCidr,
     nodeCidr: config.nodeCidr,
     nodeIp: config.nodeIp,
     servedLinks: config.servedLinks,
     brokerPort: config.brokerPort,
     mtu: config.mtu,
+    dnsPort: config.dnsPort,
     logLevel: config.logLevel,
     demandCheckMs: timings.demandCheckMs,
     reconcileMs: timings.reconcileMs,

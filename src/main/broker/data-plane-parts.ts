@@ -14,8 +14,8 @@ import { PeerListener } from './peer-listener.js';
 import { ShardSupervisor } from './shard-supervisor.js';
 import type { PublishedAddress } from '../../shared/inbound-filter.js';
 import { formatIpv4 } from '../../shared/cidr.js';
-import { conventionalClusterDns } from '../dns/cluster-dns.js';
 import { DnsService } from '../dns/dns-service.js';
+import type { MeshServiceEntry } from '../dns/mesh-service-zone.js';
 
 export async function productionParts(config: Config, settings: DataPlaneSettings, log: Logger): Promise<DataPlaneParts> {
   const tls = await createTlsSource(config, log);
@@ -34,8 +34,15 @@ export async function productionParts(config: Config, settings: DataPlaneSetting
     shards: (initFor) => new ShardSupervisor(config.workers, initFor, log.child({ component: 'shards' })),
     listener: (handOver, admission) => new PeerListener(loadNative(), handOver, log.child({ component: 'listener' }), admission),
     ...(k8s && {
-      meshServices: (ifname: string, publish: (published: PublishedAddress[]) => void) =>
-        new k8s.MeshServiceController({ kubeConfig: k8s.loadKubeConfig(config.kubeconfig), ifname, linkAddress: settings.linkAddress, publish, log: log.child({ component: 'mesh-services' }) }),
+      meshServices: (ifname: string, publish: (published: PublishedAddress[]) => void, publishNames: (entries: MeshServiceEntry[]) => void) =>
+        new k8s.MeshServiceController({
+          kubeConfig: k8s.loadKubeConfig(config.kubeconfig),
+          ifname,
+          linkAddress: settings.linkAddress,
+          publish,
+          publishNames,
+          log: log.child({ component: 'mesh-services' }),
+        }),
     }),
     dns: config.dnsPort > 0
       ? (registry) => new DnsService(
@@ -44,7 +51,7 @@ export async function productionParts(config: Config, settings: DataPlaneSetting
             meshDomain: config.meshDomain,
             clusterName: config.clusterName,
             clusterAddress: formatIpv4(settings.linkAddress.address),
-            ownDns: conventionalClusterDns(settings.serviceCidr),
+            ownDns: settings.clusterDns,
           },
           registry,
           log.child({ component: 'dns' }),

@@ -33,8 +33,8 @@ import { BrokerMetrics, type MetricsSource } from './broker-metrics.js';
 import type { ShardRings } from './datapath.js';
 import type { PeerAdmission, RefusalReason } from './peer-listener.js';
 import type { ShardInitTemplate, ShardOwner } from './shard-supervisor.js';
-import { conventionalClusterDns } from '../dns/cluster-dns.js';
 import type { HelloDns } from '../../shared/wire.js';
+import type { MeshServiceEntry } from '../dns/mesh-service-zone.js';
 import { TunnelManager, type LinkStatusReport, type ShardChannel, type TunnelDatapath } from './tunnel-manager.js';
 
 /** The data path as the data plane drives it (Datapath; faked in tests). */
@@ -86,8 +86,8 @@ export interface DataPlaneListener {
 export interface DataPlaneMeshServices {
   /** The mesh addresses and ports published now, for the shards' inbound check. */
   published(): PublishedAddress[];
-  /** Cluster addresses of the valid KubeLinks: no MeshService may take one. */
-  setLinkClusterAddresses(addresses: readonly number[]): void;
+  /** The valid KubeLinks: no MeshService may take a cluster address or an address in spec.egress of one. */
+  setLinks(links: readonly ValidLink[]): void;
   start(): Promise<void>;
   /** Re-applies the NAT and statuses (repairs deleted rules). */
   reconcile(): Promise<void>;
@@ -100,6 +100,8 @@ export interface DataPlaneDns {
   start(): Promise<number>;
   setLinks(links: readonly ValidLink[]): void;
   setLinkStatus(name: string, state: LinkState, announced: HelloDns | undefined): void;
+  /** This cluster's Ok MeshServices, for their names. */
+  setMeshServices(entries: readonly MeshServiceEntry[]): void;
   stop(): Promise<void>;
 }
 
@@ -115,13 +117,15 @@ export interface DataPlaneParts {
   shards(initFor: (shard: number) => ShardInitTemplate): DataPlaneShards;
   listener(handOver: (fd: number, remote: string, address: string) => void, admission: PeerAdmission): DataPlaneListener;
   /** With links from Kubernetes: MeshServices published through this TUN device. */
-  meshServices?(ifname: string, publish: (published: PublishedAddress[]) => void): DataPlaneMeshServices;
+  meshServices?(ifname: string, publish: (published: PublishedAddress[]) => void, publishNames: (entries: MeshServiceEntry[]) => void): DataPlaneMeshServices;
 }
 
 /** The broker's flags as the data plane needs them, checked once (dataPlaneSettings in broker.ts). */
 export interface DataPlaneSettings {
   linkAddress: Ipv4Interface;
   serviceCidr: Ipv4Prefix;
+  /** This cluster's DNS (--cluster-dns-ip, --cluster-domain): announced in the hello, asked for own names. */
+  clusterDns: HelloDns;
   podCidr?: Ipv4Prefix;
   nodeCidr?: Ipv4Prefix;
   /** --node-ip; without it the node's address inside nodeCidr, for status.gateway. */
@@ -130,6 +134,8 @@ export interface DataPlaneSettings {
   brokerPort: number;
   /** --mtu: the TUN's MTU. */
   mtu: number;
+  /** --dns-port of the mesh DNS (0 or absent: none); the gateway guard admits it from peers. */
+  dnsPort?: number;
   logLevel: string;
   /**
    * Dial on demand: after handing the marked links to the tunnel manager, the data plane
@@ -172,7 +178,8 @@ export class DataPlane {
   private served: ValidLink[] = [];
   private meshServices: DataPlaneMeshServices | undefined;
   /** Cluster addresses of all valid KubeLinks (served here or elsewhere). */
-  private linkClusterAddresses: number[] = [];
+  /** Served and not served (--served-links): the MeshServices must avoid all their addresses. */
+  private validLinks: ValidLink[] = [];
   private invalidLinks = 0;
   private gateway: string | undefined;
   /** The TUN as set up by start(); links (and so route reconciles) come only after it. */
@@ -218,7 +225,7 @@ export class DataPlane {
     this.shards = parts.shards((shard) => ({
       shardIndex: shard,
       ...datapath.shardRings(shard),
-      local: { clusterAddress: settings.linkAddress.address, serviceCidr: settings.serviceCidr, dns: conventionalClusterDns(settings.serviceCidr) },
+      local: { clusterAddress: settings.linkAddress.address, serviceCidr: settings.serviceCidr, dns: settings.clusterDns },
       tls: tls.current(),
       published: this.meshServices?.published() ?? [],
       tlsCiphers: settings.tlsCiphers,
@@ -279,7 +286,7 @@ export class DataPlane {
 
       const ifname = datapath.openTun();
       this.stops.push(() => datapath.stop());
-      const tun: TunGateway = { ifname, linkAddress: settings.linkAddress, serviceCidr: settings.serviceCidr, mtu: settings.mtu };
+      const tun: TunGateway = { ifname, linkAddress: settings.linkAddress, serviceCidr: settings.serviceCidr, mtu: settings.mtu, dnsPort: settings.dnsPort };
       await network.setUpTun(tun);
       this.stops.push(() => network.tearDownTun(tun));
       this.tun = tun;
@@ -305,9 +312,13 @@ export class DataPlane {
       await links.start((resources) => this.onResources(resources));
       this.stops.push(() => links.stop());
 
-      const meshServices = this.parts.meshServices?.(ifname, (published) => this.shards.broadcast({ type: 'published', published }));
+      const meshServices = this.parts.meshServices?.(
+        ifname,
+        (published) => this.shards.broadcast({ type: 'published', published }),
+        (entries) => this.dns?.setMeshServices(entries),
+      );
       if (meshServices) {
-        meshServices.setLinkClusterAddresses(this.linkClusterAddresses);
+        meshServices.setLinks(this.validLinks);
         await meshServices.start();
         this.meshServices = meshServices;
         this.stops.push(() => meshServices.stop());
@@ -383,8 +394,8 @@ export class DataPlane {
       void this.report(link.name, 'Invalid', link.message);
     }
     this.served = plan.served;
-    this.linkClusterAddresses = [...plan.served, ...plan.elsewhere].map((l) => l.clusterAddress).sort((a, b) => a - b);
-    this.meshServices?.setLinkClusterAddresses(this.linkClusterAddresses);
+    this.validLinks = [...plan.served, ...plan.elsewhere];
+    this.meshServices?.setLinks(this.validLinks);
     this.dns?.setLinks(this.served);
     this.tunnels.setLinks(this.served);
     void this.networkReconcile.run();

@@ -1,7 +1,15 @@
 // Accepts peer TCP connections on --broker-port and hands each to a shard. The main thread
 // never reads from them (pauseOnConnect): it dup()s the descriptor for the shard and
-// destroys its own socket, so exactly one event loop owns each descriptor (Node 20 has no
-// reusePort, and a socket object cannot be posted to a worker).
+// destroys its own socket, so exactly one event loop owns each descriptor.
+// Why one listener here rather than one per shard: the handshake caps (total and per
+// source address, PeerAdmission) and the choice of the least loaded shard are made in one
+// place before any shard spends TLS work. Node 24 could let each shard listen on the port
+// itself (listen's reusePort, SO_REUSEPORT), but the kernel would then pick the shard by a
+// hash of the addresses, the caps would hold per shard only, and connections waiting in a
+// crashed shard's accept queue would be reset. Why a dup'd descriptor rather than the socket:
+// it works on every Node and platform this runs on; Node 24.22 can also move an accepted
+// net.Socket to a worker (postMessage transfer list, Unix only, nodejs/node#64225), which
+// would spare the addon's dup but change the shard protocol for no gain in behaviour.
 import net from 'node:net';
 import { once } from 'node:events';
 import type { NativeAddon } from '../../shared/native.js';

@@ -1,5 +1,6 @@
 // The table the DNS resolver consults: for each cluster name, whether its names resolve,
-// where (its cluster DNS, through the tunnel or locally) and whether its link is Up. Fed
+// where (its cluster DNS, through the tunnel or locally; its MeshService names: the peer
+// broker's DNS at the peer's cluster address, or locally) and whether its link is Up. Fed
 // by the broker: the served links after validation, each link's status reports (with what
 // the peer announced in its hello) and this cluster's own name.
 import { formatIpv4 } from '../../shared/cidr.js';
@@ -16,18 +17,24 @@ interface LinkRecord {
   announced: HelloDns | undefined;
 }
 
+export interface TargetPorts {
+  /** Port of every cluster DNS (53; tests use others). */
+  clusterDns: number;
+  /** Port of the peer brokers' DNS for the mesh domain: this broker's own --dns-port (one value for the mesh). */
+  meshDns: number;
+}
+
 export class ClusterTargetTable implements ClusterTargets {
   private readonly links = new Map<string, LinkRecord>();
   private readonly ownName: string | undefined;
   private readonly own: ClusterTarget | undefined;
 
-  /**
-   * `ownName`/`ownDns`: this cluster (--cluster-name), answered by the local cluster DNS.
-   * `port` is the cluster DNS port (53; tests use others).
-   */
-  constructor(ownName: string | undefined, ownDns: HelloDns, private readonly port = CLUSTER_DNS_PORT) {
+  /** `ownName`/`ownDns`: this cluster (--cluster-name), answered by the local cluster DNS and MeshService zone. */
+  constructor(ownName: string | undefined, ownDns: HelloDns, private readonly ports: TargetPorts = { clusterDns: CLUSTER_DNS_PORT, meshDns: 0 }) {
     this.ownName = ownName;
-    this.own = ownName === undefined ? undefined : { up: true, server: { ip: formatIpv4(ownDns.dnsIp), port, route: 'local' }, domain: ownDns.domain };
+    this.own = ownName === undefined
+      ? undefined
+      : { up: true, clusterDns: { server: { ip: formatIpv4(ownDns.dnsIp), port: ports.clusterDns, route: 'local' }, domain: ownDns.domain }, meshServices: 'local' };
   }
 
   /** The served, valid links; links not in the list resolve no more (deleted, Invalid). */
@@ -54,7 +61,12 @@ export class ClusterTargetTable implements ClusterTargets {
     const record = this.links.get(cluster);
     if (!record || record.link.dns.omitPropagation) return undefined;
     const dns = effectiveClusterDns(record.link.dns, record.announced, record.link.serviceCidr);
-    if (!dns) return undefined;
-    return { up: record.state === 'Up', server: { ip: formatIpv4(dns.dnsIp), port: this.port, route: 'mesh' }, domain: dns.domain };
+    return {
+      up: record.state === 'Up',
+      clusterDns: dns && { server: { ip: formatIpv4(dns.dnsIp), port: this.ports.clusterDns, route: 'mesh' }, domain: dns.domain },
+      // An egress-only link (no cidr, nothing announced) has no cluster DNS to ask, but its
+      // MeshServices have names: the peer's broker answers them at its cluster address.
+      meshServices: this.ports.meshDns > 0 ? { ip: formatIpv4(record.link.clusterAddress), port: this.ports.meshDns, route: 'mesh' } : undefined,
+    };
   }
 }

@@ -7,6 +7,7 @@ import net from 'node:net';
 import type { Logger } from '../../shared/log.js';
 import type { Resolution } from './mesh-resolver.js';
 import type { UpstreamTransport } from './upstream-client.js';
+import { bindUdpAndTcp } from './udp-tcp-port.js';
 
 export interface DnsServerOptions {
   port: number;
@@ -36,28 +37,17 @@ export class DnsServer {
 
   /** Listens on UDP and TCP; resolves with the port (useful when options.port is 0 in tests). */
   async listen(): Promise<number> {
-    const udp = dgram.createSocket('udp4');
-    this.udp = udp;
+    const { udp, tcp, port } = await bindUdpAndTcp(
+      this.options.port,
+      this.options.host,
+      () => dgram.createSocket('udp4'),
+      () => net.createServer((socket) => this.onConnection(socket)),
+    );
     udp.on('message', (msg, rinfo) => void this.answerUdp(msg, rinfo));
     udp.on('error', (err) => this.log.warn('DNS UDP socket error', { err }));
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind({ port: this.options.port, address: this.options.host }, () => {
-        udp.off('error', reject);
-        resolve();
-      });
-    });
-    const port = udp.address().port;
-    const tcp = net.createServer((socket) => this.onConnection(socket));
     tcp.maxConnections = this.options.maxTcpConnections;
+    this.udp = udp;
     this.tcp = tcp;
-    await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject);
-      tcp.listen({ port, host: this.options.host }, () => {
-        tcp.off('error', reject);
-        resolve();
-      });
-    });
     return port;
   }
 

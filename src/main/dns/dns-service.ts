@@ -11,6 +11,7 @@ import { ClusterTargetTable, CLUSTER_DNS_PORT } from './cluster-targets.js';
 import { DnsMetrics } from './dns-metrics.js';
 import { DEFAULT_DNS_SERVER_OPTIONS, DnsServer } from './dns-server.js';
 import { DEFAULT_RESOLVER_OPTIONS, MeshResolver, type Resolution } from './mesh-resolver.js';
+import type { MeshServiceEntry } from './mesh-service-zone.js';
 import { DEFAULT_UPSTREAM_TIMEOUT_MS, UpstreamClient } from './upstream-client.js';
 
 export interface DnsServiceConfig {
@@ -23,6 +24,8 @@ export interface DnsServiceConfig {
   ownDns: HelloDns;
   /** Port of every cluster DNS (53; tests use others). */
   clusterDnsPort?: number;
+  /** Port of the peer brokers' DNS, asked for their MeshService names; default `port` (the mesh shares one --dns-port). */
+  peerDnsPort?: number;
   /** Address to listen on; default all. */
   host?: string;
 }
@@ -43,7 +46,7 @@ export class DnsService {
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
   ) {
-    this.targets = new ClusterTargetTable(config.clusterName, config.ownDns, config.clusterDnsPort ?? CLUSTER_DNS_PORT);
+    this.targets = new ClusterTargetTable(config.clusterName, config.ownDns, { clusterDns: config.clusterDnsPort ?? CLUSTER_DNS_PORT, meshDns: config.peerDnsPort ?? config.port });
     this.upstream = new UpstreamClient({ meshSourceAddress: config.clusterAddress, timeoutMs: DEFAULT_UPSTREAM_TIMEOUT_MS, maxTcpAnswerBytes: 0xffff }, clock);
     this.cache = new AnswerCache(DEFAULT_ANSWER_CACHE_OPTIONS, () => clock.now());
     this.resolver = new MeshResolver({ meshDomain: config.meshDomain, ...DEFAULT_RESOLVER_OPTIONS }, this.targets, this.upstream, this.cache, () => clock.now());
@@ -61,7 +64,13 @@ export class DnsService {
   /** Binds the upstream sockets and the listener; resolves with the listening port. */
   async start(): Promise<number> {
     await this.upstream.start();
-    const port = await this.server.listen();
+    let port: number;
+    try {
+      port = await this.server.listen();
+    } catch (err) {
+      await this.upstream.stop();
+      throw err;
+    }
     this.log.info('DNS for the mesh domain listening', { port, meshDomain: this.config.meshDomain, clusterName: this.config.clusterName });
     return port;
   }
@@ -72,6 +81,11 @@ export class DnsService {
 
   setLinkStatus(name: string, state: LinkState, announced: HelloDns | undefined): void {
     this.targets.setStatus(name, state, announced);
+  }
+
+  /** This cluster's published (Ok) MeshServices, answered under msvc.<cluster>.<mesh> and msvc.<mesh>. */
+  setMeshServices(entries: readonly MeshServiceEntry[]): void {
+    this.resolver.meshServices.set(entries);
   }
 
   private onResolved(resolution: Resolution, transport: string): void {

@@ -9,6 +9,11 @@
 //                            (through the tunnel, or locally for our own cluster name),
 //                            rewrite the answer's names back, cache it; no answer within
 //                            the upstream timeout -> SERVFAIL
+//   <x>.msvc.<cluster>.<mesh> -> the cluster's MeshServices (mesh-service-zone.ts): our own
+//                            answered from the zone; a peer's asked as <x>.msvc.<mesh> of
+//                            the peer broker's DNS at its cluster address (through the
+//                            tunnel), cached and mapped back like the above
+//   <x>.msvc.<mesh>       -> our own MeshServices (the form peers' brokers ask)
 //
 // Concurrent identical questions share one upstream exchange, and the upstream
 // exchanges in flight are bounded: beyond the bound a query gets SERVFAIL at once, so a
@@ -17,13 +22,14 @@ import dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, Question } from 'dns-packet';
 import { AnswerCache, type CachedAnswer } from './answer-cache.js';
 import { checkQuery } from './query-check.js';
-import { joinName, parseMeshName, toMeshName } from './name-rewrite.js';
+import { isUnder, joinName, parseMeshName, toMeshName, trimDot } from './name-rewrite.js';
+import { MESH_SERVICE_LABEL, MeshServiceZone } from './mesh-service-zone.js';
 import { rewriteRecords } from './record-rewrite.js';
 import type { Upstream, UpstreamServer, UpstreamTransport } from './upstream-client.js';
 
-export const Rcode = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
-export type RcodeName = keyof typeof Rcode;
-const RCODE_NAMES = Object.fromEntries(Object.entries(Rcode).map(([k, v]) => [v, k])) as Record<number, RcodeName>;
+import { Rcode, RCODE_NAMES, type RcodeName } from './rcode.js';
+
+export { Rcode, type RcodeName };
 
 /** The label results are counted under; 'dropped' means no reply was sent. */
 export type QueryResult = RcodeName | 'dropped';
@@ -32,9 +38,13 @@ export type QueryResult = RcodeName | 'dropped';
 export interface ClusterTarget {
   /** false while the link's tunnel is not Up: SERVFAIL without asking. */
   up: boolean;
-  server: UpstreamServer;
-  /** The cluster's own domain, e.g. cluster.local. */
-  domain: string;
+  /** Its cluster DNS and the cluster's own domain (e.g. cluster.local); undefined when nothing names one. */
+  clusterDns: { server: UpstreamServer; domain: string } | undefined;
+  /**
+   * Where its MeshService names (`<x>.msvc.<cluster>.<mesh>`) are answered: 'local' for
+   * this cluster, else the peer broker's DNS at the peer's cluster address; undefined: not known.
+   */
+  meshServices: UpstreamServer | 'local' | undefined;
 }
 
 /** The clusters the resolver knows; `lookup` is undefined for unknown, Invalid and omitted ones. */
@@ -87,6 +97,8 @@ export class MeshResolver {
     private readonly upstream: Upstream,
     private readonly cache: AnswerCache,
     private readonly nowMs: () => number,
+    /** This cluster's published MeshServices (the broker's controller keeps it current). */
+    readonly meshServices: MeshServiceZone = new MeshServiceZone(),
   ) {}
 
   get exchangesInFlight(): number {
@@ -110,6 +122,11 @@ export class MeshResolver {
     const opcode = ((packet.flags ?? 0) >> 11) & 0xf;
     if (opcode !== 0) return this.done(packet, question, transport, { rcode: Rcode.NOTIMP }, '');
 
+    const meshServiceZone = `${MESH_SERVICE_LABEL}.${this.options.meshDomain}`;
+    if (isUnder(trimDot(question.name), meshServiceZone)) {
+      // msvc.<mesh-domain>: this cluster's own MeshServices, the form peers' brokers ask.
+      return this.answerLocally(packet, question, transport, '', trimDot(question.name), meshServiceZone.split('.').length);
+    }
     const mesh = parseMeshName(question.name, this.options.meshDomain, (c) => this.targets.lookup(c) !== undefined);
     if (mesh.kind === 'outside') return this.done(packet, question, transport, { rcode: Rcode.REFUSED }, '');
     if (mesh.kind === 'apex') {
@@ -118,23 +135,64 @@ export class MeshResolver {
       return this.done(packet, question, transport, { rcode: apex ? Rcode.NOERROR : Rcode.NXDOMAIN, authorities: [this.meshSoa()] }, '');
     }
     const target = this.targets.lookup(mesh.cluster)!;
-    if (!target.up) return this.done(packet, question, transport, { rcode: Rcode.SERVFAIL }, mesh.cluster);
-
     const meshClusterDomain = `${mesh.cluster}.${this.options.meshDomain}`;
-    const key = `${mesh.cluster}|${target.server.ip}|${target.domain}|${mesh.rest.toLowerCase()}|${question.type}|${question.class ?? 'IN'}`;
+    const labels = mesh.rest === '' ? [] : mesh.rest.split('.');
+    if (labels.at(-1)?.toLowerCase() === MESH_SERVICE_LABEL) {
+      // <x>.msvc.<cluster>.<mesh>: the cluster's MeshServices, known to its own broker.
+      const where = target.meshServices;
+      if (where === undefined) return this.done(packet, question, transport, { rcode: Rcode.NXDOMAIN, authorities: [this.meshSoa()] }, mesh.cluster);
+      if (where === 'local') {
+        return this.answerLocally(packet, question, transport, mesh.cluster, trimDot(question.name), meshClusterDomain.split('.').length + 1);
+      }
+      if (!target.up) return this.done(packet, question, transport, { rcode: Rcode.SERVFAIL }, mesh.cluster);
+      return this.forward(packet, question, transport, mesh.cluster, where, joinName(mesh.rest, this.options.meshDomain), (name) =>
+        toMeshName(name, meshServiceZone, `${MESH_SERVICE_LABEL}.${meshClusterDomain}`),
+      );
+    }
+    const clusterDns = target.clusterDns;
+    // An egress-only link whose peer announced no cluster DNS: only its MeshServices have names.
+    if (clusterDns === undefined) return this.done(packet, question, transport, { rcode: Rcode.NXDOMAIN, authorities: [this.meshSoa()] }, mesh.cluster);
+    if (!target.up) return this.done(packet, question, transport, { rcode: Rcode.SERVFAIL }, mesh.cluster);
+    return this.forward(packet, question, transport, mesh.cluster, clusterDns.server, joinName(mesh.rest, clusterDns.domain), (name) =>
+      toMeshName(name, clusterDns.domain, meshClusterDomain),
+    );
+  }
+
+  /** Answers from this cluster's MeshService zone; the zone is the last `zoneLabels` labels of `name`. */
+  private answerLocally(packet: DecodedPacket, question: Question, transport: UpstreamTransport, cluster: string, name: string, zoneLabels: number): Resolution {
+    const labels = name.split('.');
+    const relative = labels.slice(0, labels.length - zoneLabels);
+    const zone = labels.slice(labels.length - zoneLabels).join('.');
+    return this.done(packet, question, transport, this.meshServices.answer(question, relative, zone, this.meshSoa()), cluster);
+  }
+
+  /**
+   * Asks `server` for `upstreamName` (cache first; identical questions in flight share one
+   * exchange) and maps the names of its answer back with `toMesh`.
+   */
+  private async forward(
+    packet: DecodedPacket,
+    question: Question,
+    transport: UpstreamTransport,
+    cluster: string,
+    server: UpstreamServer,
+    upstreamName: string,
+    toMesh: (name: string) => string,
+  ): Promise<Resolution> {
+    const key = `${cluster}|${server.ip}:${server.port}|${upstreamName.toLowerCase()}|${question.type}|${question.class ?? 'IN'}`;
     const cached = this.cache.get(key);
-    if (cached) return { ...this.done(packet, question, transport, cached, mesh.cluster), cached: true };
+    if (cached) return { ...this.done(packet, question, transport, cached, cluster), cached: true };
 
     let exchange = this.inFlight.get(key);
     let forwardMs: number | undefined;
     if (!exchange) {
       if (this.inFlight.size >= this.options.maxInFlight) {
         this.overloaded++;
-        return this.done(packet, question, transport, { rcode: Rcode.SERVFAIL }, mesh.cluster);
+        return this.done(packet, question, transport, { rcode: Rcode.SERVFAIL }, cluster);
       }
       const started = this.nowMs();
-      const upstreamQuestion: Question = { name: joinName(mesh.rest, target.domain), type: question.type, class: question.class ?? 'IN' };
-      exchange = this.exchange(target, upstreamQuestion, (name) => toMeshName(name, target.domain, meshClusterDomain));
+      const upstreamQuestion: Question = { name: upstreamName, type: question.type, class: question.class ?? 'IN' };
+      exchange = this.exchange(server, upstreamQuestion, toMesh);
       this.inFlight.set(key, exchange);
       void exchange.then(
         (answer) => this.cache.put(key, answer),
@@ -149,14 +207,14 @@ export class MeshResolver {
     }
     try {
       const answer = await exchange;
-      return { ...this.done(packet, question, transport, answer, mesh.cluster), forwardMs };
+      return { ...this.done(packet, question, transport, answer, cluster), forwardMs };
     } catch (err) {
-      return { ...this.done(packet, question, transport, { rcode: Rcode.SERVFAIL }, mesh.cluster), forwardMs, problem: (err as Error).message };
+      return { ...this.done(packet, question, transport, { rcode: Rcode.SERVFAIL }, cluster), forwardMs, problem: (err as Error).message };
     }
   }
 
-  /** Asks the cluster's DNS (UDP, then TCP when the UDP answer was truncated); names mapped back into the mesh. */
-  private async exchange(target: ClusterTarget, question: Question, toMesh: (name: string) => string): Promise<CachedAnswer> {
+  /** Asks a cluster's DNS or a peer broker's (UDP, then TCP when the UDP answer was truncated); names mapped back into the mesh. */
+  private async exchange(server: UpstreamServer, question: Question, toMesh: (name: string) => string): Promise<CachedAnswer> {
     const query = dnsPacket.encode({
       type: 'query',
       id: 0,
@@ -164,10 +222,10 @@ export class MeshResolver {
       questions: [question],
       additionals: [{ type: 'OPT', name: '.', udpPayloadSize: this.options.udpPayloadBytes, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }],
     });
-    let raw = await this.upstream.exchange(target.server, query, 'udp');
+    let raw = await this.upstream.exchange(server, query, 'udp');
     let answer = dnsPacket.decode(raw);
     if (answer.flag_tc) {
-      raw = await this.upstream.exchange(target.server, query, 'tcp');
+      raw = await this.upstream.exchange(server, query, 'tcp');
       answer = dnsPacket.decode(raw);
     }
     const rcode = (answer.flags ?? 0) & 0xf;

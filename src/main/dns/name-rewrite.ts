@@ -13,7 +13,8 @@ export type MeshName =
   /** `<rest>.<cluster>.<mesh-domain>`; rest is '' for the cluster's own apex. */
   | { kind: 'cluster'; cluster: string; rest: string };
 
-function trimDot(name: string): string {
+/** The name without its root dot. */
+export function trimDot(name: string): string {
   return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 

@@ -3,7 +3,8 @@
 // every periodic broker network repair, which restores deleted rules) computes the plan
 // (mesh-service-plan.ts), applies its NAT (mesh-nat.ts: one iptables-save, and one
 // iptables-restore only when something differs), hands the published addresses and ports
-// to the shards' inbound check, and writes each MeshService's status.
+// to the shards' inbound check and the Ok MeshServices to the mesh DNS, and writes each
+// MeshService's status.
 //
 // Status writes go out only where the cached status differs from the plan; a failed
 // write is simply tried again by the next reconcile. A Service that does not exist yet
@@ -11,7 +12,7 @@
 // and re-runs the plan, so the MeshService turns Ok without anyone touching it.
 import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KUBELINK_GROUP, KUBELINK_VERSION, MESHSERVICE_PLURAL, type MeshServiceResource, type MeshServiceStatus } from '../../shared/types.js';
+import { KUBELINK_GROUP, KUBELINK_VERSION, MESHSERVICE_PLURAL, type MeshServiceResource, type MeshServiceStatus, type ValidLink } from '../../shared/types.js';
 import type { PublishedAddress } from '../../shared/inbound-filter.js';
 import type { Ipv4Interface } from '../../shared/cidr.js';
 import type { Logger } from '../../shared/log.js';
@@ -19,8 +20,10 @@ import { createCoalescedTask, type CoalescedTask } from '../../shared/coalesced-
 import { systemClock, withTimeout } from '../../shared/clock.js';
 import { apiErrorMessage, isNotFound } from '../k8s/api-error.js';
 import { ResilientInformer, type InformedObject, type ListResult } from '../k8s/informer.js';
+import type { MeshServiceEntry } from '../dns/mesh-service-zone.js';
 import { MeshNat } from './mesh-nat.js';
 import { planMeshServices, type EndpointSliceObject, type MeshPlan, type ServiceObject } from './mesh-service-plan.js';
+import type { MeshLocal } from './mesh-service-validation.js';
 
 const MESHSERVICES = { group: KUBELINK_GROUP, version: KUBELINK_VERSION, plural: MESHSERVICE_PLURAL };
 const STATUS_FIELDS = ['state', 'message', 'address'] as const;
@@ -32,6 +35,8 @@ export interface MeshServiceControllerOptions {
   linkAddress: Ipv4Interface;
   /** The shards get the published addresses and ports. */
   publish: (published: PublishedAddress[]) => void;
+  /** The mesh DNS gets the Ok MeshServices with their ports (their names). */
+  publishNames?: (entries: MeshServiceEntry[]) => void;
   log: Logger;
   /** start() fails when the first lists have not succeeded within this time. */
   initialSyncTimeoutMs?: number;
@@ -53,8 +58,9 @@ export class MeshServiceController {
   private meshServices: ResilientInformer<MeshServiceResource> | undefined;
   private services: ResilientInformer<ServiceObject & InformedObject> | undefined;
   private slices: ResilientInformer<EndpointSliceObject & InformedObject> | undefined;
-  private linkClusterAddresses: readonly number[] = [];
+  private links: Pick<MeshLocal, 'linkClusterAddresses' | 'linkEgress'> = { linkClusterAddresses: [], linkEgress: [] };
   private lastPublished = '';
+  private lastNames = '';
   private current: PublishedAddress[] = [];
   private started = false;
   private readonly task: CoalescedTask;
@@ -109,10 +115,17 @@ export class MeshServiceController {
     await this.reconcile();
   }
 
-  /** The cluster addresses of the KubeLinks changed (a mesh address must not be one). */
-  setLinkClusterAddresses(addresses: readonly number[]): void {
-    const changed = addresses.length !== this.linkClusterAddresses.length || addresses.some((a, i) => a !== this.linkClusterAddresses[i]);
-    this.linkClusterAddresses = [...addresses];
+  /**
+   * The valid KubeLinks changed: a mesh address must be neither a link's cluster address nor
+   * inside a link's spec.egress. Re-plans only when either changed.
+   */
+  setLinks(links: readonly Pick<ValidLink, 'name' | 'clusterAddress' | 'egress'>[]): void {
+    const next = {
+      linkClusterAddresses: links.map((l) => l.clusterAddress).sort((a, b) => a - b),
+      linkEgress: links.flatMap((l) => l.egress.map((prefix, index) => ({ link: l.name, index, prefix }))),
+    };
+    const changed = JSON.stringify(next) !== JSON.stringify(this.links);
+    this.links = next;
     if (changed) void this.reconcile();
   }
 
@@ -125,7 +138,7 @@ export class MeshServiceController {
     const resources = this.meshServices?.items() ?? [];
     const plan = planMeshServices(resources, this.services?.items() ?? [], this.slices?.items() ?? [], {
       linkAddress: this.options.linkAddress,
-      linkClusterAddresses: this.linkClusterAddresses,
+      ...this.links,
     });
     if (await this.nat.reconcile(plan.mappings)) this.log.info('MeshService NAT updated', { mappings: plan.mappings.map((m) => m.key) });
     const published = JSON.stringify(plan.published);
@@ -133,6 +146,11 @@ export class MeshServiceController {
       this.current = plan.published;
       this.options.publish(plan.published);
       this.lastPublished = published;
+    }
+    const names = JSON.stringify(plan.names);
+    if (names !== this.lastNames) {
+      this.options.publishNames?.(plan.names);
+      this.lastNames = names;
     }
     await this.writeStatuses(resources, plan);
   }

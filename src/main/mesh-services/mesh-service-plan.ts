@@ -8,12 +8,14 @@
 // kube-proxy would pick for the ClusterIP. The result:
 // - `mappings`: the DNAT rules to render (mesh-nat.ts);
 // - `published`: the addresses and ports the shards' inbound check admits;
+// - `names`: the Ok MeshServices with their ports, for the mesh DNS (mesh-service-zone.ts);
 // - `statuses`: status per MeshService. Invalid (validation), Error (the Service is
 //   missing, lacks a port, or has no ready endpoint: retried on every change of Services
 //   and EndpointSlices), else Ok.
 import { formatIpv4, parseIpv4 } from '../../shared/cidr.js';
 import { IPPROTO_TCP, IPPROTO_UDP, type PublishedAddress } from '../../shared/inbound-filter.js';
 import type { MeshServiceProtocol, MeshServiceResource, MeshServiceStatus } from '../../shared/types.js';
+import type { MeshServiceEntry } from '../dns/mesh-service-zone.js';
 import { meshServiceMessage, validateMeshServices, type MeshLocal, type PublishedPort, type ValidMeshService } from './mesh-service-validation.js';
 
 /** The label that ties an EndpointSlice to its Service. */
@@ -40,6 +42,8 @@ export interface MeshEndpoint {
 
 /** One published port and where it goes. */
 export interface MeshRule {
+  /** The published port's name, else the Service port's (names its SRV record). */
+  name?: string;
   protocol: MeshServiceProtocol;
   port: number;
   /** Ready endpoints, sorted (address, port): kube-proxy's random choice among them. */
@@ -56,6 +60,8 @@ export interface MeshMapping {
 export interface MeshPlan {
   mappings: MeshMapping[];
   published: PublishedAddress[];
+  /** The Ok MeshServices as the mesh DNS answers them. */
+  names: MeshServiceEntry[];
   /** Status per MeshService key (`namespace/name`), for every input resource. */
   statuses: Map<string, MeshServiceStatus>;
 }
@@ -105,13 +111,14 @@ function resolve(m: ValidMeshService, service: ServiceObject | undefined, slices
     m.ports ??
     (service.spec?.ports ?? [])
       .filter((sp) => typeof sp.port === 'number' && (protocolOf(sp.protocol) === 'TCP' || protocolOf(sp.protocol) === 'UDP'))
-      .map((sp) => ({ protocol: protocolOf(sp.protocol) as MeshServiceProtocol, port: sp.port!, targetPort: sp.port! }));
+      .map((sp) => ({ ...(sp.name ? { name: sp.name } : {}), protocol: protocolOf(sp.protocol) as MeshServiceProtocol, port: sp.port!, targetPort: sp.port! }));
   if (wanted.length === 0) return `service ${serviceName} has no TCP or UDP port to publish`;
   const rules: MeshRule[] = [];
   for (const p of wanted) {
     const sp = servicePortFor(service, p);
     if (!sp) return `service ${serviceName} has no ${describePort(p)}`;
-    rules.push({ protocol: p.protocol, port: p.port, endpoints: readyEndpoints(slices, sp.name, sp.protocol) });
+    const name = p.name || sp.name || undefined;
+    rules.push({ ...(name ? { name } : {}), protocol: p.protocol, port: p.port, endpoints: readyEndpoints(slices, sp.name, sp.protocol) });
   }
   return { key: m.key, address: m.address, rules };
 }
@@ -134,7 +141,7 @@ export function planMeshServices(
     slicesByService.set(key, list);
   }
 
-  const plan: MeshPlan = { mappings: [], published: [], statuses: new Map() };
+  const plan: MeshPlan = { mappings: [], published: [], names: [], statuses: new Map() };
   for (const result of validateMeshServices(resources, local)) {
     if (!result.ok) {
       plan.statuses.set(result.key, { state: 'Invalid', message: meshServiceMessage(result) });
@@ -157,6 +164,7 @@ export function planMeshServices(
       plan.statuses.set(m.key, { state: 'Error', message: `service ${serviceKey} has no ready endpoint for ${empty.map((r) => `${r.port}/${r.protocol}`).join(', ')}`, address });
     } else {
       plan.statuses.set(m.key, { state: 'Ok', message: `${serviceKey} published on ${address} (${ports})`, address });
+      plan.names.push({ namespace: m.namespace, name: m.name, address, ports: mapping.rules.map(({ name, protocol, port }) => ({ ...(name ? { name } : {}), protocol, port })) });
     }
   }
   plan.mappings.sort((a, b) => a.address - b.address || (a.key < b.key ? -1 : 1));

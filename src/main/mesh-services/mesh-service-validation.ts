@@ -12,13 +12,23 @@
 // without the MeshService changing, and its verdict is Error (retried), not Invalid.
 import { formatIpv4, formatPrefix, interfaceNetwork, parseIpv4, prefixContains, prefixMask, type Ipv4Interface } from '../../shared/cidr.js';
 import { creationRank } from '../links/link-validation.js';
-import type { MeshServicePort, MeshServiceProtocol, MeshServiceResource } from '../../shared/types.js';
+import type { Ipv4Prefix, MeshServicePort, MeshServiceProtocol, MeshServiceResource } from '../../shared/types.js';
 
 export interface MeshLocal {
   /** The local cluster address with the mesh prefix (--link-address). */
   linkAddress: Ipv4Interface;
   /** Cluster addresses of the KubeLinks (remote clusters). */
   linkClusterAddresses: readonly number[];
+  /** What the KubeLinks route into their tunnels as spec.egress (a mesh address there is the peer's). */
+  linkEgress?: readonly LinkEgress[];
+}
+
+/** One spec.egress entry of a valid KubeLink. */
+export interface LinkEgress {
+  link: string;
+  /** Its index in spec.egress, for the message. */
+  index: number;
+  prefix: Ipv4Prefix;
 }
 
 /** A published port after validation: protocol and targetPort filled in. */
@@ -133,6 +143,13 @@ function validateOne(resource: MeshServiceResource, local: MeshLocal): MeshServi
       return fail('spec.meshAddress', text, 'is the local cluster address; leave spec.meshAddress out to publish ports on it (port mode)');
     }
     if (local.linkClusterAddresses.includes(parsed)) return fail('spec.meshAddress', text, 'is the cluster address of a linked cluster');
+    // A mesh address belongs to one cluster: where a KubeLink says it lies behind a peer,
+    // publishing it here would make it mean two things (see docs/architecture.md,
+    // "Overlapping service networks" for why the MeshService yields, not the KubeLink).
+    const routed = local.linkEgress?.find((e) => prefixContains(e.prefix, parsed));
+    if (routed) {
+      return fail('spec.meshAddress', text, `is routed to the linked cluster ${routed.link} by its KubeLink's spec.egress[${routed.index}] ${formatPrefix(routed.prefix)}`);
+    }
     address = parsed;
   }
 

@@ -60,6 +60,12 @@ export interface TunGateway {
   /** The local service CIDR: routed 'unreachable' so only DNATed (assigned) addresses get through. */
   serviceCidr: Ipv4Prefix;
   mtu: number;
+  /** The broker's mesh DNS port (--dns-port; 0 or absent: none), which the guard admits from peers. */
+  dnsPort?: number;
+}
+
+function guardOpening(tun: TunGateway): GuardOpening | undefined {
+  return tun.dnsPort ? { address: tun.linkAddress.address, port: tun.dnsPort } : undefined;
 }
 
 /**
@@ -115,18 +121,32 @@ export function inboundGuardChain(ifname: string): string {
   return `KUBELINK-IN-${ifname}`; // at most 12 + 15 characters: within iptables' 28
 }
 
+/** A port of the gateway that peers may open connections to: the broker's mesh DNS. */
+export interface GuardOpening {
+  /** The cluster address (the only destination it is open on). */
+  address: number;
+  /** UDP and TCP. */
+  port: number;
+}
+
 /**
- * The guard chain's rules (arguments after `-A CHAIN`). Packets from the tunnel that reach
- * INPUT are addressed to the gateway itself (the shard admits only our cluster address,
- * our service CIDR and published mesh addresses; service traffic is DNATed and forwarded).
- * Replies to our own connections (ESTABLISHED, RELATED) and ports published on purpose
- * (DNAT or REDIRECT by whoever publishes them) pass, as does ping; anything else is a new
- * connection a peer has no business opening: TCP gets a reset, the rest port-unreachable.
+ * The guard chain's rules (arguments after `-A CHAIN`, as `iptables -S` prints them).
+ * Packets from the tunnel that reach INPUT are addressed to the gateway itself (the shard
+ * admits only our cluster address, our service CIDR and published mesh addresses; service
+ * traffic is DNATed and forwarded). Replies to our own connections (ESTABLISHED, RELATED)
+ * and ports published on purpose (DNAT or REDIRECT by whoever publishes them) pass, as do
+ * ping and `open` (the mesh DNS port on the cluster address, UDP and TCP: peers' brokers
+ * ask it for our MeshService names); anything else is a new connection a peer has no
+ * business opening: TCP gets a reset, the rest port-unreachable.
  */
-export function inboundGuardRules(): string[][] {
+export function inboundGuardRules(open?: GuardOpening): string[][] {
+  const dns = open
+    ? (['udp', 'tcp'] as const).map((p) => ['-d', `${formatIpv4(open.address)}/32`, '-p', p, '-m', p, '--dport', String(open.port), '-j', 'RETURN'])
+    : [];
   return [
     ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED,DNAT', '-j', 'RETURN'],
     ['-p', 'icmp', '-m', 'icmp', '--icmp-type', '8', '-j', 'RETURN'],
+    ...dns,
     ['-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset'],
     ['-j', 'REJECT', '--reject-with', 'icmp-port-unreachable'],
   ];
@@ -258,11 +278,11 @@ export class GatewayNet {
   }
 
   /**
-   * Ensures the inbound guard of `ifname`: its chain holds exactly inboundGuardRules() and
-   * INPUT jumps to it first for packets from `ifname`. Idempotent; returns 'created' when
-   * something had to be (re)made, so callers can log a repair.
+   * Ensures the inbound guard of `ifname`: its chain holds exactly inboundGuardRules(open)
+   * and INPUT jumps to it first for packets from `ifname`. Idempotent; returns 'created'
+   * when something had to be (re)made, so callers can log a repair.
    */
-  async ensureInboundGuard(ifname: string): Promise<SnatResult> {
+  async ensureInboundGuard(ifname: string, open?: GuardOpening): Promise<SnatResult> {
     const chain = inboundGuardChain(ifname);
     const comment = snatComment(ifname);
     try {
@@ -274,7 +294,7 @@ export class GatewayNet {
         repaired = true;
       }
       const present = lines.filter((a) => a[0] === '-A' && a[1] === chain).map((a) => a.slice(2).join(' '));
-      const wanted = inboundGuardRules();
+      const wanted = inboundGuardRules(open);
       if (present.join('\n') !== wanted.map((r) => r.join(' ')).join('\n')) {
         await this.iptables(['-F', chain], 'filter');
         for (const rule of wanted) await this.iptables(['-A', chain, ...rule], 'filter');
@@ -456,7 +476,7 @@ export class GatewayNet {
   async setUpTun(tun: TunGateway): Promise<void> {
     await this.configureTun(tun.ifname, tun.linkAddress, tun.mtu);
     await this.ensureSnat(tun.ifname, tun.linkAddress.address);
-    await this.ensureInboundGuard(tun.ifname);
+    await this.ensureInboundGuard(tun.ifname, guardOpening(tun));
   }
 
   /**
@@ -471,7 +491,7 @@ export class GatewayNet {
       if ((await this.ensureSnat(ifname, tun.linkAddress.address)) === 'created') {
         this.log.warn('SNAT rule was missing and has been re-created', { ifname });
       }
-      if ((await this.ensureInboundGuard(ifname)) === 'created') {
+      if ((await this.ensureInboundGuard(ifname, guardOpening(tun))) === 'created') {
         this.log.warn('inbound guard was missing or changed and has been re-created', { ifname });
       }
     }

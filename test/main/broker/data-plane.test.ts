@@ -23,6 +23,7 @@ function settings(over: Partial<DataPlaneSettings> = {}): DataPlaneSettings {
   return {
     linkAddress: iface('192.168.0.11/24'),
     serviceCidr: prefix('100.64.0.0/20'),
+    clusterDns: { dnsIp: ip4('100.64.0.53'), domain: 'c1.example' },
     nodeIp: ip4('10.250.0.2'),
     servedLinks: 'all',
     brokerPort: 0,
@@ -328,18 +329,28 @@ test('a failed start stops what had started and leaves no timer', async () => {
   assert.equal(f.clock.pendingTimers, 0);
 });
 
-test('the mesh DNS starts after the gateway networking, learns the served links and their states (with the announced DNS), and stops before it', async () => {
+test('the mesh DNS starts after the gateway networking, learns the served links and their states (with the announced DNS) and the MeshServices, and stops before it', async () => {
   const f = fakes();
   const seen: string[] = [];
   f.parts.dns = () => ({
     start: async () => (f.events.push('dns.start'), 8053),
     setLinks: (links) => void seen.push(`links ${links.map((l) => l.name).join(',')}`),
     setLinkStatus: (name, state, announced) => void seen.push(`${name} ${state} ${announced ? `${announced.dnsIp}/${announced.domain}` : '-'}`),
+    setMeshServices: (entries) => void seen.push(`msvc ${entries.map((e) => `${e.namespace}/${e.name}=${e.address}`).join(',')}`),
     stop: async () => void f.events.push('dns.stop'),
+  });
+  f.parts.meshServices = (_ifname, _publish, publishNames) => ({
+    published: () => [],
+    setLinks: () => undefined,
+    start: async () => publishNames([{ namespace: 'default', name: 'echo', address: '192.168.0.100', ports: [{ name: 'http', protocol: 'TCP', port: 80 }] }]),
+    reconcile: async () => undefined,
+    stop: async () => undefined,
   });
   const plane = new DataPlane(settings(), f.parts, silentLogger, 'broker-0');
   await plane.start();
   assert.ok(f.events.indexOf('dns.start') > f.events.indexOf('network.setUp kubelink0'), f.events.join());
+  assert.deepEqual(seen.splice(0), ['msvc default/echo=192.168.0.100'], 'the MeshService controller feeds the DNS its names');
+  assert.deepEqual(f.initFors[0]!(0).local.dns, { dnsIp: ip4('100.64.0.53'), domain: 'c1.example' }, 'the shards announce this cluster\'s DNS (settings.clusterDns) in the hello');
   f.deliver([C2, kubeLink('bad', '100.64.0.0/24', '192.168.0.15/24')]);
   await f.clock.advance(DEFAULT_DIAL_JITTER_MS);
   const dial = f.shardMessages.find((m) => m.msg.type === 'dial')!.msg as Extract<MainToShard, { type: 'dial' }>;

@@ -9,6 +9,7 @@ import type { DecodedPacket } from 'dns-packet';
 import client from 'prom-client';
 import { DnsService } from '../../../src/main/dns/dns-service.js';
 import { UpstreamClient } from '../../../src/main/dns/upstream-client.js';
+import { bindUdpAndTcp } from '../../../src/main/dns/udp-tcp-port.js';
 import { parseIpv4 } from '../../../src/shared/cidr.js';
 import { silentLogger } from '../../../src/shared/log.js';
 import type { ValidLink } from '../../../src/shared/types.js';
@@ -18,7 +19,6 @@ const LOOPBACK = '127.0.0.1';
 
 /** A cluster DNS on loopback: answers `<x>.cluster.local` A queries with 100.64.16.20 unless silent. */
 async function standInClusterDns(): Promise<{ port: number; silent: boolean; asked: string[]; close: () => Promise<void> }> {
-  const udp = dgram.createSocket('udp4');
   const state = { port: 0, silent: false, asked: [] as string[], close: async () => undefined as void };
   const answer = (query: Buffer): Buffer => {
     const q = dnsPacket.decode(query);
@@ -26,13 +26,11 @@ async function standInClusterDns(): Promise<{ port: number; silent: boolean; ask
     state.asked.push(question.name);
     return dnsPacket.encode({ type: 'response', id: q.id, flags: dnsPacket.AUTHORITATIVE_ANSWER, questions: [question], answers: [{ type: 'A', name: question.name, ttl: 30, data: '100.64.16.20' }] });
   };
-  udp.on('message', (msg, rinfo) => {
+  const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     if (state.silent) state.asked.push(dnsPacket.decode(msg).questions![0]!.name);
     else udp.send(answer(msg), rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((resolve) => udp.bind(0, LOOPBACK, () => resolve()));
-  state.port = udp.address().port;
-  const tcp = net.createServer((socket) => {
+  };
+  const onConnection = (socket: net.Socket): void => {
     socket.on('data', (chunk) => {
       const reply = answer(chunk.subarray(2, 2 + chunk.readUInt16BE(0)));
       const framed = Buffer.alloc(2 + reply.length);
@@ -40,8 +38,10 @@ async function standInClusterDns(): Promise<{ port: number; silent: boolean; ask
       reply.copy(framed, 2);
       socket.end(framed);
     });
-  });
-  await new Promise<void>((resolve) => tcp.listen(state.port, LOOPBACK, () => resolve()));
+  };
+  const bound = await bindUdpAndTcp(0, LOOPBACK, () => dgram.createSocket('udp4').on('message', onMessage), () => net.createServer(onConnection));
+  const { udp, tcp } = bound;
+  state.port = bound.port;
   state.close = async () => {
     await new Promise<void>((resolve) => udp.close(() => resolve()));
     await new Promise<void>((resolve) => tcp.close(() => resolve()));

@@ -52,7 +52,7 @@ describe('MeshServiceController', { skip: process.getuid?.() !== 0 ? 'needs root
       log: silentLogger,
       netns: ns,
     });
-    controller.setLinkClusterAddresses([parseIpv4('192.168.0.11')!]);
+    controller.setLinks([{ name: 'c1', clusterAddress: parseIpv4('192.168.0.11')!, egress: [] }]);
     await controller.start();
   });
   after(async () => {
@@ -86,6 +86,18 @@ describe('MeshServiceController', { skip: process.getuid?.() !== 0 ? 'needs root
     assert.ok(!(await save()).includes('-j DNAT'));
     await discovery.replaceNamespacedEndpointSlice({ name: 'echo-1', namespace: 'default', body: slice(['100.96.1.7']) });
     await waitFor('Ok again', async () => (await status('echo')).state === 'Ok');
+  });
+
+  test("a KubeLink whose spec.egress routes the mesh address to its peer makes the MeshService Invalid (no NAT, nothing published); without that egress it is Ok again", async () => {
+    const c1 = { name: 'c1', clusterAddress: parseIpv4('192.168.0.11')!, egress: [] };
+    controller.setLinks([c1, { name: 'c3', clusterAddress: parseIpv4('192.168.0.13')!, egress: [{ network: parseIpv4('192.168.0.100')!, prefixLength: 32 }] }]);
+    await waitFor('Invalid', async () => (await status('echo')).message === 'spec.meshAddress "192.168.0.100": is routed to the linked cluster c3 by its KubeLink\'s spec.egress[0] 192.168.0.100/32');
+    assert.equal((await status('echo')).state, 'Invalid');
+    await waitFor('NAT removed', async () => !(await save()).includes('-j DNAT'));
+    await waitFor('nothing published', () => published.length === 0);
+    controller.setLinks([c1]);
+    await waitFor('Ok again', async () => (await status('echo')).state === 'Ok');
+    await waitFor('published again', () => published.length === 1);
   });
 
   test('bad MeshServices are Invalid with a message and leave the working one alone; deleting all leaves the nat table as before', async () => {

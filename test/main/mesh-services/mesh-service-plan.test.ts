@@ -39,8 +39,8 @@ test('a mesh address without ports maps every Service port to the ready endpoint
     key: 'default/echo',
     address: ip('192.168.0.100'),
     rules: [
-      { protocol: 'TCP', port: 80, endpoints: both.map((e) => ({ ...e, port: 8080 })) },
-      { protocol: 'UDP', port: 53, endpoints: both.map((e) => ({ ...e, port: 5353 })) },
+      { name: 'http', protocol: 'TCP', port: 80, endpoints: both.map((e) => ({ ...e, port: 8080 })) },
+      { name: 'dns', protocol: 'UDP', port: 53, endpoints: both.map((e) => ({ ...e, port: 5353 })) },
     ],
   }]);
   assert.deepEqual(plan.published, [{ address: ip('192.168.0.100'), ports: [{ protocol: IPPROTO_TCP, port: 80 }, { protocol: IPPROTO_UDP, port: 53 }] }]);
@@ -50,8 +50,8 @@ test('a mesh address without ports maps every Service port to the ready endpoint
 test('port mode maps cluster-address ports by targetPort number or name and publishes nothing for the inbound check', () => {
   const plan = planMeshServices([msvc('echo', { ports: [{ port: 8080, targetPort: 80 }, { port: 8053, protocol: 'UDP', targetPort: 'dns' }] })], [ECHO], [slice('echo-a', [['100.96.1.2', true]])], LOCAL);
   assert.deepEqual(plan.mappings[0]!.rules, [
-    { protocol: 'TCP', port: 8080, endpoints: [{ address: ip('100.96.1.2'), port: 8080 }] },
-    { protocol: 'UDP', port: 8053, endpoints: [{ address: ip('100.96.1.2'), port: 5353 }] },
+    { name: 'http', protocol: 'TCP', port: 8080, endpoints: [{ address: ip('100.96.1.2'), port: 8080 }] },
+    { name: 'dns', protocol: 'UDP', port: 8053, endpoints: [{ address: ip('100.96.1.2'), port: 5353 }] },
   ]);
   assert.equal(plan.mappings[0]!.address, ip('192.168.0.12'));
   assert.deepEqual(plan.published, []);
@@ -94,4 +94,27 @@ test('slices of other services, other namespaces or IPv6 are not used', () => {
   const v6 = { ...slice('echo-v6', [['fd00::1', true]]), addressType: 'IPv6' };
   const plan = planMeshServices([msvc('m', { meshAddress: '192.168.0.100', ports: [{ port: 80 }] })], [ECHO], [other, elsewhere, v6, slice('echo-a', [['100.96.1.2', true]])], LOCAL);
   assert.deepEqual(plan.mappings[0]!.rules[0]!.endpoints, [{ address: ip('100.96.1.2'), port: 8080 }]);
+});
+
+test('names for the mesh DNS: only Ok MeshServices, each port named by the MeshService, else by the Service port, else unnamed', () => {
+  const unnamed: ServiceObject = { metadata: { name: 'plain', namespace: 'default' }, spec: { ports: [{ protocol: 'TCP', port: 9000 }] } };
+  const plainSlice: EndpointSliceObject = { ...slice('plain-a', [['100.96.1.4', true]], [{ name: '', protocol: 'TCP', port: 9000 }]), metadata: { name: 'plain-a', namespace: 'default', labels: { 'kubernetes.io/service-name': 'plain' } } };
+  const plan = planMeshServices([
+    msvc('echo', { meshAddress: '192.168.0.100', ports: [{ name: 'web', port: 80, targetPort: 'http' }, { port: 53, protocol: 'UDP', targetPort: 53 }] }),
+    msvc('echo-port', { ports: [{ port: 8080, targetPort: 80 }] }),
+    msvc('plain', { service: 'plain', meshAddress: '192.168.0.101' }),
+    msvc('missing', { service: 'missing', meshAddress: '192.168.0.102' }),
+    msvc('bad', { meshAddress: '10.0.0.1' }),
+  ], [ECHO, unnamed], [slice('echo-a', [['100.96.1.2', true]]), plainSlice], LOCAL);
+  assert.deepEqual(plan.names, [
+    { namespace: 'default', name: 'echo', address: '192.168.0.100', ports: [{ name: 'web', protocol: 'TCP', port: 80 }, { name: 'dns', protocol: 'UDP', port: 53 }] },
+    { namespace: 'default', name: 'echo-port', address: '192.168.0.12', ports: [{ name: 'http', protocol: 'TCP', port: 8080 }] },
+    { namespace: 'default', name: 'plain', address: '192.168.0.101', ports: [{ protocol: 'TCP', port: 9000 }] },
+  ]);
+  assert.equal(plan.statuses.get('default/missing')!.state, 'Error');
+  assert.equal(plan.statuses.get('default/bad')!.state, 'Invalid');
+
+  const noEndpoint = planMeshServices([msvc('echo', { meshAddress: '192.168.0.100' })], [ECHO], [], LOCAL);
+  assert.equal(noEndpoint.statuses.get('default/echo')!.state, 'Error');
+  assert.deepEqual(noEndpoint.names, [], 'an Error MeshService (no ready endpoint) has no name');
 });

@@ -107,3 +107,24 @@ test('created in the same second: the one already accepted (status Ok or Error) 
   assert.equal(message(results[0]!), 'spec.meshAddress "192.168.0.100": is already published by MeshService default/zeta');
   assert.ok(results[1]!.ok);
 });
+
+test("a mesh address inside a KubeLink's spec.egress is Invalid, naming the link and the entry (the link keeps routing it to its peer); other addresses are unaffected", () => {
+  const local: MeshLocal = {
+    ...LOCAL,
+    linkEgress: [
+      { link: 'c1', index: 0, prefix: { network: parseIpv4('192.168.0.200')!, prefixLength: 32 } },
+      { link: 'c3', index: 1, prefix: { network: parseIpv4('192.168.0.96')!, prefixLength: 28 } },
+    ],
+  };
+  const [routed, inRange, free, portMode] = validateMeshServices([
+    msvc('a', { meshAddress: '192.168.0.200' }),
+    msvc('b', { meshAddress: '192.168.0.100' }),
+    msvc('c', { meshAddress: '192.168.0.150' }),
+    msvc('d', { ports: [{ port: 8080 }] }),
+  ], local);
+  assert.equal(message(routed!), `spec.meshAddress "192.168.0.200": is routed to the linked cluster c1 by its KubeLink's spec.egress[0] 192.168.0.200/32`);
+  assert.equal(message(inRange!), `spec.meshAddress "192.168.0.100": is routed to the linked cluster c3 by its KubeLink's spec.egress[1] 192.168.0.96/28`);
+  assert.ok(free!.ok);
+  assert.ok(portMode!.ok, 'port mode uses the cluster address, which no egress may hold (link validation)');
+  assert.ok(validateMeshServices([msvc('a', { meshAddress: '192.168.0.200' })], LOCAL)[0]!.ok, 'without that egress it is valid');
+});

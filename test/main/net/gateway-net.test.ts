@@ -215,11 +215,26 @@ test('localAddressIn finds the node address inside the node network', async () =
 test("the broker's TUN: set up, routes reconciled with the unreachable service CIDR, a conflict reported, repairs with iptables, torn down", async () => {
   // Its own GatewayNet: tearDownTun closes the netlink socket (the data plane's last use).
   const tunNet = new GatewayNet({ netns: NS });
-  const tun = { ifname: TUN, linkAddress: { address: ip4('192.168.0.11'), prefixLength: 24 }, serviceCidr: prefix('100.64.0.0/20'), mtu: 1400 };
+  const tun = { ifname: TUN, linkAddress: { address: ip4('192.168.0.11'), prefixLength: 24 }, serviceCidr: prefix('100.64.0.0/20'), mtu: 1400, dnsPort: 8053 };
   await tunNet.setUpTun(tun);
   assert.equal(JSON.parse(sh(['ip', '-n', NS, '-j', 'link', 'show', 'dev', TUN]))[0].mtu, 1400);
   assert.match(natRules(), /kubelink:kltun0.*--to-source 192\.168\.0\.11/);
   assert.match(inNs('iptables', '-S', 'INPUT'), /KUBELINK-IN-kltun0/);
+  // The guard opens exactly the mesh DNS port on the cluster address (peers' brokers ask it
+  // for our MeshService names), UDP and TCP, before the rejects; and reads back as written.
+  assert.deepEqual(inNs('iptables', '-S', 'KUBELINK-IN-kltun0').trim().split('\n').slice(1), [
+    '-A KUBELINK-IN-kltun0 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j RETURN',
+    '-A KUBELINK-IN-kltun0 -p icmp -m icmp --icmp-type 8 -j RETURN',
+    '-A KUBELINK-IN-kltun0 -d 192.168.0.11/32 -p udp -m udp --dport 8053 -j RETURN',
+    '-A KUBELINK-IN-kltun0 -d 192.168.0.11/32 -p tcp -m tcp --dport 8053 -j RETURN',
+    '-A KUBELINK-IN-kltun0 -p tcp -j REJECT --reject-with tcp-reset',
+    '-A KUBELINK-IN-kltun0 -j REJECT --reject-with icmp-port-unreachable',
+  ]);
+  assert.equal(await tunNet.ensureInboundGuard(TUN, { address: ip4('192.168.0.11'), port: 8053 }), 'present', 'nothing to repair');
+  assert.equal(await tunNet.ensureInboundGuard(TUN, { address: ip4('192.168.0.11'), port: 8054 }), 'created', 'another port: rewritten');
+  assert.equal(await tunNet.ensureInboundGuard(TUN), 'created');
+  assert.doesNotMatch(inNs('iptables', '-S', 'KUBELINK-IN-kltun0'), /--dport/, 'without a DNS port nothing is open');
+  assert.equal(await tunNet.ensureInboundGuard(TUN, { address: ip4('192.168.0.11'), port: 8053 }), 'created');
 
   sh(['ip', '-n', NS, 'route', 'add', '100.64.112.0/20', 'dev', 'eth0']);
   const { failed } = await tunNet.reconcileTun(tun, [prefix('100.64.16.0/20'), prefix('100.64.112.0/20')], { iptables: false });
