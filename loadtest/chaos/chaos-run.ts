@@ -60,7 +60,20 @@ export function opensslFingerprint(output: string): string {
 
 const seconds = (since: number): number => Math.round((Date.now() - since) / 100) / 10;
 
-export async function runChaos(options: { prefix?: string; log?: Logger } = {}): Promise<ChaosReport> {
+export interface ChaosOptions {
+  prefix?: string;
+  log?: Logger;
+  /** How long the peer broker stays SIGSTOPped (default 10 s, its lease's renew deadline). */
+  stopSec?: number;
+  /** How long the peer gateway's WAN interface is down (default 15 s). */
+  blackholeSec?: number;
+  /** iperf3 seconds of load started before the first disturbance (default 120). */
+  loadSec?: number;
+}
+
+export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport> {
+  const stopSec = options.stopSec ?? 10;
+  const blackholeSec = options.blackholeSec ?? 15;
   // No static routes: node 2 reaches the mesh through the router's routes, as in production.
   const lab = new Lab({ clusters: 2, prefix: options.prefix, log: options.log, staticRoutes: false });
   const k8s = new KubelinkKubernetesPath(lab, { workers: 2, readyTimeoutMs: 60_000 });
@@ -106,7 +119,7 @@ export async function runChaos(options: { prefix?: string; log?: Logger } = {}):
     await resume();
     // Load through the whole sequence; iperf3 may report an error when the outages are long.
     let iperfError = '';
-    const load = runIperf(lab, c1.pods.client2, c2.serviceIp, { durationSec: 120 }).then((r) => r.bitsPerSecond / 1e9, (e: unknown) => {
+    const load = runIperf(lab, c1.pods.client2, c2.serviceIp, { durationSec: options.loadSec ?? 120 }).then((r) => r.bitsPerSecond / 1e9, (e: unknown) => {
       iperfError = describeError(e);
       return null;
     });
@@ -130,10 +143,10 @@ export async function runChaos(options: { prefix?: string; log?: Logger } = {}):
     // that it lost the lease and exit, by design; a Deployment's kubelet would start it again,
     // so the lab does that here and says so.
     let restartedAfterStop = false;
-    await step('SIGSTOP of the peer broker for 10 s', async () => {
+    await step(`SIGSTOP of the peer broker for ${stopSec} s`, async () => {
       const stopped = k8s.broker(2)!;
       stopped.kill('SIGSTOP');
-      await new Promise((r) => setTimeout(r, 10_000));
+      await new Promise((r) => setTimeout(r, stopSec * 1000));
       stopped.kill('SIGCONT');
       const continuedAt = Date.now();
       await Promise.race([stopped.exited, new Promise((r) => setTimeout(r, 3000))]);
@@ -146,9 +159,9 @@ export async function runChaos(options: { prefix?: string; log?: Logger } = {}):
     }, async () => (restartedAfterStop
       ? 'the broker exited after SIGCONT (lost its leader lease) and was started again, as a kubelet would'
       : 'the broker kept its lease and ran on'));
-    await step("15 s blackhole of the peer gateway's WAN interface", async () => {
+    await step(`${blackholeSec} s blackhole of the peer gateway's WAN interface`, async () => {
       await lab.exec(c2.gateway.ns, ['ip', 'link', 'set', INTERNET_INTERFACE, 'down']);
-      await new Promise((r) => setTimeout(r, 15_000));
+      await new Promise((r) => setTimeout(r, blackholeSec * 1000));
       await lab.exec(c2.gateway.ns, ['ip', 'link', 'set', INTERNET_INTERFACE, 'up']);
     });
     // A KubeLink whose cidr overlaps c2's own service network: the broker must mark it

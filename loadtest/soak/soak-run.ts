@@ -9,6 +9,8 @@ import type { Logger } from '../../src/shared/log.js';
 
 export interface SoakOptions {
   minutes: number;
+  /** Stop after this many rounds even when time is left (the smoke test runs two). */
+  maxRounds?: number;
   /** iperf3 seconds per round; a peer restart follows each round. */
   trafficSec?: number;
   /** Growth allowed between the first and the last samples. */
@@ -49,6 +51,25 @@ function settled(samples: readonly SoakSample[], field: 'rssMb' | 'fds'): number
   return last[Math.floor(last.length / 2)]!;
 }
 
+export interface SoakBounds {
+  maxRssGrowthMb?: number;
+  maxFdGrowth?: number;
+}
+
+/** The growth from the first sample to the settled end, and what exceeds the bounds (default 30 MB, 4 fds). */
+export function judgeSoak(samples: readonly SoakSample[], bounds: SoakBounds, brokerAlive: boolean): Pick<SoakReport, 'rssGrowthMb' | 'fdGrowth' | 'problems'> {
+  if (samples.length === 0) throw new RangeError('judgeSoak: no samples');
+  const rssGrowthMb = Math.round((settled(samples, 'rssMb') - samples[0]!.rssMb) * 10) / 10;
+  const fdGrowth = settled(samples, 'fds') - samples[0]!.fds;
+  const maxRss = bounds.maxRssGrowthMb ?? 30;
+  const maxFds = bounds.maxFdGrowth ?? 4;
+  const problems: string[] = [];
+  if (rssGrowthMb > maxRss) problems.push(`RSS grew ${rssGrowthMb} MB (bound ${maxRss} MB)`);
+  if (fdGrowth > maxFds) problems.push(`open fds grew by ${fdGrowth} (bound ${maxFds})`);
+  if (!brokerAlive) problems.push("cluster 1's broker died");
+  return { rssGrowthMb, fdGrowth, problems };
+}
+
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const trafficSec = options.trafficSec ?? 10;
   const lab = new Lab({ clusters: 2, prefix: options.prefix, log: options.log });
@@ -62,12 +83,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const startedAt = Date.now();
     const deadline = startedAt + options.minutes * 60_000;
     // Warm-up round: the baseline is taken with the tunnel and its buffers in use.
-    await runIperf(lab, c1.pods.client2, c2.serviceIp, { durationSec: 3 });
+    await runIperf(lab, c1.pods.client2, c2.serviceIp, { durationSec: Math.min(3, trafficSec) });
     const samples = [await sample(pid, startedAt)];
     const roundsGbps: number[] = [];
     let peerRestarts = 0;
-    const problems: string[] = [];
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && peerRestarts < (options.maxRounds ?? Infinity)) {
       const result = await runIperf(lab, c1.pods.client2, c2.serviceIp, { durationSec: trafficSec });
       roundsGbps.push(Math.round(result.bitsPerSecond / 1e7) / 100);
       await brokers.get(2).stop(5000);
@@ -76,14 +96,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       await lab.waitForEcho(c1.pods.client2, c2.serviceIp, c2.name, { timeoutMs: 60_000 });
       samples.push(await sample(pid, startedAt));
     }
-    const rssGrowthMb = Math.round((settled(samples, 'rssMb') - samples[0]!.rssMb) * 10) / 10;
-    const fdGrowth = settled(samples, 'fds') - samples[0]!.fds;
-    const maxRss = options.maxRssGrowthMb ?? 30;
-    const maxFds = options.maxFdGrowth ?? 4;
-    if (rssGrowthMb > maxRss) problems.push(`RSS grew ${rssGrowthMb} MB (bound ${maxRss} MB)`);
-    if (fdGrowth > maxFds) problems.push(`open fds grew by ${fdGrowth} (bound ${maxFds})`);
-    if (!brokers.get(1).running()) problems.push("cluster 1's broker died");
-    return { minutes: options.minutes, peerRestarts, roundsGbps, samples, rssGrowthMb, fdGrowth, ok: problems.length === 0, problems };
+    const verdict = judgeSoak(samples, options, brokers.get(1).running());
+    return { minutes: options.minutes, peerRestarts, roundsGbps, samples, ...verdict, ok: verdict.problems.length === 0 };
   } finally {
     await brokers.stopAll();
     await lab.destroy();

@@ -26,9 +26,17 @@ import { systemClock } from '../shared/clock.js';
 import { loadNative } from '../shared/native.js';
 import { NO_PUBLISHED, compilePublished } from '../shared/inbound-filter.js';
 import { BufferPool } from '../shared/buffer-pool.js';
+import { RingSojourn } from './ring-sojourn.js';
 
 /** Records taken from the ring per pass before the event loop gets a turn. */
 const MAX_RECORDS_PER_PASS = 1024;
+/**
+ * Records taken after each received TLS chunk. A shard busy receiving reads many chunks
+ * per event-loop turn (libuv reads a socket until it is empty, up to 32 x 64 KiB), and
+ * what the TUN reader queued for the other direction (the inner flows' ACKs, ping
+ * replies) would wait for the next pass: milliseconds under load.
+ */
+const RECORDS_PER_RECEIVED_CHUNK = 64;
 /** Upper bound on one wait for the ring, so a stop or a missed edge is noticed anyway. */
 const RING_WAIT_MS = 1000;
 /** Batch buffers (~72 KiB each) a shard keeps for reuse: enough for the writes one busy
@@ -68,6 +76,9 @@ class Shard implements ConnectionOwner, RecordHandler {
   private readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
   /** Active connection per link id: the lookup the outbound path does per packet. */
   private readonly activeByLink: (TunnelConnection | undefined)[] = [];
+  /** How long records wait in toTunnel (for CoDel): measured once per pass. */
+  private readonly ringSojourn = new RingSojourn();
+  private ringDelayMs = 0;
   /** Connections with frames gathered in this pass, flushed once at its end. */
   private readonly dirty = new Set<TunnelConnection>();
   private links = new Map<string, ShardLink>();
@@ -120,12 +131,26 @@ class Shard implements ConnectionOwner, RecordHandler {
   private async pump(): Promise<void> {
     while (this.running) {
       const signal = this.toTunnel.signalValue();
-      const taken = this.toTunnel.read(this, MAX_RECORDS_PER_PASS);
-      for (const conn of this.dirty) conn.flush();
-      this.dirty.clear();
+      const taken = this.pass(MAX_RECORDS_PER_PASS);
       if (taken === 0) await this.toTunnel.waitAsync(signal, RING_WAIT_MS);
       else await yieldToEventLoop(); // let socket I/O run between passes
     }
+  }
+
+  /** Takes up to maxRecords from the ring into the tunnels and writes what they gathered. */
+  private pass(maxRecords: number): number {
+    if (this.init.tunables.queueDelayTargetMs > 0) {
+      this.ringDelayMs = this.ringSojourn.update(this.toTunnel.producedPosition(), this.toTunnel.consumedPosition(), systemClock.now());
+    }
+    const taken = this.toTunnel.read(this, maxRecords);
+    for (const conn of this.dirty) conn.flush();
+    this.dirty.clear();
+    return taken;
+  }
+
+  /** ConnectionOwner: after each received chunk, a short pass (RECORDS_PER_RECEIVED_CHUNK). */
+  received(): void {
+    if (this.running && !this.toTunnel.isEmpty()) this.pass(RECORDS_PER_RECEIVED_CHUNK);
   }
 
   /** RecordHandler: one packet from the TUN ([virtio_net_hdr][packet] with vnetHdr), tagged with its link id. */
@@ -135,7 +160,7 @@ class Shard implements ConnectionOwner, RecordHandler {
       this.counters[Counter.noTunnelDrops]++;
       return;
     }
-    if (!conn.enqueue(data, offset, length)) {
+    if (!conn.enqueue(data, offset, length, this.ringDelayMs)) {
       this.counters[Counter.tunnelBackpressureDrops]++;
       return;
     }

@@ -23,6 +23,8 @@ import { processExitedError, type LabProcess } from '../../loadtest/lab/lab-proc
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { judgeSoak } from '../../loadtest/soak/soak-run.js';
+import { parseSoakArgs } from '../../loadtest/tool/soak-command.js';
 
 function row(workers: number, peers: number, streams: number, totalGbps: number): LoadRow {
   return {
@@ -201,4 +203,17 @@ test('a lab process that exited is reported with the end of its log (the work di
   assert.ok(message.endsWith('line 29'));
   assert.doesNotMatch(message, /line 14\n/);
   assert.match(processExitedError({ ...dead, logFile: join(dir, 'none.log') } as LabProcess).message, /log unreadable/);
+});
+
+test('soak judges growth from the first sample to the median of the last three, against its bounds', () => {
+  const at = (rssMb: number, fds: number) => ({ atSec: 0, rssMb, fds });
+  const steady = [at(80, 40), at(95, 41), at(84, 40), at(86, 41), at(85, 40)];
+  assert.deepEqual(judgeSoak(steady, {}, true), { rssGrowthMb: 5, fdGrowth: 0, problems: [] }, 'one GC outlier (95) does not decide');
+  const leaking = [at(80, 40), at(100, 44), at(120, 48), at(140, 52)];
+  assert.deepEqual(judgeSoak(leaking, {}, true).problems, ['RSS grew 40 MB (bound 30 MB)', 'open fds grew by 8 (bound 4)']);
+  assert.deepEqual(judgeSoak(leaking, { maxRssGrowthMb: 50, maxFdGrowth: 8 }, true).problems, []);
+  assert.deepEqual(judgeSoak([at(80, 40)], {}, false).problems, ["cluster 1's broker died"]);
+  assert.throws(() => judgeSoak([], {}, true), /no samples/);
+  assert.deepEqual(parseSoakArgs(['--minutes', '2']), { minutes: 2, maxRssGrowthMb: undefined, maxFdGrowth: undefined, prefix: 'klsoak', json: false });
+  assert.throws(() => parseSoakArgs([]), /--minutes N is required/);
 });

@@ -40,9 +40,12 @@ class FakeSocket extends EventEmitter {
   getPeerCertificate(): { subject: { CN: string } } {
     return { subject: { CN: 'peer.kubelink.lab' } };
   }
-  write(chunk: Buffer): boolean {
+  write(chunk: Buffer, done?: (err?: Error) => void): boolean {
     const copy = Buffer.from(chunk);
-    setImmediate(() => this.peer.emit('data', copy));
+    setImmediate(() => {
+      done?.();
+      this.peer.emit('data', copy);
+    });
     return true;
   }
   destroy(): void {
@@ -101,12 +104,15 @@ interface Side {
   drain(): Buffer[];
 }
 
-function side(socket: FakeSocket, local: typeof A & { dns?: HelloDns }, peer: typeof A, vnetHdr: boolean, dialed: boolean, clock: Clock = systemClock): Side {
+/** The shard tunables of these tests: CoDel only where a test turns it on (it reads the clock). */
+const TUNABLES = { ...DEFAULT_SHARD_TUNABLES, queueDelayTargetMs: 0 };
+
+function side(socket: FakeSocket, local: typeof A & { dns?: HelloDns }, peer: typeof A, vnetHdr: boolean, dialed: boolean, clock: Clock = systemClock, tunables = TUNABLES): Side {
   const link: ShardLink = { linkId: 1, name: 'peer', endpointHost: 'peer.kubelink.lab', endpointPort: 8088, ...peer, inbound: compileInboundPeer(peer) };
   const owner = new Owner(link);
   const tun = new TunRecorder(vnetHdr);
   const counters = new Float64Array(COUNTERS_PER_BLOCK);
-  const conn = new TunnelConnection(1, dialed, socket as unknown as tls.TLSSocket, owner, { ...local, published: NO_PUBLISHED }, tun, counters, DEFAULT_SHARD_TUNABLES, clock, vnetHdr);
+  const conn = new TunnelConnection(1, dialed, socket as unknown as tls.TLSSocket, owner, { ...local, published: NO_PUBLISHED }, tun, counters, tunables, clock, vnetHdr);
   return { conn, owner, counters, drain: () => tun.written.splice(0) };
 }
 
@@ -309,4 +315,50 @@ test("a dial's handshake deadline counts from the TCP connect, not from the dial
   const b = side(never, A, B, false, true, clock);
   await clock.advance(limit);
   assert.deepEqual(b.owner.closedReasons, [`TCP connect not finished within ${limit} ms`]);
+});
+
+describe('tunnel connection queue delay (CoDel)', () => {
+  test('bulk packets are dropped once the delay stood above target for an interval; small ones never; probes measure the path', async () => {
+    const clock = new FakeClock(0);
+    const tunables = { ...DEFAULT_SHARD_TUNABLES, queueDelayTargetMs: 5, queueDelayIntervalMs: 100 };
+    const [sa, sb] = [new FakeSocket(), new FakeSocket()];
+    sa.peer = sb;
+    sb.peer = sa;
+    const a = side(sa, A, B, false, true, clock, tunables);
+    const b = side(sb, B, A, false, false, clock, tunables);
+    a.conn.onSecure();
+    b.conn.onSecure();
+    await settle();
+    a.conn.activate();
+    const bulk = tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(1000) });
+    const ping = tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(20) });
+    assert.ok(ping.length <= SMALL_PACKET_BYTES && bulk.length > SMALL_PACKET_BYTES);
+    const offer = (packet: Buffer, ringDelayMs: number): void => {
+      assert.ok(a.conn.enqueue(packet, 0, packet.length, ringDelayMs), 'a queue-delay drop is not backpressure');
+      a.conn.flush();
+    };
+
+    offer(bulk, 2); // below target
+    offer(bulk, 50); // above target: the interval starts
+    await settle();
+    assert.equal(a.counters[Counter.queueDelayDrops], 0);
+    assert.equal(b.drain().length, 2);
+    assert.notEqual(a.conn.rttMs, null, 'the first flush of an active tunnel carried a probe, and b acked it');
+
+    await clock.advance(100);
+    offer(bulk, 50); // a whole interval above target: dropped
+    offer(ping, 50); // small: passes
+    offer(bulk, 50); // the next drop is one interval away
+    await settle();
+    assert.equal(a.counters[Counter.queueDelayDrops], 1);
+    assert.deepEqual(b.drain(), [ping, bulk]);
+
+    await clock.advance(10);
+    offer(bulk, 1); // below target: dropping ends
+    await clock.advance(100);
+    offer(bulk, 1);
+    await settle();
+    assert.equal(a.counters[Counter.queueDelayDrops], 1);
+    assert.equal(b.drain().length, 2);
+  });
 });
