@@ -443,7 +443,7 @@ const FLAGS: readonly FlagDef[] = [
     },
   },
   {
-    name: 'dns-port', valueName: 'PORT', defaultText: String(CONFIG_DEFAULTS.dnsPort), description: "UDP and TCP port of the broker's DNS server for the mesh domain; 0 disables it",
+    name: 'dns-port', valueName: 'PORT', defaultText: String(CONFIG_DEFAULTS.dnsPort), description: "UDP and TCP port of the broker's DNS server for the mesh domain, where peers' brokers also ask for this cluster's MeshService names (one port for the mesh); 0 disables it",
     apply: (raw, c) => { c.dnsPort = portFlag(0)(raw); },
   },
   {
