@@ -323,7 +323,7 @@ const FLAGS: readonly FlagDef[] = [
   },
   {
     name: 'queue-delay-target', valueName: 'MS', defaultText: String(CONFIG_DEFAULTS.queueDelayTargetMs),
-    description: 'CoDel per tunnel: when outgoing packets wait longer than this (ring + socket queue) for a whole --queue-delay-interval, bulk packets are dropped so the flows back off; 0 = off',
+    description: 'CoDel per tunnel: when outgoing packets wait longer than this (shard ring, socket queue, the path as keepalive probes measure it) for a whole --queue-delay-interval, bulk packets are dropped so the flows back off; 0 = off (measured in bench/RESULTS.md)',
     apply: (raw, c) => { c.queueDelayTargetMs = integerFlag(0, MAX_QUEUE_DELAY_MS)(raw); },
   },
   {

@@ -66,7 +66,7 @@ export const DEFAULT_SHARD_TUNABLES: ShardTunables = {
   clientHelloTimeoutMs: 2_000,
   writeBatchBytes: 64 * 1024,
   maxQueuedBytes: 4 * 1024 * 1024,
-  queueDelayTargetMs: 5,
+  queueDelayTargetMs: 0,
   queueDelayIntervalMs: 100,
   maxFramePayload: 65_535,
 };

@@ -2,9 +2,8 @@
 // stamp per record: at each pass the shard notes where the producer's head stands and
 // when; once the consumer has passed such a position, everything before it was published
 // by then. The oldest noted position not yet consumed therefore gives a lower bound of
-// the current wait. When every noted position was consumed (a pass usually takes all
-// that waits), what waits now came after the previous pass began: the time since then is
-// the bound (an upper one) — the event-loop turn the records waited through.
+// the current wait (0 when a pass took all that waited: a backlog that outlives passes
+// is what a drop can shorten).
 
 /** Positions noted at most; when full, passes are not noted until some are consumed. */
 const MAX_SAMPLES = 1024;
@@ -15,8 +14,6 @@ export class RingSojourn {
   private first = 0;
   private count = 0;
   private lastHead = -1;
-  /** When the last update ran: data published since then has waited at most this long. */
-  private lastUpdateMs = -1;
 
   /**
    * At the start of a pass: `head` = the producer's published position, `consumed` = the
@@ -29,11 +26,11 @@ export class RingSojourn {
       this.first = (this.first + 1) % MAX_SAMPLES;
       this.count--;
     }
-    // A noted position still ahead: the data before it waited at least since then. None
-    // (a pass usually takes all that waits): the data came after the last pass began.
-    let delay = 0;
-    if (head !== consumed) delay = this.count > 0 ? nowMs - this.times[this.first]! : this.lastUpdateMs < 0 ? 0 : nowMs - this.lastUpdateMs;
-    this.lastUpdateMs = nowMs;
+    // A noted position still ahead: the data before it waited at least since then. None:
+    // 0, though the data may have waited since the previous pass began — that bound
+    // would also count an idle shard's sleep, and the event-loop turn of a busy one is
+    // processing time no drop can shorten (it made CoDel drop a flow to a standstill).
+    const delay = head !== consumed && this.count > 0 ? nowMs - this.times[this.first]! : 0;
     if (head !== this.lastHead && head !== consumed && this.count < MAX_SAMPLES) {
       const at = (this.first + this.count) % MAX_SAMPLES;
       this.positions[at] = head;

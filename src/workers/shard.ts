@@ -30,13 +30,6 @@ import { RingSojourn } from './ring-sojourn.js';
 
 /** Records taken from the ring per pass before the event loop gets a turn. */
 const MAX_RECORDS_PER_PASS = 1024;
-/**
- * Records taken after each received TLS chunk. A shard busy receiving reads many chunks
- * per event-loop turn (libuv reads a socket until it is empty, up to 32 x 64 KiB), and
- * what the TUN reader queued for the other direction (the inner flows' ACKs, ping
- * replies) would wait for the next pass: milliseconds under load.
- */
-const RECORDS_PER_RECEIVED_CHUNK = 64;
 /** Upper bound on one wait for the ring, so a stop or a missed edge is noticed anyway. */
 const RING_WAIT_MS = 1000;
 /** Batch buffers (~72 KiB each) a shard keeps for reuse: enough for the writes one busy
@@ -79,6 +72,10 @@ class Shard implements ConnectionOwner, RecordHandler {
   /** How long records wait in toTunnel (for CoDel): measured once per pass. */
   private readonly ringSojourn = new RingSojourn();
   private ringDelayMs = 0;
+  /** The time of the current pass (with CoDel), read once per pass, not per packet. */
+  private passNowMs = -1;
+  /** The connection added to `dirty` last: consecutive records of one tunnel add it once. */
+  private lastDirty: TunnelConnection | undefined;
   /** Connections with frames gathered in this pass, flushed once at its end. */
   private readonly dirty = new Set<TunnelConnection>();
   private links = new Map<string, ShardLink>();
@@ -140,17 +137,14 @@ class Shard implements ConnectionOwner, RecordHandler {
   /** Takes up to maxRecords from the ring into the tunnels and writes what they gathered. */
   private pass(maxRecords: number): number {
     if (this.init.tunables.queueDelayTargetMs > 0) {
-      this.ringDelayMs = this.ringSojourn.update(this.toTunnel.producedPosition(), this.toTunnel.consumedPosition(), systemClock.now());
+      this.passNowMs = systemClock.now();
+      this.ringDelayMs = this.ringSojourn.update(this.toTunnel.producedPosition(), this.toTunnel.consumedPosition(), this.passNowMs);
     }
     const taken = this.toTunnel.read(this, maxRecords);
     for (const conn of this.dirty) conn.flush();
     this.dirty.clear();
+    this.lastDirty = undefined;
     return taken;
-  }
-
-  /** ConnectionOwner: after each received chunk, a short pass (RECORDS_PER_RECEIVED_CHUNK). */
-  received(): void {
-    if (this.running && !this.toTunnel.isEmpty()) this.pass(RECORDS_PER_RECEIVED_CHUNK);
   }
 
   /** RecordHandler: one packet from the TUN ([virtio_net_hdr][packet] with vnetHdr), tagged with its link id. */
@@ -160,11 +154,14 @@ class Shard implements ConnectionOwner, RecordHandler {
       this.counters[Counter.noTunnelDrops]++;
       return;
     }
-    if (!conn.enqueue(data, offset, length, this.ringDelayMs)) {
+    if (!conn.enqueue(data, offset, length, this.ringDelayMs, this.passNowMs)) {
       this.counters[Counter.tunnelBackpressureDrops]++;
       return;
     }
-    this.dirty.add(conn);
+    if (conn !== this.lastDirty) {
+      this.dirty.add(conn);
+      this.lastDirty = conn;
+    }
   }
 
   // --- connections ---
@@ -182,6 +179,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   closed(conn: TunnelConnection, reason: string, handshakeFailure: boolean): void {
     this.connections.delete(conn.connId);
     this.dirty.delete(conn);
+    if (this.lastDirty === conn) this.lastDirty = undefined;
     if (conn.link && this.activeByLink[conn.link.linkId] === conn) this.activeByLink[conn.link.linkId] = undefined;
     this.post({ type: 'closed', connId: conn.connId, linkId: conn.link?.linkId ?? null, reason, handshakeFailure, traffic: conn.traffic });
   }

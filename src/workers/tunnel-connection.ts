@@ -50,8 +50,6 @@ export interface ConnectionOwner {
   closed(conn: TunnelConnection, reason: string, handshakeFailure: boolean): void;
   /** The link this connection must carry, from the peer certificate names; a string is a refusal reason. */
   identifyPeer(names: string[]): ShardLink | string;
-  /** A received chunk was handled: the owner may send what waits for the other direction. */
-  received?(): void;
 }
 
 export class TunnelConnection implements FrameSink, SegmentSink {
@@ -178,14 +176,15 @@ export class TunnelConnection implements FrameSink, SegmentSink {
    * leaving now waits too long: `ringDelayMs` in the shard's ring (the caller measures
    * it) plus the longer of the oldest socket write in flight and the forward path's
    * queueing delay from the latest probe; such a drop is counted as queue-delay and
-   * returns true. Small packets are never dropped for delay.
+   * returns true. Small packets are never dropped for delay. `nowMs`: the caller's time
+   * of the pass (read once per pass, not per packet); -1 reads the clock.
    */
-  enqueue(data: Uint8Array, offset: number, length: number, ringDelayMs = 0): boolean {
+  enqueue(data: Uint8Array, offset: number, length: number, ringDelayMs = 0, nowMs = -1): boolean {
     const queued = this.socket.writableLength;
     const bound = this.tunables.maxQueuedBytes;
     if (queued > bound && (length > SMALL_PACKET_BYTES || queued > 2 * bound)) return false;
     if (this.codel !== undefined && length > SMALL_PACKET_BYTES) {
-      const now = this.clock.now();
+      const now = nowMs >= 0 ? nowMs : this.clock.now();
       const pathDelayMs = Math.max(this.socketDelayMs(now), this.probe!.excessMs);
       if (this.codel.shouldDrop(ringDelayMs + pathDelayMs, now)) {
         this.counters[Counter.queueDelayDrops]++;
@@ -419,7 +418,6 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     this.tun.end();
     if (this.state !== 'closed') this.flush(); // keepalive acks of this chunk
     if (!inSync) this.close('frame stream cannot be resynchronised (oversize frame)', false);
-    this.owner.received?.();
   }
 
   private writeFramed(payload: Buffer, offset: number, length: number): void {

@@ -193,12 +193,11 @@ test('--tunnel-queue and --ring-bytes bound the queues, the ring a power of two'
   assert.match(flagError([...BROKER, '--ring-bytes=65536']).message, /^--ring-bytes "65536": is out of range/);
 });
 
-test('--queue-delay-target and --queue-delay-interval set CoDel per tunnel: 5 / 100 ms by default, 0 turns it off', () => {
+test('--queue-delay-target and --queue-delay-interval set CoDel per tunnel: off (0) by default, interval 100 ms', () => {
   const defaults = parseFlags(BROKER, {});
-  assert.equal(defaults.queueDelayTargetMs, 5);
+  assert.equal(defaults.queueDelayTargetMs, 0);
   assert.equal(defaults.queueDelayIntervalMs, 100);
-  const off = parseFlags([...BROKER, '--queue-delay-target=0'], {});
-  assert.equal(off.queueDelayTargetMs, 0);
+  assert.equal(parseFlags([...BROKER, '--queue-delay-target=5'], {}).queueDelayTargetMs, 5);
   const tuned = parseFlags([...BROKER, '--queue-delay-target=2', '--queue-delay-interval=20'], {});
   assert.deepEqual([tuned.queueDelayTargetMs, tuned.queueDelayIntervalMs], [2, 20]);
   assert.equal(flagError([...BROKER, '--queue-delay-target=50', '--queue-delay-interval=20']).message,
