@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { setImmediate as tick } from 'node:timers/promises';
 import type tls from 'node:tls';
 import { SMALL_PACKET_BYTES, TunnelConnection, type ConnectionOwner } from '../../src/workers/tunnel-connection.js';
+import { BufferPool } from '../../src/shared/buffer-pool.js';
 import { SpscRing } from '../../src/shared/spsc-ring.js';
 import { COUNTERS_PER_BLOCK, Counter, FrameMalformedCounter, inboundDropCounter } from '../../src/shared/counters.js';
 import { DEFAULT_SHARD_TUNABLES, type ShardLink } from '../../src/shared/shard-protocol.js';
@@ -361,4 +362,26 @@ describe('tunnel connection queue delay (CoDel)', () => {
     assert.equal(a.counters[Counter.queueDelayDrops], 1);
     assert.equal(b.drain().length, 2);
   });
+});
+
+test('a written batch buffer goes back to the shard pool once its write completed, and the next large batch reuses it', async () => {
+  const pool = new BufferPool(4);
+  const [sa, sb] = [new FakeSocket(), new FakeSocket()];
+  sa.peer = sb;
+  sb.peer = sa;
+  const link: ShardLink = { linkId: 1, name: 'peer', endpointHost: 'peer.kubelink.lab', endpointPort: 8088, ...B, inbound: compileInboundPeer(B) };
+  const tun = new TunRecorder(false);
+  const a = new TunnelConnection(1, true, sa as unknown as tls.TLSSocket, new Owner(link), { ...A, published: NO_PUBLISHED }, tun, new Float64Array(COUNTERS_PER_BLOCK), TUNABLES, systemClock, false, pool);
+  const b = side(sb, B, A, false, false);
+  a.onSecure();
+  b.conn.onSecure();
+  await settle();
+  const packets = Array.from({ length: 20 }, (_, i) => tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(1400 + i) }));
+  for (let round = 0; round < 3; round++) {
+    for (const packet of packets) assert.ok(a.enqueue(packet, 0, packet.length));
+    a.flush();
+    await settle();
+    assert.deepEqual(b.drain(), packets, `round ${round}: every packet arrived intact`);
+  }
+  assert.ok(pool.reused >= 2, `batch buffers reused: ${pool.reused}`);
 });
