@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 # Node 24 first on PATH (from .runtime/ where the system Node is older).
 . scripts/node-env.sh
-node --test --test-concurrency=1 $(find dist/test -name '*.test.js' | sort)
+# --test-timeout: a test that hangs fails after 5 min (the longest, a lab suite, takes about
+# 1 min) instead of holding CI until its limit.
+node --test --test-concurrency=1 --test-timeout=300000 $(find dist/test -name '*.test.js' | sort)

@@ -17,7 +17,7 @@ import { readLinkStates, type LinkRow } from './kubelink-states.js';
 import { writeKubectlWrapper } from './kubectl.js';
 import type { LabContext } from './lab-context.js';
 import type { LabPath } from './lab-path.js';
-import type { LabProcess } from './lab-process.js';
+import { processExitedError, type LabProcess } from './lab-process.js';
 import { kubeLinkCrdManifest } from './repo-root.js';
 import { BROKER_DNS_PORT, CLUSTER_DNS_PORT, type LabCluster } from './topology.js';
 
@@ -224,7 +224,7 @@ export class KubelinkKubernetesPath implements LabPath {
     let rows: ClusterLinkRow[] = [];
     for (;;) {
       const dead = this.processes.find((p) => !p.running());
-      if (dead) throw new Error(`${dead.argv.slice(1, 3).join(' ')} in ${dead.ns} exited, see ${dead.logFile}`);
+      if (dead) throw processExitedError(dead);
       rows = await this.linkStates().catch(() => rows);
       const up = rows.filter((r) => r.state === 'Up').length;
       if (up !== reported) {

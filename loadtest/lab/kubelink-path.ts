@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { LabContext } from './lab-context.js';
 import type { LabPath } from './lab-path.js';
-import type { LabProcess } from './lab-process.js';
+import { processExitedError, type LabProcess } from './lab-process.js';
 import { brokerArgs, type BrokerArgsOptions } from './kubelink-files.js';
 import type { LabCluster } from './topology.js';
 
@@ -91,7 +91,7 @@ export async function waitForMeshTraffic(lab: LabContext, clusters: readonly Lab
       if (from.index === to.index) continue;
       await lab.retry(`kubelink tunnel ${from.name} -> ${to.name}`, { timeoutMs, intervalMs: 300 }, async () => {
         const dead = processes.find((p) => !p.running());
-        if (dead) throw new Error(`${dead.argv.slice(1, 3).join(' ')} in ${dead.ns} exited, see ${dead.logFile}`);
+        if (dead) throw processExitedError(dead);
         const reply = await lab.requestEcho(from.pods.client2, to.serviceIp, 2000);
         if (reply.cluster !== to.name) throw new Error(`answered by ${reply.cluster}`);
       });

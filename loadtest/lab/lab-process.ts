@@ -3,7 +3,7 @@
 // them, and a handle to stop them.
 
 import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inNamespace } from './command.js';
 import { processStartTicks, removeProcessRecord, writeProcessRecord } from './state-dir.js';
@@ -46,6 +46,19 @@ export interface SpawnInNamespaceOptions {
 }
 
 const DEFAULT_STOP_GRACE_MS = 3000;
+/** Lines of a dead process's log quoted in the error: the lab's work dir is gone after cleanup. */
+const QUOTED_LOG_LINES = 15;
+
+/** The error for a lab process that exited while it should run, quoting the end of its log. */
+export function processExitedError(p: LabProcess): Error {
+  let tail: string;
+  try {
+    tail = readFileSync(p.logFile, 'utf8').trimEnd().split('\n').slice(-QUOTED_LOG_LINES).join('\n');
+  } catch (err) {
+    tail = `(log unreadable: ${(err as Error).message})`;
+  }
+  return new Error(`${p.argv.slice(1, 3).join(' ')} in ${p.ns} exited, see ${p.logFile}; its last lines:\n${tail}`);
+}
 
 /** Starts `argv` in `ns` and records its pid; resolves once the record is written. */
 export async function spawnInNamespace(options: SpawnInNamespaceOptions): Promise<LabProcess> {

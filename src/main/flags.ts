@@ -23,7 +23,7 @@ import { isDnsLabel, isDnsName, normalizeHost, parsePort } from '../shared/host-
 import { DEFAULT_MAX_DIALS_IN_FLIGHT } from './broker/dial-pacer.js';
 import { CLUSTER_DNS_OFFSET, DEFAULT_CLUSTER_DOMAIN } from './dns/cluster-dns.js';
 // --tunnel-queue's limits are those of the shard tunable maxQueuedBytes.
-import { MAX_TUNNEL_QUEUE_BYTES, MIN_TUNNEL_QUEUE_BYTES } from '../shared/shard-protocol.js';
+import { DEFAULT_SHARD_TUNABLES, MAX_QUEUE_DELAY_MS, MAX_TUNNEL_QUEUE_BYTES, MIN_TUNNEL_QUEUE_BYTES } from '../shared/shard-protocol.js';
 
 export type ControllerName = 'broker' | 'router';
 export const CONTROLLER_NAMES: readonly ControllerName[] = ['broker', 'router'];
@@ -63,6 +63,10 @@ export interface Config {
   tunnelQueueBytes: number;
   /** Bytes of each ring between the TUN threads and a shard (power of two). */
   ringBytes: number;
+  /** CoDel target for the time outgoing packets wait (ring + socket queue), ms; 0 = off. */
+  queueDelayTargetMs: number;
+  /** CoDel interval, ms. */
+  queueDelayIntervalMs: number;
   certFile?: string;
   keyFile?: string;
   caCertFile?: string;
@@ -110,6 +114,8 @@ export const CONFIG_DEFAULTS = {
   // machine could show (bench/RESULTS.md, 2026-11-29): the old 4 MiB stays the default.
   tunnelQueueBytes: 4 * 1024 * 1024,
   ringBytes: 4 * 1024 * 1024,
+  queueDelayTargetMs: DEFAULT_SHARD_TUNABLES.queueDelayTargetMs,
+  queueDelayIntervalMs: DEFAULT_SHARD_TUNABLES.queueDelayIntervalMs,
   secretManageMode: 'none' as SecretManageMode,
   servedLinks: 'all' as const,
   maxDialsInFlight: DEFAULT_MAX_DIALS_IN_FLIGHT,
@@ -316,6 +322,16 @@ const FLAGS: readonly FlagDef[] = [
     apply: (raw, c) => { c.tunnelQueueBytes = integerFlag(MIN_TUNNEL_QUEUE_BYTES, MAX_TUNNEL_QUEUE_BYTES)(raw); },
   },
   {
+    name: 'queue-delay-target', valueName: 'MS', defaultText: String(CONFIG_DEFAULTS.queueDelayTargetMs),
+    description: 'CoDel per tunnel: when outgoing packets wait longer than this (shard ring, socket queue, the path as keepalive probes measure it) for a whole --queue-delay-interval, bulk packets are dropped so the flows back off; 0 = off (measured in bench/RESULTS.md)',
+    apply: (raw, c) => { c.queueDelayTargetMs = integerFlag(0, MAX_QUEUE_DELAY_MS)(raw); },
+  },
+  {
+    name: 'queue-delay-interval', valueName: 'MS', defaultText: String(CONFIG_DEFAULTS.queueDelayIntervalMs),
+    description: 'CoDel interval: how long the delay may stay above --queue-delay-target before the first drop (about the longest round trip through the tunnel)',
+    apply: (raw, c) => { c.queueDelayIntervalMs = integerFlag(1, MAX_QUEUE_DELAY_MS)(raw); },
+  },
+  {
     name: 'ring-bytes', valueName: 'BYTES', defaultText: String(CONFIG_DEFAULTS.ringBytes),
     description: 'size of each ring between the TUN threads and a worker, a power of two: bounds the packets waiting there',
     apply: (raw, c) => {
@@ -427,7 +443,7 @@ const FLAGS: readonly FlagDef[] = [
     },
   },
   {
-    name: 'dns-port', valueName: 'PORT', defaultText: String(CONFIG_DEFAULTS.dnsPort), description: "UDP and TCP port of the broker's DNS server for the mesh domain; 0 disables it",
+    name: 'dns-port', valueName: 'PORT', defaultText: String(CONFIG_DEFAULTS.dnsPort), description: "UDP and TCP port of the broker's DNS server for the mesh domain, where peers' brokers also ask for this cluster's MeshService names (one port for the mesh); 0 disables it",
     apply: (raw, c) => { c.dnsPort = portFlag(0)(raw); },
   },
   {
@@ -471,6 +487,8 @@ function defaultConfig(env: NodeJS.ProcessEnv): Config {
     tlsCiphers: CONFIG_DEFAULTS.tlsCiphers,
     tunnelQueueBytes: CONFIG_DEFAULTS.tunnelQueueBytes,
     ringBytes: CONFIG_DEFAULTS.ringBytes,
+    queueDelayTargetMs: CONFIG_DEFAULTS.queueDelayTargetMs,
+    queueDelayIntervalMs: CONFIG_DEFAULTS.queueDelayIntervalMs,
     secretManageMode: CONFIG_DEFAULTS.secretManageMode,
     servedLinks: CONFIG_DEFAULTS.servedLinks,
     workers: Math.min(Math.max(1, os.availableParallelism()), MAX_WORKERS),
@@ -573,6 +591,9 @@ function validateCombination(c: Config, given: Set<string>): void {
       throw flagError('dns-name', undefined, 'missing, required by --secret-manage-mode self', 'the endpoint host name of this broker');
     }
     c.secret ??= DEFAULT_SELF_MANAGED_SECRET;
+  }
+  if (c.queueDelayTargetMs > c.queueDelayIntervalMs) {
+    throw flagError('queue-delay-target', String(c.queueDelayTargetMs), `is longer than --queue-delay-interval (${c.queueDelayIntervalMs})`, `0..${c.queueDelayIntervalMs} ms`);
   }
   validateNetworks(c);
 

@@ -43,6 +43,7 @@ const SCALAR_COUNTERS = [
   { name: 'noTunnelDrops', metric: DROPPED, help: DROPPED_HELP, reason: 'no-tunnel' },
   { name: 'ringFullDrops', metric: DROPPED, help: DROPPED_HELP, reason: 'ring-full' },
   { name: 'tunnelBackpressureDrops', metric: DROPPED, help: DROPPED_HELP, reason: 'tunnel-backpressure' },
+  { name: 'queueDelayDrops', metric: DROPPED, help: DROPPED_HELP, reason: 'queue-delay' },
 ] as const;
 
 export type ScalarCounterName = (typeof SCALAR_COUNTERS)[number]['name'];

@@ -48,6 +48,13 @@ export interface ShardTunables {
    * tunnel holds at most about twice this much: the latency a saturated tunnel adds.
    */
   maxQueuedBytes: number;
+  /**
+   * CoDel target for the time outgoing packets wait in the shard's ring and the tunnel's
+   * socket queue, ms; 0 = no CoDel (only the byte bounds). See src/shared/codel.ts.
+   */
+  queueDelayTargetMs: number;
+  /** CoDel interval, ms: how long the delay may stay above target before bulk packets are dropped. */
+  queueDelayIntervalMs: number;
   /** Largest frame payload accepted or sent. */
   maxFramePayload: number;
 }
@@ -59,6 +66,8 @@ export const DEFAULT_SHARD_TUNABLES: ShardTunables = {
   clientHelloTimeoutMs: 2_000,
   writeBatchBytes: 64 * 1024,
   maxQueuedBytes: 4 * 1024 * 1024,
+  queueDelayTargetMs: 0,
+  queueDelayIntervalMs: 100,
   maxFramePayload: 65_535,
 };
 
@@ -67,6 +76,8 @@ export const MAX_WRITE_BATCH_BYTES = 64 * 1024;
 /** Smallest maxQueuedBytes (--tunnel-queue): one write batch plus one largest frame. */
 export const MIN_TUNNEL_QUEUE_BYTES = 2 * MAX_WRITE_BATCH_BYTES;
 export const MAX_TUNNEL_QUEUE_BYTES = 64 * 1024 * 1024;
+/** Longest CoDel target or interval (--queue-delay-target, --queue-delay-interval), ms. */
+export const MAX_QUEUE_DELAY_MS = 10_000;
 /** Longest timer of a tunnel (dead detection, handshake): ten minutes. */
 const MAX_TUNNEL_TIMER_MS = 600_000;
 
@@ -85,6 +96,8 @@ export function validateShardTunables(tunables: ShardTunables): ShardTunables {
   integerIn('writeBatchBytes', 1, MAX_WRITE_BATCH_BYTES);
   integerIn('maxQueuedBytes', MIN_TUNNEL_QUEUE_BYTES, MAX_TUNNEL_QUEUE_BYTES);
   integerIn('maxFramePayload', 1, MAX_FRAME_PAYLOAD);
+  integerIn('queueDelayIntervalMs', 1, MAX_QUEUE_DELAY_MS);
+  integerIn('queueDelayTargetMs', 0, tunables.queueDelayIntervalMs);
   return tunables;
 }
 

@@ -285,6 +285,16 @@ export class SpscRing {
     return (Atomics.load(this.words, HEAD) - Atomics.load(this.words, TAIL)) >>> 0;
   }
 
+  /** The producer's published position (a free-running u32 byte counter). */
+  producedPosition(): number {
+    return Atomics.load(this.words, HEAD) >>> 0;
+  }
+
+  /** The consumer's released position (same counter as producedPosition). */
+  consumedPosition(): number {
+    return this.released >>> 0;
+  }
+
   /** True when no published record is waiting. */
   isEmpty(): boolean {
     return Atomics.load(this.words, HEAD) === Atomics.load(this.words, TAIL);

@@ -26,6 +26,7 @@ import { systemClock } from '../shared/clock.js';
 import { loadNative } from '../shared/native.js';
 import { NO_PUBLISHED, compilePublished } from '../shared/inbound-filter.js';
 import { BufferPool } from '../shared/buffer-pool.js';
+import { RingSojourn } from './ring-sojourn.js';
 
 /** Records taken from the ring per pass before the event loop gets a turn. */
 const MAX_RECORDS_PER_PASS = 1024;
@@ -68,6 +69,13 @@ class Shard implements ConnectionOwner, RecordHandler {
   private readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
   /** Active connection per link id: the lookup the outbound path does per packet. */
   private readonly activeByLink: (TunnelConnection | undefined)[] = [];
+  /** How long records wait in toTunnel (for CoDel): measured once per pass. */
+  private readonly ringSojourn = new RingSojourn();
+  private ringDelayMs = 0;
+  /** The time of the current pass (with CoDel), read once per pass, not per packet. */
+  private passNowMs = -1;
+  /** The connection added to `dirty` last: consecutive records of one tunnel add it once. */
+  private lastDirty: TunnelConnection | undefined;
   /** Connections with frames gathered in this pass, flushed once at its end. */
   private readonly dirty = new Set<TunnelConnection>();
   private links = new Map<string, ShardLink>();
@@ -120,12 +128,23 @@ class Shard implements ConnectionOwner, RecordHandler {
   private async pump(): Promise<void> {
     while (this.running) {
       const signal = this.toTunnel.signalValue();
-      const taken = this.toTunnel.read(this, MAX_RECORDS_PER_PASS);
-      for (const conn of this.dirty) conn.flush();
-      this.dirty.clear();
+      const taken = this.pass(MAX_RECORDS_PER_PASS);
       if (taken === 0) await this.toTunnel.waitAsync(signal, RING_WAIT_MS);
       else await yieldToEventLoop(); // let socket I/O run between passes
     }
+  }
+
+  /** Takes up to maxRecords from the ring into the tunnels and writes what they gathered. */
+  private pass(maxRecords: number): number {
+    if (this.init.tunables.queueDelayTargetMs > 0) {
+      this.passNowMs = systemClock.now();
+      this.ringDelayMs = this.ringSojourn.update(this.toTunnel.producedPosition(), this.toTunnel.consumedPosition(), this.passNowMs);
+    }
+    const taken = this.toTunnel.read(this, maxRecords);
+    for (const conn of this.dirty) conn.flush();
+    this.dirty.clear();
+    this.lastDirty = undefined;
+    return taken;
   }
 
   /** RecordHandler: one packet from the TUN ([virtio_net_hdr][packet] with vnetHdr), tagged with its link id. */
@@ -135,11 +154,14 @@ class Shard implements ConnectionOwner, RecordHandler {
       this.counters[Counter.noTunnelDrops]++;
       return;
     }
-    if (!conn.enqueue(data, offset, length)) {
+    if (!conn.enqueue(data, offset, length, this.ringDelayMs, this.passNowMs)) {
       this.counters[Counter.tunnelBackpressureDrops]++;
       return;
     }
-    this.dirty.add(conn);
+    if (conn !== this.lastDirty) {
+      this.dirty.add(conn);
+      this.lastDirty = conn;
+    }
   }
 
   // --- connections ---
@@ -157,6 +179,7 @@ class Shard implements ConnectionOwner, RecordHandler {
   closed(conn: TunnelConnection, reason: string, handshakeFailure: boolean): void {
     this.connections.delete(conn.connId);
     this.dirty.delete(conn);
+    if (this.lastDirty === conn) this.lastDirty = undefined;
     if (conn.link && this.activeByLink[conn.link.linkId] === conn) this.activeByLink[conn.link.linkId] = undefined;
     this.post({ type: 'closed', connId: conn.connId, linkId: conn.link?.linkId ?? null, reason, handshakeFailure, traffic: conn.traffic });
   }

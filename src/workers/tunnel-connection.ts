@@ -29,9 +29,15 @@ import type { Clock, TimerHandle } from '../shared/clock.js';
 import { boundUnsentBytes } from './tcp-unsent-bound.js';
 import type { BufferPool } from '../shared/buffer-pool.js';
 import { readIntoBuffer } from './tls-read-buffer.js';
+import { CoDel } from '../shared/codel.js';
+import { QueueDelayProbe } from '../shared/queue-delay-probe.js';
 
 /** Ring records up to this size (virtio-net header included) may pass a full queue: see enqueue. */
 export const SMALL_PACKET_BYTES = 256;
+/** With CoDel, a keepalive probe of the path's queueing delay rides on a write at most this often. */
+const QUEUE_PROBE_INTERVAL_MS = 10;
+/** Socket writes whose start time is kept for the queue delay; more in flight are not timed. */
+const MAX_TIMED_WRITES = 1024;
 
 export type ConnectionState = 'handshake' | 'established' | 'active' | 'closed';
 
@@ -68,6 +74,14 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   private readonly controlScratch = Buffer.alloc(MAX_HELLO_BYTES);
   /** Cuts super-packets for a peer without gso; made on first use. */
   private segmenter: Tcpv4Segmenter | undefined;
+  /** Drops bulk packets when the queueing delay stands above target (undefined: off). */
+  private readonly codel: CoDel | undefined;
+  /** The forward path's queueing delay from keepalive round trips (only with codel). */
+  private readonly probe: QueueDelayProbe | undefined;
+  /** Start times of the socket writes in flight, oldest first (only with codel). */
+  private readonly writeTimes = new Float64Array(MAX_TIMED_WRITES);
+  private writeTimesFirst = 0;
+  private writeTimesCount = 0;
 
   constructor(
     readonly connId: number,
@@ -91,6 +105,10 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     this.lastReceiveAt = clock.now();
     this.batcher = new FrameBatcher({ batchBytes: tunables.writeBatchBytes, pool: batchPool });
     this.decoder = new FrameDecoder({ maxFramePayload: tunables.maxFramePayload }, this);
+    if (tunables.queueDelayTargetMs > 0) {
+      this.codel = new CoDel({ targetMs: tunables.queueDelayTargetMs, intervalMs: tunables.queueDelayIntervalMs });
+      this.probe = new QueueDelayProbe(QUEUE_PROBE_INTERVAL_MS);
+    }
     // The deadline counts from when the handshake starts: for a dial, when TCP connects
     // (the connect itself has a deadline of the same length). An accepted connection
     // arrives here connected.
@@ -154,11 +172,25 @@ export class TunnelConnection implements FrameSink, SegmentSink {
    * Above the bound only small packets (pings, pure ACKs, DNS) still get in, up to twice
    * the bound: the bulk flows that fill the queue lose packets and back off, the
    * interactive ones keep flowing (a crude stand-in for per-flow queueing).
+   * With CoDel (queueDelayTargetMs), a bulk packet may also be dropped because the data
+   * leaving now waits too long: `ringDelayMs` in the shard's ring (the caller measures
+   * it) plus the longer of the oldest socket write in flight and the forward path's
+   * queueing delay from the latest probe; such a drop is counted as queue-delay and
+   * returns true. Small packets are never dropped for delay. `nowMs`: the caller's time
+   * of the pass (read once per pass, not per packet); -1 reads the clock.
    */
-  enqueue(data: Uint8Array, offset: number, length: number): boolean {
+  enqueue(data: Uint8Array, offset: number, length: number, ringDelayMs = 0, nowMs = -1): boolean {
     const queued = this.socket.writableLength;
     const bound = this.tunables.maxQueuedBytes;
     if (queued > bound && (length > SMALL_PACKET_BYTES || queued > 2 * bound)) return false;
+    if (this.codel !== undefined && length > SMALL_PACKET_BYTES) {
+      const now = nowMs >= 0 ? nowMs : this.clock.now();
+      const pathDelayMs = Math.max(this.socketDelayMs(now), this.probe!.excessMs);
+      if (this.codel.shouldDrop(ringDelayMs + pathDelayMs, now)) {
+        this.counters[Counter.queueDelayDrops]++;
+        return true;
+      }
+    }
     if (!this.vnetHdr || isTrivialVnetHeader(data, offset)) {
       const headerBytes = this.vnetHdr ? VNET_HDR_BYTES : 0;
       this.enqueuePacket(data, offset + headerBytes, length - headerBytes);
@@ -230,10 +262,41 @@ export class TunnelConnection implements FrameSink, SegmentSink {
    * simply collected.
    */
   flush(): void {
-    const batch = this.batcher.take();
-    if (batch) this.socket.write(batch, (err) => {
+    if (this.batcher.pendingFrames === 0) return;
+    let timed = false;
+    if (this.codel !== undefined) {
+      const now = this.clock.now();
+      // The probe goes last, behind the data of this write, on an active tunnel only.
+      if (this.state === 'active' && this.probe!.probeDue(now)) this.appendKeepalive(now);
+      timed = this.timeWrite(now);
+    }
+    const batch = this.batcher.take()!;
+    this.socket.write(batch, (err) => {
+      if (timed) this.writeDone();
       if (!err) this.batcher.release(batch);
     });
+  }
+
+  /** Notes a write's start; false when too many are in flight to note one more. */
+  private timeWrite(nowMs: number): boolean {
+    if (this.writeTimesCount === MAX_TIMED_WRITES) return false;
+    this.writeTimes[(this.writeTimesFirst + this.writeTimesCount) % MAX_TIMED_WRITES] = nowMs;
+    this.writeTimesCount++;
+    return true;
+  }
+
+  /** The oldest timed write completed (write callbacks come in write order). */
+  private writeDone(): void {
+    this.writeTimesFirst = (this.writeTimesFirst + 1) % MAX_TIMED_WRITES;
+    this.writeTimesCount--;
+  }
+
+  /**
+   * How long the oldest write still in flight has waited: Node's queue and the kernel's
+   * unsent bytes up to TCP_NOTSENT_LOWAT (a write completes once the kernel took it all).
+   */
+  private socketDelayMs(nowMs: number): number {
+    return this.writeTimesCount === 0 ? 0 : nowMs - this.writeTimes[this.writeTimesFirst]!;
   }
 
   /** Keepalive tick: send a probe, and close when the peer has been silent too long. */
@@ -243,9 +306,15 @@ export class TunnelConnection implements FrameSink, SegmentSink {
       this.close(`no frame from peer for ${this.tunables.deadAfterMs} ms`, false);
       return;
     }
+    this.appendKeepalive(this.clock.now());
+    this.flush();
+  }
+
+  /** Appends a keepalive (its ack gives rttMs and, with codel, the queue delay probe). */
+  private appendKeepalive(nowMs: number): void {
     this.keepaliveSeq = (this.keepaliveSeq + 1) >>> 0;
-    const len = encodeKeepalive(this.controlScratch, 0, { seq: this.keepaliveSeq, sentTimeMs: this.clock.now() });
-    this.writeFramed(this.controlScratch, 0, len);
+    const len = encodeKeepalive(this.controlScratch, 0, { seq: this.keepaliveSeq, sentTimeMs: nowMs });
+    this.enqueueFrame(this.controlScratch, 0, len);
   }
 
   close(reason: string, handshakeFailure: boolean): void {
@@ -309,9 +378,12 @@ export class TunnelConnection implements FrameSink, SegmentSink {
         this.enqueueFrame(this.controlScratch, 0, len);
         break;
       }
-      case 'keepaliveAck':
-        this.rttMs = Math.max(0, this.clock.now() - frame.sentTimeMs);
+      case 'keepaliveAck': {
+        const now = this.clock.now();
+        this.rttMs = Math.max(0, now - frame.sentTimeMs);
+        this.probe?.onRoundTrip(this.rttMs, now);
         break;
+      }
     }
   }
 

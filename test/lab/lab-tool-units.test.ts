@@ -19,6 +19,10 @@ import { brokerArgs } from '../../loadtest/lab/kubelink-files.js';
 import { describeTopology } from '../../loadtest/lab/topology.js';
 import { opensslFingerprint } from '../../loadtest/chaos/chaos-run.js';
 import { parseChaosArgs } from '../../loadtest/tool/chaos-command.js';
+import { processExitedError, type LabProcess } from '../../loadtest/lab/lab-process.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { judgeSoak } from '../../loadtest/soak/soak-run.js';
 import { parseSoakArgs } from '../../loadtest/tool/soak-command.js';
 
@@ -186,6 +190,19 @@ test('chaos reads the served certificate from openssl output and checks its flag
   assert.deepEqual(parseChaosArgs([]), { prefix: 'klchaos', json: false });
   assert.deepEqual(parseChaosArgs(['--prefix', 'klx', '--json']), { prefix: 'klx', json: true });
   assert.throws(() => parseChaosArgs(['--minutes', '3']), /minutes/);
+});
+
+test('a lab process that exited is reported with the end of its log (the work dir is removed by the cleanup)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kl-exited-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const logFile = join(dir, 'cluster-dns.log');
+  writeFileSync(logFile, `${Array.from({ length: 30 }, (_, i) => `line ${i}`).join('\n')}\n`);
+  const dead = { argv: ['node', 'standin.js', '--kubeconfig', 'k'], ns: 'klx-c2-n2', logFile } as unknown as LabProcess;
+  const message = processExitedError(dead).message;
+  assert.match(message, /^standin\.js --kubeconfig in klx-c2-n2 exited, see .*cluster-dns\.log; its last lines:\nline 15\n/);
+  assert.ok(message.endsWith('line 29'));
+  assert.doesNotMatch(message, /line 14\n/);
+  assert.match(processExitedError({ ...dead, logFile: join(dir, 'none.log') } as LabProcess).message, /log unreadable/);
 });
 
 test('soak judges growth from the first sample to the median of the last three, against its bounds', () => {

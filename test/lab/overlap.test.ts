@@ -84,7 +84,34 @@ describe('two clusters with the same service CIDR, linked through a MeshService'
       `-A KUBELINK-IN-kubelink -d ${c2.clusterIp}/32 -p udp -m udp --dport ${BROKER_DNS_PORT} -j RETURN`,
       `-A KUBELINK-IN-kubelink -d ${c2.clusterIp}/32 -p tcp -m tcp --dport ${BROKER_DNS_PORT} -j RETURN`,
     ]);
+    // From c1's gateway (source: its cluster address, as c1's broker asks) c2's broker
+    // answers its MeshService names and refuses to forward anything else.
+    const c2Broker = `${c2.clusterIp}:${BROKER_DNS_PORT}`;
+    assert.deepEqual((await dig(lab, c1.gateway.ns, 'echo.default.msvc.kubelink', ['-b', c1.clusterIp], c2Broker)).answers, ['192.168.0.100']);
+    assert.equal((await dig(lab, c1.gateway.ns, 'echo.default.svc.c2.kubelink', ['-b', c1.clusterIp], c2Broker)).status, 'REFUSED');
     // c2's own pods get the same name answered by their own broker.
     assert.deepEqual((await dig(lab, c2.pods.client2.ns, msvcName)).answers, ['192.168.0.100']);
+  });
+
+  test("while c2's broker is stopped its MeshService names get SERVFAIL within 2 s from c1's broker; they resolve again once it is back", async () => {
+    const c1Broker = `${c1.gateway.nodeIp}:${BROKER_DNS_PORT}`;
+    await k8s.stopBroker(c2.index);
+    try {
+      // Names not asked before (nothing cached): c1 knows the link is Down and does not wait.
+      for (const name of ['fresh1.default.msvc.c2.kubelink', 'fresh2.default.msvc.c2.kubelink']) {
+        const r = await lab.retry(`${name} SERVFAIL`, { timeoutMs: 30_000, intervalMs: 300 }, async () => {
+          const answer = await dig(lab, c1.node2.ns, name, [], c1Broker);
+          assert.equal(answer.status, 'SERVFAIL', answer.output);
+          return answer;
+        });
+        assert.ok(r.queryMs < 2000, `SERVFAIL after ${r.queryMs} ms`);
+      }
+    } finally {
+      await k8s.startBrokerAgain(c2.index);
+    }
+    await lab.retry('echo.default.msvc.c2.kubelink back', { timeoutMs: 60_000, intervalMs: 300 }, async () => {
+      const r = await dig(lab, c1.pods.client2.ns, 'echo.default.msvc.c2.kubelink');
+      assert.deepEqual(r.answers, ['192.168.0.100'], r.output);
+    });
   });
 });

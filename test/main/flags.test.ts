@@ -193,6 +193,19 @@ test('--tunnel-queue and --ring-bytes bound the queues, the ring a power of two'
   assert.match(flagError([...BROKER, '--ring-bytes=65536']).message, /^--ring-bytes "65536": is out of range/);
 });
 
+test('--queue-delay-target and --queue-delay-interval set CoDel per tunnel: off (0) by default, interval 100 ms', () => {
+  const defaults = parseFlags(BROKER, {});
+  assert.equal(defaults.queueDelayTargetMs, 0);
+  assert.equal(defaults.queueDelayIntervalMs, 100);
+  assert.equal(parseFlags([...BROKER, '--queue-delay-target=5'], {}).queueDelayTargetMs, 5);
+  const tuned = parseFlags([...BROKER, '--queue-delay-target=2', '--queue-delay-interval=20'], {});
+  assert.deepEqual([tuned.queueDelayTargetMs, tuned.queueDelayIntervalMs], [2, 20]);
+  assert.equal(flagError([...BROKER, '--queue-delay-target=50', '--queue-delay-interval=20']).message,
+    '--queue-delay-target "50": is longer than --queue-delay-interval (20) (expected 0..20 ms)');
+  assert.match(flagError([...BROKER, '--queue-delay-interval=0']).message, /^--queue-delay-interval "0": is out of range \(expected an integer 1\.\.10000\)/);
+  assert.match(flagError([...BROKER, '--queue-delay-target=-1']).message, /^--queue-delay-target "-1"/);
+});
+
 test('a mesh network overlapping the service, node or pod network is rejected', () => {
   assert.match(
     flagError([...BROKER, '--node-cidr=192.168.0.0/16']).message,

@@ -31,6 +31,10 @@ test('timers that depend on each other are checked together', () => {
   assert.throws(() => validateShardTunables(tunables({ keepaliveMs: 1_000, deadAfterMs: 1_999 })), /deadAfterMs must be an integer in 2000\.\.600000, got 1999/);
   // The ClientHello deadline lies within the handshake's.
   assert.throws(() => validateShardTunables(tunables({ handshakeTimeoutMs: 1_000, clientHelloTimeoutMs: 1_001 })), /clientHelloTimeoutMs must be an integer in 100\.\.1000/);
+  // The CoDel target is at most its interval (0 turns CoDel off).
+  assert.doesNotThrow(() => validateShardTunables(tunables({ queueDelayTargetMs: 0 })));
+  assert.throws(() => validateShardTunables(tunables({ queueDelayTargetMs: 30, queueDelayIntervalMs: 20 })), /queueDelayTargetMs must be an integer in 0\.\.20, got 30/);
+  assert.throws(() => validateShardTunables(tunables({ queueDelayIntervalMs: 0 })), /queueDelayIntervalMs must be an integer in 1\.\.10000, got 0/);
 });
 
 test('maxQueuedBytes has the limits of --tunnel-queue', () => {

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { setImmediate as tick } from 'node:timers/promises';
 import type tls from 'node:tls';
 import { SMALL_PACKET_BYTES, TunnelConnection, type ConnectionOwner } from '../../src/workers/tunnel-connection.js';
+import { BufferPool } from '../../src/shared/buffer-pool.js';
 import { SpscRing } from '../../src/shared/spsc-ring.js';
 import { COUNTERS_PER_BLOCK, Counter, FrameMalformedCounter, inboundDropCounter } from '../../src/shared/counters.js';
 import { DEFAULT_SHARD_TUNABLES, type ShardLink } from '../../src/shared/shard-protocol.js';
@@ -40,9 +41,12 @@ class FakeSocket extends EventEmitter {
   getPeerCertificate(): { subject: { CN: string } } {
     return { subject: { CN: 'peer.kubelink.lab' } };
   }
-  write(chunk: Buffer): boolean {
+  write(chunk: Buffer, done?: (err?: Error) => void): boolean {
     const copy = Buffer.from(chunk);
-    setImmediate(() => this.peer.emit('data', copy));
+    setImmediate(() => {
+      done?.();
+      this.peer.emit('data', copy);
+    });
     return true;
   }
   destroy(): void {
@@ -101,12 +105,15 @@ interface Side {
   drain(): Buffer[];
 }
 
-function side(socket: FakeSocket, local: typeof A & { dns?: HelloDns }, peer: typeof A, vnetHdr: boolean, dialed: boolean, clock: Clock = systemClock): Side {
+/** The shard tunables of these tests: CoDel only where a test turns it on (it reads the clock). */
+const TUNABLES = { ...DEFAULT_SHARD_TUNABLES, queueDelayTargetMs: 0 };
+
+function side(socket: FakeSocket, local: typeof A & { dns?: HelloDns }, peer: typeof A, vnetHdr: boolean, dialed: boolean, clock: Clock = systemClock, tunables = TUNABLES): Side {
   const link: ShardLink = { linkId: 1, name: 'peer', endpointHost: 'peer.kubelink.lab', endpointPort: 8088, ...peer, inbound: compileInboundPeer(peer) };
   const owner = new Owner(link);
   const tun = new TunRecorder(vnetHdr);
   const counters = new Float64Array(COUNTERS_PER_BLOCK);
-  const conn = new TunnelConnection(1, dialed, socket as unknown as tls.TLSSocket, owner, { ...local, published: NO_PUBLISHED }, tun, counters, DEFAULT_SHARD_TUNABLES, clock, vnetHdr);
+  const conn = new TunnelConnection(1, dialed, socket as unknown as tls.TLSSocket, owner, { ...local, published: NO_PUBLISHED }, tun, counters, tunables, clock, vnetHdr);
   return { conn, owner, counters, drain: () => tun.written.splice(0) };
 }
 
@@ -309,4 +316,72 @@ test("a dial's handshake deadline counts from the TCP connect, not from the dial
   const b = side(never, A, B, false, true, clock);
   await clock.advance(limit);
   assert.deepEqual(b.owner.closedReasons, [`TCP connect not finished within ${limit} ms`]);
+});
+
+describe('tunnel connection queue delay (CoDel)', () => {
+  test('bulk packets are dropped once the delay stood above target for an interval; small ones never; probes measure the path', async () => {
+    const clock = new FakeClock(0);
+    const tunables = { ...DEFAULT_SHARD_TUNABLES, queueDelayTargetMs: 5, queueDelayIntervalMs: 100 };
+    const [sa, sb] = [new FakeSocket(), new FakeSocket()];
+    sa.peer = sb;
+    sb.peer = sa;
+    const a = side(sa, A, B, false, true, clock, tunables);
+    const b = side(sb, B, A, false, false, clock, tunables);
+    a.conn.onSecure();
+    b.conn.onSecure();
+    await settle();
+    a.conn.activate();
+    const bulk = tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(1000) });
+    const ping = tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(20) });
+    assert.ok(ping.length <= SMALL_PACKET_BYTES && bulk.length > SMALL_PACKET_BYTES);
+    const offer = (packet: Buffer, ringDelayMs: number): void => {
+      assert.ok(a.conn.enqueue(packet, 0, packet.length, ringDelayMs), 'a queue-delay drop is not backpressure');
+      a.conn.flush();
+    };
+
+    offer(bulk, 2); // below target
+    offer(bulk, 50); // above target: the interval starts
+    await settle();
+    assert.equal(a.counters[Counter.queueDelayDrops], 0);
+    assert.equal(b.drain().length, 2);
+    assert.notEqual(a.conn.rttMs, null, 'the first flush of an active tunnel carried a probe, and b acked it');
+
+    await clock.advance(100);
+    offer(bulk, 50); // a whole interval above target: dropped
+    offer(ping, 50); // small: passes
+    offer(bulk, 50); // the next drop is one interval away
+    await settle();
+    assert.equal(a.counters[Counter.queueDelayDrops], 1);
+    assert.deepEqual(b.drain(), [ping, bulk]);
+
+    await clock.advance(10);
+    offer(bulk, 1); // below target: dropping ends
+    await clock.advance(100);
+    offer(bulk, 1);
+    await settle();
+    assert.equal(a.counters[Counter.queueDelayDrops], 1);
+    assert.equal(b.drain().length, 2);
+  });
+});
+
+test('a written batch buffer goes back to the shard pool once its write completed, and the next large batch reuses it', async () => {
+  const pool = new BufferPool(4);
+  const [sa, sb] = [new FakeSocket(), new FakeSocket()];
+  sa.peer = sb;
+  sb.peer = sa;
+  const link: ShardLink = { linkId: 1, name: 'peer', endpointHost: 'peer.kubelink.lab', endpointPort: 8088, ...B, inbound: compileInboundPeer(B) };
+  const tun = new TunRecorder(false);
+  const a = new TunnelConnection(1, true, sa as unknown as tls.TLSSocket, new Owner(link), { ...A, published: NO_PUBLISHED }, tun, new Float64Array(COUNTERS_PER_BLOCK), TUNABLES, systemClock, false, pool);
+  const b = side(sb, B, A, false, false);
+  a.onSecure();
+  b.conn.onSecure();
+  await settle();
+  const packets = Array.from({ length: 20 }, (_, i) => tcpv4Packet({ source: A_ADDRESS, destination: B_SERVICE, payload: payloadBytes(1400 + i) }));
+  for (let round = 0; round < 3; round++) {
+    for (const packet of packets) assert.ok(a.enqueue(packet, 0, packet.length));
+    a.flush();
+    await settle();
+    assert.deepEqual(b.drain(), packets, `round ${round}: every packet arrived intact`);
+  }
+  assert.ok(pool.reused >= 2, `batch buffers reused: ${pool.reused}`);
 });

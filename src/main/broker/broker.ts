@@ -51,6 +51,8 @@ export function dataPlaneSettings(config: Config, timings: BrokerTimings): DataP
     maxDialsInFlight: config.maxDialsInFlight,
     tlsCiphers: config.tlsCiphers,
     tunnelQueueBytes: config.tunnelQueueBytes,
+    queueDelayTargetMs: config.queueDelayTargetMs,
+    queueDelayIntervalMs: config.queueDelayIntervalMs,
     statusStatsIntervalMs: config.statusStatsIntervalSeconds * 1000,
   };
 }

@@ -155,6 +155,9 @@ export interface DataPlaneSettings {
   tlsCiphers?: string;
   /** --tunnel-queue: bytes queued per tunnel (Node + kernel unsent) above which packets are dropped. */
   tunnelQueueBytes?: number;
+  /** --queue-delay-target / --queue-delay-interval: CoDel on each tunnel's outgoing queue (target 0 = off). */
+  queueDelayTargetMs?: number;
+  queueDelayIntervalMs?: number;
   /** --status-stats-interval: how often RTT and bytes go into the KubeLink status; 0 never. */
   statusStatsIntervalMs?: number;
 }
@@ -226,7 +229,12 @@ export class DataPlane {
       tls: tls.current(),
       published: this.meshServices?.published() ?? [],
       tlsCiphers: settings.tlsCiphers,
-      tunables: validateShardTunables({ ...DEFAULT_SHARD_TUNABLES, maxQueuedBytes: settings.tunnelQueueBytes ?? DEFAULT_SHARD_TUNABLES.maxQueuedBytes }),
+      tunables: validateShardTunables({
+        ...DEFAULT_SHARD_TUNABLES,
+        maxQueuedBytes: settings.tunnelQueueBytes ?? DEFAULT_SHARD_TUNABLES.maxQueuedBytes,
+        queueDelayTargetMs: settings.queueDelayTargetMs ?? DEFAULT_SHARD_TUNABLES.queueDelayTargetMs,
+        queueDelayIntervalMs: settings.queueDelayIntervalMs ?? DEFAULT_SHARD_TUNABLES.queueDelayIntervalMs,
+      }),
       logLevel: settings.logLevel,
     }));
     this.tunnels = new TunnelManager(

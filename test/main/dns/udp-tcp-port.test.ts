@@ -45,13 +45,18 @@ test('port 0: when the UDP port is taken on TCP, the UDP socket is closed and an
     udps.push(socket);
     return socket;
   }, () => (++tcps === 1 ? takenServer() : net.createServer()));
-  assert.equal(udps.length, 2);
-  assert.throws(() => udps[0]!.address(), /not running/i, 'the abandoned UDP socket is closed');
-  assert.equal(bound.udp, udps[1]);
-  assert.equal(bound.udp.address().port, bound.port);
-  assert.equal((bound.tcp.address() as net.AddressInfo).port, bound.port);
-  await closeUdp(bound.udp);
-  await closeTcp(bound.tcp);
+  try {
+    // Usually the second port is free; on a busy machine it may be taken too (a real
+    // conflict), and then a third is tried. Either way only the last socket stays open.
+    assert.ok(udps.length >= 2, `a second port was tried (${udps.length} attempts)`);
+    for (const abandoned of udps.slice(0, -1)) assert.throws(() => abandoned.address(), /not running/i, 'an abandoned UDP socket is closed');
+    assert.equal(bound.udp, udps.at(-1));
+    assert.equal(bound.udp.address().port, bound.port);
+    assert.equal((bound.tcp.address() as net.AddressInfo).port, bound.port);
+  } finally {
+    await closeUdp(bound.udp);
+    await closeTcp(bound.tcp);
+  }
 });
 
 test('a fixed port taken on TCP: rejects with EADDRINUSE and leaves the UDP port free', async () => {
