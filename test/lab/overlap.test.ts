@@ -84,6 +84,11 @@ describe('two clusters with the same service CIDR, linked through a MeshService'
       `-A KUBELINK-IN-kubelink -d ${c2.clusterIp}/32 -p udp -m udp --dport ${BROKER_DNS_PORT} -j RETURN`,
       `-A KUBELINK-IN-kubelink -d ${c2.clusterIp}/32 -p tcp -m tcp --dport ${BROKER_DNS_PORT} -j RETURN`,
     ]);
+    // From c1's gateway (source: its cluster address, as c1's broker asks) c2's broker
+    // answers its MeshService names and refuses to forward anything else.
+    const c2Broker = `${c2.clusterIp}:${BROKER_DNS_PORT}`;
+    assert.deepEqual((await dig(lab, c1.gateway.ns, 'echo.default.msvc.kubelink', ['-b', c1.clusterIp], c2Broker)).answers, ['192.168.0.100']);
+    assert.equal((await dig(lab, c1.gateway.ns, 'echo.default.svc.c2.kubelink', ['-b', c1.clusterIp], c2Broker)).status, 'REFUSED');
     // c2's own pods get the same name answered by their own broker.
     assert.deepEqual((await dig(lab, c2.pods.client2.ns, msvcName)).answers, ['192.168.0.100']);
   });

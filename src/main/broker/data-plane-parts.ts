@@ -13,7 +13,7 @@ import type { DataPlaneParts, DataPlaneSettings } from './data-plane.js';
 import { PeerListener } from './peer-listener.js';
 import { ShardSupervisor } from './shard-supervisor.js';
 import type { PublishedAddress } from '../../shared/inbound-filter.js';
-import { formatIpv4 } from '../../shared/cidr.js';
+import { formatIpv4, interfaceNetwork } from '../../shared/cidr.js';
 import { DnsService } from '../dns/dns-service.js';
 import type { MeshServiceEntry } from '../dns/mesh-service-zone.js';
 
@@ -51,6 +51,7 @@ export async function productionParts(config: Config, settings: DataPlaneSetting
             meshDomain: config.meshDomain,
             clusterName: config.clusterName,
             clusterAddress: formatIpv4(settings.linkAddress.address),
+            meshCidr: interfaceNetwork(settings.linkAddress),
             ownDns: settings.clusterDns,
           },
           registry,

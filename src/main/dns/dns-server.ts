@@ -21,7 +21,8 @@ export interface DnsServerOptions {
 
 export const DEFAULT_DNS_SERVER_OPTIONS: Omit<DnsServerOptions, 'port'> = { maxTcpConnections: 64, maxTcpQueriesInFlight: 16, tcpIdleMs: 10_000 };
 
-export type ResolveQuery = (query: Buffer, transport: UpstreamTransport) => Promise<Resolution>;
+/** `client`: the asker's IPv4 address as text (whom the answer goes to). */
+export type ResolveQuery = (query: Buffer, transport: UpstreamTransport, client: string) => Promise<Resolution>;
 
 export class DnsServer {
   private udp: dgram.Socket | undefined;
@@ -52,15 +53,15 @@ export class DnsServer {
   }
 
   private async answerUdp(msg: Buffer, rinfo: dgram.RemoteInfo): Promise<void> {
-    const resolution = await this.resolveSafely(msg, 'udp');
+    const resolution = await this.resolveSafely(msg, 'udp', rinfo.address);
     this.onResolved(resolution, 'udp');
     if (resolution.reply) this.udp?.send(resolution.reply, rinfo.port, rinfo.address);
   }
 
   /** The resolver does not throw; if it ever did, the query is dropped, never the broker. */
-  private async resolveSafely(msg: Buffer, transport: UpstreamTransport): Promise<Resolution> {
+  private async resolveSafely(msg: Buffer, transport: UpstreamTransport, client: string): Promise<Resolution> {
     try {
-      return await this.resolve(msg, transport);
+      return await this.resolve(msg, transport, client);
     } catch (err) {
       this.log.error('DNS query failed unexpectedly', { err });
       return { reply: undefined, result: 'dropped', cluster: '', cached: false, problem: String(err) };
@@ -81,7 +82,7 @@ export class DnsServer {
         const query = buffered.subarray(2, 2 + length);
         buffered = buffered.subarray(2 + length);
         inFlight++;
-        void this.resolveSafely(Buffer.from(query), 'tcp').then((resolution) => {
+        void this.resolveSafely(Buffer.from(query), 'tcp', socket.remoteAddress ?? '').then((resolution) => {
           inFlight--;
           this.onResolved(resolution, 'tcp');
           if (resolution.reply && !socket.destroyed) {

@@ -10,7 +10,9 @@ import { AnswerCache, DEFAULT_ANSWER_CACHE_OPTIONS } from './answer-cache.js';
 import { ClusterTargetTable, CLUSTER_DNS_PORT } from './cluster-targets.js';
 import { DnsMetrics } from './dns-metrics.js';
 import { DEFAULT_DNS_SERVER_OPTIONS, DnsServer } from './dns-server.js';
-import { DEFAULT_RESOLVER_OPTIONS, MeshResolver, type Resolution } from './mesh-resolver.js';
+import { DEFAULT_RESOLVER_OPTIONS, MeshResolver, type QueryOrigin, type Resolution } from './mesh-resolver.js';
+import { parseIpv4, prefixContains } from '../../shared/cidr.js';
+import type { Ipv4Prefix } from '../../shared/types.js';
 import type { MeshServiceEntry } from './mesh-service-zone.js';
 import { DEFAULT_UPSTREAM_TIMEOUT_MS, UpstreamClient } from './upstream-client.js';
 
@@ -20,6 +22,8 @@ export interface DnsServiceConfig {
   clusterName: string | undefined;
   /** This broker's cluster address (source of forwarded queries). */
   clusterAddress: string;
+  /** The mesh CIDR: queries from inside it come from peers' brokers (their cluster addresses). */
+  meshCidr?: Ipv4Prefix;
   /** This cluster's DNS (answers for clusterName). */
   ownDns: HelloDns;
   /** Port of every cluster DNS (53; tests use others). */
@@ -50,7 +54,7 @@ export class DnsService {
     this.upstream = new UpstreamClient({ meshSourceAddress: config.clusterAddress, timeoutMs: DEFAULT_UPSTREAM_TIMEOUT_MS, maxTcpAnswerBytes: 0xffff }, clock);
     this.cache = new AnswerCache(DEFAULT_ANSWER_CACHE_OPTIONS, () => clock.now());
     this.resolver = new MeshResolver({ meshDomain: config.meshDomain, ...DEFAULT_RESOLVER_OPTIONS }, this.targets, this.upstream, this.cache, () => clock.now());
-    this.server = new DnsServer({ port: config.port, host: config.host, ...DEFAULT_DNS_SERVER_OPTIONS }, (q, t) => this.resolver.resolve(q, t), (r, t) => this.onResolved(r, t), log);
+    this.server = new DnsServer({ port: config.port, host: config.host, ...DEFAULT_DNS_SERVER_OPTIONS }, (q, t, client) => this.resolver.resolve(q, t, this.originOf(client)), (r, t) => this.onResolved(r, t), log);
     this.metrics = registry
       ? new DnsMetrics(registry, {
           cacheEntries: () => this.cache.size,
@@ -86,6 +90,17 @@ export class DnsService {
   /** This cluster's published (Ok) MeshServices, answered under msvc.<cluster>.<mesh> and msvc.<mesh>. */
   setMeshServices(entries: readonly MeshServiceEntry[]): void {
     this.resolver.meshServices.set(entries);
+  }
+
+  /**
+   * A query from inside the mesh CIDR comes from a peer's broker: local clients (CoreDNS,
+   * pods, nodes) have pod or node addresses, and peers' packets carry their cluster
+   * address (SNAT). (docs/architecture.md, "Names of MeshServices".)
+   */
+  private originOf(client: string): QueryOrigin {
+    const address = parseIpv4(client.startsWith('::ffff:') ? client.slice(7) : client);
+    const mesh = this.config.meshCidr;
+    return mesh && address !== undefined && prefixContains(mesh, address) ? 'peer' : 'local';
   }
 
   private onResolved(resolution: Resolution, transport: string): void {

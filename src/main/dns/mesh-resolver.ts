@@ -31,6 +31,9 @@ import { Rcode, RCODE_NAMES, type RcodeName } from './rcode.js';
 
 export { Rcode, type RcodeName };
 
+/** Who asks: a client in this cluster (CoreDNS), or a linked cluster's broker through the tunnel. */
+export type QueryOrigin = 'local' | 'peer';
+
 /** The label results are counted under; 'dropped' means no reply was sent. */
 export type QueryResult = RcodeName | 'dropped';
 
@@ -105,7 +108,13 @@ export class MeshResolver {
     return this.inFlight.size;
   }
 
-  async resolve(query: Buffer, transport: UpstreamTransport): Promise<Resolution> {
+  /**
+   * `from`: 'peer' for a query from a linked cluster's broker (through the tunnel), which
+   * gets only this cluster's MeshService names (`<x>.msvc.<mesh>`) and REFUSED for anything
+   * else: the port is open to peers for that alone, not to relay queries to our cluster DNS
+   * or to third clusters.
+   */
+  async resolve(query: Buffer, transport: UpstreamTransport, from: QueryOrigin = 'local'): Promise<Resolution> {
     const check = checkQuery(query);
     if (!check.ok) {
       if (check.action === 'drop') return { reply: undefined, result: 'dropped', cluster: '', cached: false, problem: check.reason };
@@ -127,6 +136,7 @@ export class MeshResolver {
       // msvc.<mesh-domain>: this cluster's own MeshServices, the form peers' brokers ask.
       return this.answerLocally(packet, question, transport, '', trimDot(question.name), meshServiceZone.split('.').length);
     }
+    if (from === 'peer') return this.done(packet, question, transport, { rcode: Rcode.REFUSED }, '');
     const mesh = parseMeshName(question.name, this.options.meshDomain, (c) => this.targets.lookup(c) !== undefined);
     if (mesh.kind === 'outside') return this.done(packet, question, transport, { rcode: Rcode.REFUSED }, '');
     if (mesh.kind === 'apex') {

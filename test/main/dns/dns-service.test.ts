@@ -12,7 +12,7 @@ import { UpstreamClient } from '../../../src/main/dns/upstream-client.js';
 import { bindUdpAndTcp } from '../../../src/main/dns/udp-tcp-port.js';
 import { parseIpv4 } from '../../../src/shared/cidr.js';
 import { silentLogger } from '../../../src/shared/log.js';
-import type { ValidLink } from '../../../src/shared/types.js';
+import type { Ipv4Prefix, ValidLink } from '../../../src/shared/types.js';
 import { FakeClock, settle } from '../../helpers/fake-clock.js';
 
 const LOOPBACK = '127.0.0.1';
@@ -88,11 +88,11 @@ async function tcpAsk(port: number, packet: Buffer): Promise<DecodedPacket> {
 
 const ask = (name: string, id = 1) => dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type: 'A', class: 'IN' }] });
 
-async function started(clock = new FakeClock(0)) {
+async function started(clock = new FakeClock(0), meshCidr?: Ipv4Prefix) {
   const upstream = await standInClusterDns();
   const registry = new client.Registry();
   const service = new DnsService(
-    { port: 0, host: LOOPBACK, meshDomain: 'kubelink', clusterName: 'c1', clusterAddress: LOOPBACK, ownDns: { dnsIp: parseIpv4(LOOPBACK)!, domain: 'cluster.local' }, clusterDnsPort: upstream.port },
+    { port: 0, host: LOOPBACK, meshDomain: 'kubelink', clusterName: 'c1', clusterAddress: LOOPBACK, ownDns: { dnsIp: parseIpv4(LOOPBACK)!, domain: 'cluster.local' }, clusterDnsPort: upstream.port, meshCidr },
     registry,
     silentLogger,
     clock,
@@ -156,6 +156,22 @@ test('a stream of malformed queries gets one FORMERR each and leaves the server 
   const good = await udpAsk(s.port, ask('echo.default.svc.c2.kubelink'));
   assert.equal(good.answers!.length, 1);
   assert.match(await s.registry.metrics(), /kubelink_dns_queries_total\{result="FORMERR",cluster="",transport="udp"\} 40/);
+});
+
+test('queries from inside the mesh CIDR are peers\' brokers: they get this cluster\'s MeshService names over UDP and TCP, and REFUSED for names that would be forwarded', async (t) => {
+  // Loopback stands in for the mesh: the asker's address lies inside meshCidr.
+  const s = await started(new FakeClock(0), { network: parseIpv4('127.0.0.0')!, prefixLength: 8 });
+  t.after(s.close);
+  s.service.setMeshServices([{ namespace: 'default', name: 'echo', address: '192.168.0.100', ports: [{ name: 'http', protocol: 'TCP', port: 80 }] }]);
+  const udp = await udpAsk(s.port, ask('echo.default.msvc.kubelink', 21));
+  assert.deepEqual(udp.answers!.map((a) => [a.name, 'data' in a ? a.data : '']), [['echo.default.msvc.kubelink', '192.168.0.100']]);
+  const tcp = await tcpAsk(s.port, ask('echo.default.msvc.kubelink', 22));
+  assert.equal(tcp.answers!.length, 1);
+  for (const name of ['echo.default.svc.c2.kubelink', 'echo.default.svc.c1.kubelink']) {
+    assert.equal(((await udpAsk(s.port, ask(name))) as DecodedPacket & { rcode: string }).rcode, 'REFUSED', name);
+  }
+  assert.equal(((await tcpAsk(s.port, ask('echo.default.svc.c2.kubelink'))) as DecodedPacket & { rcode: string }).rcode, 'REFUSED');
+  assert.deepEqual(s.upstream.asked, [], 'nothing was forwarded for a peer');
 });
 
 test('the upstream client hands back the answer with the id of the query it was given (a relay can pass it on as is)', async (t) => {

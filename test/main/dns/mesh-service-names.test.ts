@@ -109,7 +109,7 @@ class PeerBrokers implements Upstream {
     this.asked.push({ server, name: dnsPacket.decode(query).questions![0]!.name });
     const peer = this.brokers.get(`${server.ip}:${server.port}`);
     if (!peer) throw new Error(`no answer from ${server.ip}:${server.port} within 1500 ms`);
-    const r = await peer.resolve(query, transport);
+    const r = await peer.resolve(query, transport, 'peer');
     if (!r.reply) throw new Error('no reply');
     return r.reply;
   }
@@ -215,4 +215,16 @@ test('a link that omits DNS propagation has no MeshService names either', async 
   m.c1.targets.setLinks([{ ...egressOnlyLink('c2', '192.168.0.12'), dns: { omitPropagation: true } }]);
   assert.equal((await m.c1.resolver.resolve(query('echo.default.msvc.c2.kubelink'), 'udp')).result, 'NXDOMAIN');
   assert.equal(m.upstream.asked.length, 0);
+});
+
+test("a peer's broker gets only this cluster's MeshService names (<x>.msvc.<mesh>); anything else it asks is REFUSED, so the open port relays nothing", async () => {
+  const m = mesh();
+  const asPeer = (name: string, type: Question['type'] = 'A') => m.c2.resolver.resolve(query(name, type), 'udp', 'peer');
+  assert.equal((await asPeer('echo.default.msvc.kubelink')).result, 'NOERROR');
+  assert.equal((await asPeer('_http._tcp.echo.default.msvc.kubelink', 'SRV')).result, 'NOERROR');
+  assert.equal((await asPeer('nope.default.msvc.kubelink')).result, 'NXDOMAIN');
+  for (const name of ['echo.default.svc.c2.kubelink', 'echo.default.msvc.c2.kubelink', 'echo.default.svc.c3.kubelink', 'kubelink', 'example.com']) {
+    assert.equal((await asPeer(name)).result, 'REFUSED', name);
+  }
+  assert.equal((await m.c2.resolver.resolve(query('echo.default.msvc.c2.kubelink'), 'udp', 'local')).result, 'NOERROR', 'a local client may ask the long form');
 });
