@@ -2,7 +2,7 @@
 // same pod asking its local cluster DNS. Two lab clusters on the Kubernetes path (API
 // servers, brokers, routers, cluster DNS stand-ins), then per run, in turn:
 //
-//   local        c1 pod -> c1 cluster DNS: echo.default.svc.cluster.local
+//   local        c1 pod -> c1 cluster DNS: echo.default.svc.cluster.local (c2's domain is c2.local)
 //   mesh-cached  c1 pod -> c1 cluster DNS -> c1 broker (answer in its cache): echo.default.svc.c2.kubelink
 //   mesh-miss    c1 pod -> c1 cluster DNS -> c1 broker -> tunnel -> c2 cluster DNS: a new name each query
 //   remote-dns   c2 pod -> c2 cluster DNS: a new name each query (the remote part of a miss)
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     local: { pod: c1.pods.client2, server: c1.dnsIp, name: 'echo.default.svc.cluster.local', unique: false },
     'mesh-cached': { pod: c1.pods.client2, server: c1.dnsIp, name: `echo.default.svc.${c2.name}.kubelink`, unique: false },
     'mesh-miss': { pod: c1.pods.client2, server: c1.dnsIp, name: `default.svc.${c2.name}.kubelink`, unique: true },
-    'remote-dns': { pod: c2.pods.client2, server: c2.dnsIp, name: 'default.svc.cluster.local', unique: true },
+    'remote-dns': { pod: c2.pods.client2, server: c2.dnsIp, name: `default.svc.${c2.clusterDomain}`, unique: true },
   } as const;
   const results: Record<string, CaseResult> = Object.fromEntries(Object.keys(cases).map((k) => [k, { p50: [], p99: [], qps: [], lost: 0 }]));
   const rtt: { p50: number[]; p99: number[] } = { p50: [], p99: [] };

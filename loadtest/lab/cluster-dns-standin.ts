@@ -1,7 +1,7 @@
 // The lab's cluster DNS, standing in for CoreDNS: run on node 2 of each lab cluster, it is
 // what the cluster DNS IP (service CIDR + 10) reaches through the kube-proxy stand-in.
 //
-//   <svc>.<ns>.svc.cluster.local   A  -> the Service's ClusterIP, read from the cluster's
+//   <svc>.<ns>.svc.<domain>        A  -> the Service's ClusterIP, read from the cluster's
 //                                       API server (a headless Service: the addresses of
 //                                       its EndpointSlices); unknown -> NXDOMAIN with SOA
 //   <x>.kubelink                      -> forwarded to the broker's DNS, answer relayed
@@ -11,7 +11,7 @@
 // It reuses kubelink's DNS listener and upstream client; answers larger than the asker's
 // UDP size are truncated, as CoreDNS does.
 //
-//   node cluster-dns-standin.js --kubeconfig F --listen 10.250.0.3 --broker 10.250.0.2:8053
+//   node cluster-dns-standin.js --kubeconfig F --listen 10.250.0.3 --broker 10.250.0.2:8053 [--domain cluster.local]
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,10 +53,10 @@ export function apiServiceAddresses(kubeConfig: k8s.KubeConfig): ServiceAddresse
   };
 }
 
-function soa(): Answer {
+function soa(domain: string): Answer {
   return {
-    type: 'SOA', name: CLUSTER_DOMAIN, ttl: TTL_SECONDS,
-    data: { mname: `ns.dns.${CLUSTER_DOMAIN}`, rname: `hostmaster.${CLUSTER_DOMAIN}`, serial: 1, refresh: 7200, retry: 1800, expire: 86400, minimum: TTL_SECONDS },
+    type: 'SOA', name: domain, ttl: TTL_SECONDS,
+    data: { mname: `ns.dns.${domain}`, rname: `hostmaster.${domain}`, serial: 1, refresh: 7200, retry: 1800, expire: 86400, minimum: TTL_SECONDS },
   };
 }
 
@@ -72,6 +72,8 @@ function reply(query: DecodedPacket, transport: 'udp' | 'tcp', rcode: number, an
 
 export interface StandInOptions {
   addresses: ServiceAddresses;
+  /** The cluster domain it answers (kubelet's --cluster-domain), e.g. cluster.local. */
+  domain: string;
   /** The broker's DNS (mesh domain queries go there). */
   broker: UpstreamServer;
   upstream: Pick<UpstreamClient, 'exchange'>;
@@ -98,17 +100,18 @@ export async function answerStandIn(raw: Buffer, transport: 'udp' | 'tcp', optio
       return { ...done(Rcode.SERVFAIL), problem: (err as Error).message };
     }
   }
-  if (!isUnder(name, CLUSTER_DOMAIN)) return done(Rcode.REFUSED);
-  const labels = name.slice(0, -(CLUSTER_DOMAIN.length + 1)).split('.');
-  if (labels.length !== 3 || labels[2] !== 'svc') return done(Rcode.NXDOMAIN, [], [soa()]);
+  const domain = options.domain;
+  if (!isUnder(name, domain)) return done(Rcode.REFUSED);
+  const labels = name.slice(0, -(domain.length + 1)).split('.');
+  if (labels.length !== 3 || labels[2] !== 'svc') return done(Rcode.NXDOMAIN, [], [soa(domain)]);
   let addresses: string[] | undefined;
   try {
     addresses = await options.addresses(labels[1]!, labels[0]!);
   } catch (err) {
     return { ...done(Rcode.SERVFAIL), problem: (err as Error).message };
   }
-  if (addresses === undefined) return done(Rcode.NXDOMAIN, [], [soa()]);
-  if (question.type !== 'A') return done(Rcode.NOERROR, [], [soa()]);
+  if (addresses === undefined) return done(Rcode.NXDOMAIN, [], [soa(domain)]);
+  if (question.type !== 'A') return done(Rcode.NOERROR, [], [soa(domain)]);
   return done(Rcode.NOERROR, addresses.map((ip) => ({ type: 'A' as const, name: question.name, ttl: TTL_SECONDS, data: ip })));
 }
 
@@ -119,6 +122,7 @@ function main(): void {
       listen: { type: 'string' },
       port: { type: 'string', default: '53' },
       broker: { type: 'string' },
+      domain: { type: 'string', default: CLUSTER_DOMAIN },
     },
   });
   if (!values.kubeconfig || !values.listen || !values.broker) {
@@ -130,7 +134,7 @@ function main(): void {
   kubeConfig.loadFromFile(values.kubeconfig);
   const [brokerIp, brokerPort] = values.broker.split(':');
   const upstream = new UpstreamClient({ meshSourceAddress: values.listen, timeoutMs: 2000, maxTcpAnswerBytes: 0xffff }, systemClock);
-  const options: StandInOptions = { addresses: apiServiceAddresses(kubeConfig), broker: { ip: brokerIp!, port: Number(brokerPort), route: 'local' }, upstream };
+  const options: StandInOptions = { addresses: apiServiceAddresses(kubeConfig), domain: values.domain!, broker: { ip: brokerIp!, port: Number(brokerPort), route: 'local' }, upstream };
   const server = new DnsServer(
     { ...DEFAULT_DNS_SERVER_OPTIONS, port: Number(values.port), host: values.listen },
     (query, transport) => answerStandIn(query, transport, options),

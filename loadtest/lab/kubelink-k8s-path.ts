@@ -26,7 +26,7 @@ export const BROKER_SECRET = 'kubelink';
 
 const CLUSTER_DNS_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cluster-dns-standin.js');
 
-/** The echo Service as a manifest: what the cluster DNS stand-in answers echo.default.svc.cluster.local from. */
+/** The echo Service as a manifest: what the cluster DNS stand-in answers echo.default.svc.<cluster domain> from. */
 export function echoServiceManifest(cluster: LabCluster): string {
   return [
     'apiVersion: v1',
@@ -160,6 +160,7 @@ export class KubelinkKubernetesPath implements LabPath {
       '--listen', cluster.node2.nodeIp,
       '--port', String(CLUSTER_DNS_PORT),
       '--broker', `${cluster.gateway.nodeIp}:${BROKER_DNS_PORT}`,
+      '--domain', cluster.clusterDomain,
     ];
     this.clusterDns.set(cluster.index, await this.lab.spawn(cluster.node2.ns, argv, { logFile }));
     this.step(`${cluster.name}: Service default/echo (${cluster.serviceIp}); cluster DNS stand-in at ${cluster.dnsIp} (node 2), mesh domain forwarded to the broker's DNS`);

@@ -16,7 +16,8 @@
 //                                                           control-plane ns (API server :6443)
 //
 // Service CIDR 100.64.(16*(i-1)).0/20, cluster DNS at .10 (the kube-dns convention; the
-// stand-in runs on node 2) except in cluster 2, whose DNS is at .20 (see dnsIp), echo
+// stand-in runs on node 2) except in cluster 2, whose DNS is at .20 with domain c2.local
+// (see dnsIp), echo
 // service IP .100 in it; cluster address
 // 192.168.0.(10+i)/24 in the mesh; endpoint broker.c<i>.kubelink.lab:8088. With
 // sameServiceCidr every cluster has 100.64.0.0/20 and its echo 100.64.0.100, as clusters
@@ -78,12 +79,13 @@ export interface LabCluster {
   serviceIp: string;
   /**
    * The cluster DNS service IP; port 53 is DNATed to the stand-in on node 2. Service CIDR
-   * + 10 (the kube-dns convention), but + 20 in cluster 2: a cluster set up otherwise, so
-   * the Kubernetes-mode lab shows --cluster-dns-ip at work (its broker asks it for own
-   * names and announces it, and cluster 1 learns it from the hello).
+   * + 10 (the kube-dns convention), but + 20 in cluster 2, whose domain is c2.local too: a
+   * cluster set up otherwise, so the Kubernetes-mode lab shows --cluster-dns-ip and
+   * --cluster-domain at work (its broker asks that DNS for own names and announces both,
+   * and cluster 1 learns them from the hello).
    */
   dnsIp: string;
-  /** The cluster domain the cluster DNS answers, cluster.local. */
+  /** The cluster domain the cluster DNS answers: cluster.local, but c2.local in cluster 2 (see dnsIp). */
   clusterDomain: string;
   /** Cluster address with mesh prefix, e.g. 192.168.0.11/24 (for --link-address). */
   clusterAddress: string;
@@ -207,7 +209,7 @@ function describeCluster(prefix: string, index: number, sameServiceCidr: boolean
     serviceCidr: `${serviceBase}.0/20`,
     serviceIp: `${serviceBase}.100`,
     dnsIp: `${serviceBase}.${index === 2 ? 20 : 10}`,
-    clusterDomain: CLUSTER_DOMAIN,
+    clusterDomain: index === 2 ? 'c2.local' : CLUSTER_DOMAIN,
     clusterAddress: `192.168.0.${10 + index}/24`,
     clusterIp: `192.168.0.${10 + index}`,
     endpointHost,

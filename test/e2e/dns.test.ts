@@ -1,6 +1,7 @@
 // Names across the mesh on a two-cluster lab with real brokers, API servers and kubectl:
-// each pod resolves through its cluster's DNS stand-in (service CIDR + 10; + 20 in c2,
-// which its broker learns from --cluster-dns-ip and announces in its hello), which
+// each pod resolves through its cluster's DNS stand-in (service CIDR + 10; + 20 and domain
+// c2.local in c2, which its broker learns from --cluster-dns-ip and --cluster-domain and
+// announces in its hello), which
 // forwards the mesh domain to its broker, which asks the other cluster's DNS through the
 // tunnel. Queries are made with dig (bind9-dnsutils) and wget from the pods.
 import { describe, test } from 'node:test';
@@ -42,10 +43,12 @@ describe('names across the mesh on a two-cluster lab', () => {
   kubernetesLabHooks(lab, k8s);
 
   test("names resolve both ways, and a cluster's own name resolves locally", async () => {
-    // c2's DNS is not at the conventional service CIDR + 10 (topology.ts): its names resolve
-    // in c1 only through what c2's broker announces (--cluster-dns-ip), and in c2 itself
-    // only because its broker asks that address for own names.
+    // c2's DNS is not at the conventional service CIDR + 10 and its domain is not
+    // cluster.local (topology.ts): its names resolve in c1 only through what c2's broker
+    // announces (--cluster-dns-ip, --cluster-domain), and in c2 itself only because its
+    // broker asks that DNS for own names.
     assert.notEqual(c2.dnsIp, '100.64.16.10');
+    assert.notEqual(c2.clusterDomain, 'cluster.local');
     await resolvesTo(c1.pods.client2, name(c2), c2.serviceIp);
     await resolvesTo(c2.pods.client1, name(c1), c1.serviceIp);
     await resolvesTo(c1.pods.client1, name(c1), c1.serviceIp);
