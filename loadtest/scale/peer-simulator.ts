@@ -89,7 +89,10 @@ function parseConfig(file: string): Peer[] {
       { cert: p.certPem, key: p.keyPem, ca: config.caPem, requestCert: true, rejectUnauthorized: true, ALPNProtocols: [ALPN_PROTOCOL], minVersion: 'TLSv1.2' },
       (socket) => serve(peer, socket),
     );
-    peer.server.on('tlsClientError', () => undefined);
+    // One line per failed handshake in simulator.log: the peer's side of a broker's handshake failure.
+    peer.server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), msg: 'handshake failed', peer: p.index, error: err.message, code: err.code })}\n`);
+    });
     return peer;
   });
 }

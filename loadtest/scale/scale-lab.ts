@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { createLogger } from '../../src/shared/log.js';
+import { createLogger, type LogLevel } from '../../src/shared/log.js';
 import { runCommand, runIpBatch } from '../lab/command.js';
 import { destroyLabByPrefix } from '../lab/cleanup.js';
 import { NETNS_ETC_DIR, FAIL_FAST_RESOLV_CONF } from '../lab/network-builder.js';
@@ -30,6 +30,8 @@ export interface ScaleLabOptions {
   onProgress?: (line: string) => void;
   /** Keep the work dir (logs) instead of removing it. */
   keepWorkDir?: boolean;
+  /** The broker's --log-level; default warn. */
+  brokerLogLevel?: LogLevel;
 }
 
 export async function runScaleLab(options: ScaleLabOptions): Promise<ScaleReport & { workDir: string }> {
@@ -65,6 +67,7 @@ export async function runScaleLab(options: ScaleLabOptions): Promise<ScaleReport
       timeoutSec: options.timeoutSec ?? 120,
       workDir,
       peersNs,
+      brokerLogLevel: options.brokerLogLevel ?? 'warn',
     };
     const optionsFile = path.join(workDir, 'options.json');
     await writeFile(optionsFile, JSON.stringify(runOptions));

@@ -1,6 +1,7 @@
 // What `lab scale` measures and how it prints it. The targets are issue 8's for a /24 mesh
 // on a 2-vCPU machine; the table says per figure whether it is met.
 import { formatTextTable, type Cell } from '../tool/text-table.js';
+import type { LogLevel } from '../../src/shared/log.js';
 
 export type ScaleMode = 'files' | 'api' | 'both';
 
@@ -16,6 +17,8 @@ export interface ScaleRunOptions {
   timeoutSec: number;
   workDir: string;
   peersNs: string;
+  /** The broker's --log-level (warn keeps the measured broker quiet; info logs every closed connection). */
+  brokerLogLevel: LogLevel;
 }
 
 export interface Convergence {

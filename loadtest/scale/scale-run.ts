@@ -164,7 +164,7 @@ class ScaleRun {
   async startBroker(name: string, source: { linksDir: string } | { kubeconfig: string }, extra: readonly string[] = []): Promise<Broker> {
     const logFile = this.dir(`${name}.log`);
     const log = await openLog(logFile);
-    const argv = [kubelinkEntry, ...scaleBrokerArgs(source, this.certs, ['--workers', String(this.options.workers), '--max-dials-in-flight', String(this.options.maxDialsInFlight), '--log-level', 'warn', ...extra])];
+    const argv = [kubelinkEntry, ...scaleBrokerArgs(source, this.certs, ['--workers', String(this.options.workers), '--max-dials-in-flight', String(this.options.maxDialsInFlight), '--log-level', this.options.brokerLogLevel, ...extra])];
     return new Broker(spawn(process.execPath, argv, { stdio: ['ignore', log, log] }), logFile);
   }
 

@@ -7,6 +7,7 @@ import { runScaleLab } from '../scale/scale-lab.js';
 import { MAX_SCALE_PEERS } from '../scale/scale-plan.js';
 import { formatScaleReport, type ScaleMode } from '../scale/scale-report.js';
 import { UsageError, integerOption } from './options.js';
+import { isLogLevel, type LogLevel } from '../../src/shared/log.js';
 import type { Progress } from './progress.js';
 
 export const SCALE_USAGE = `usage: kubelink-lab scale [--peers N] [--mode files|api|both] [flags]
@@ -27,6 +28,8 @@ API mode the time until every KubeLink applied with kubectl has status Up.
   --timeout SEC             longest wait for any convergence (default 120)
   --json                    print the report as JSON instead of a table
   --keep-logs               keep the work dir (broker, simulator logs)
+  --broker-log-level L      the broker's --log-level (default warn; info logs every closed
+                            connection with its reason, e.g. to explain a handshake failure)
 Needs root, /dev/net/tun, ip, ping and kubectl. Run it alone (flock /work/locks/lab.lock):
 it measures time and CPU.`;
 
@@ -39,6 +42,7 @@ export interface ScaleArgs {
   timeoutSec: number;
   json: boolean;
   keepLogs: boolean;
+  brokerLogLevel: LogLevel;
 }
 
 export function parseScaleArgs(argv: string[]): ScaleArgs {
@@ -53,11 +57,14 @@ export function parseScaleArgs(argv: string[]): ScaleArgs {
       timeout: { type: 'string', default: '120' },
       json: { type: 'boolean', default: false },
       'keep-logs': { type: 'boolean', default: false },
+      'broker-log-level': { type: 'string', default: 'warn' },
     },
     strict: true,
   });
   const mode = values.mode!;
   if (mode !== 'files' && mode !== 'api' && mode !== 'both') throw new UsageError(`--mode ${mode}: expected files, api or both`);
+  const brokerLogLevel = values['broker-log-level']!;
+  if (!isLogLevel(brokerLogLevel)) throw new UsageError(`--broker-log-level ${brokerLogLevel}: expected debug, info, warn or error`);
   return {
     peers: integerOption('peers', values.peers!, 1, MAX_SCALE_PEERS),
     mode,
@@ -67,6 +74,7 @@ export function parseScaleArgs(argv: string[]): ScaleArgs {
     timeoutSec: integerOption('timeout', values.timeout!, 5, 3600),
     json: values.json!,
     keepLogs: values['keep-logs']!,
+    brokerLogLevel,
   };
 }
 

@@ -152,9 +152,16 @@ export class TunnelManager {
     );
   }
 
-  /** Replaces the set of served links: new ones are dialed, removed ones closed. */
+  /**
+   * Replaces the set of served links: new ones are dialed, removed ones closed. The shards
+   * learn the new set before any dial of it is asked for: a dial the pacer starts at once
+   * (zero jitter) would otherwise reach a shard ahead of the link, and a handshake that
+   * finishes while this loop still runs (tens of ms for a hundred links) would find no link
+   * for the peer's certificate (issue 8's handshake failure during a re-add).
+   */
   setLinks(valid: ValidLink[]): void {
     const wanted = new Map(valid.map((l) => [l.name, l]));
+    const toDial: LinkEntry[] = [];
     for (const [name, entry] of this.links) {
       const next = wanted.get(name);
       if (!next) this.removeLink(entry, `link ${name} removed`);
@@ -164,7 +171,7 @@ export class TunnelManager {
         entry.link = next;
         entry.backoff.reset();
         this.closeConnectionsOf(entry, `link ${name} changed its endpoint or cluster address`);
-        this.scheduleDial(entry, 0, true);
+        toDial.push(entry);
       } else {
         entry.link = next;
       }
@@ -196,10 +203,11 @@ export class TunnelManager {
       this.links.set(name, entry);
       this.byId[linkId] = entry;
       this.report(entry, 'Down', `connecting to ${link.endpointHost}:${link.endpointPort}`, true);
-      this.scheduleDial(entry, 0, true);
+      toDial.push(entry);
     }
     this.datapath.publishRoutes(this.routeEntries());
     this.shards.broadcast({ type: 'links', links: this.shardLinks() });
+    for (const entry of toDial) this.scheduleDial(entry, 0, true);
   }
 
   /** The data path's destination table: each link's service CIDR, egress and cluster address. */

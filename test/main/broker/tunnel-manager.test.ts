@@ -103,6 +103,33 @@ test('when the shard carrying a link dies the link goes Down and is dialed again
   h.manager.stop();
 });
 
+test('the shards learn a link before they are asked to dial it, also when the pacer starts the dial at once', async () => {
+  // random () => 0: zero jitter, so the pacer starts each fresh dial inside setLinks. A shard
+  // told to dial before it knows the link finds no link for the peer's certificate when the
+  // handshake ends first (issue 8: one handshake failure in a 126-link re-add).
+  const h = harness();
+  const knownBefore = (index: number, linkId: number, host: string) =>
+    h.sent.slice(0, index).some((s) => s.msg.type === 'links' && s.msg.links.some((l) => l.linkId === linkId && l.endpointHost === host));
+  h.manager.setLinks([link('b'), link('c'), link('d')]);
+  const dials = h.sent.map((s, i) => ({ s, i })).filter(({ s }) => s.msg.type === 'dial');
+  assert.equal(dials.length, 3, 'all three dialed at once');
+  for (const { s, i } of dials) {
+    const dial = s.msg as Extract<MainToShard, { type: 'dial' }>;
+    assert.ok(knownBefore(i, dial.linkId, dial.host), `the shards knew link ${dial.linkId} (${dial.host}) before its dial`);
+  }
+  // A link waiting out its backoff whose endpoint changes is dialed at once, and only after
+  // the shards have the new endpoint.
+  const b = dials[0]!.s.msg as Extract<MainToShard, { type: 'dial' }>;
+  h.manager.onShardMessage(dials[0]!.s.shard, { type: 'closed', connId: b.connId, linkId: null, reason: 'gone', handshakeFailure: true });
+  const moved = { ...link('b'), endpointHost: 'b2.example', spec: { ...link('b').spec, endpoint: 'b2.example:8088' } };
+  h.sent.length = 0;
+  h.manager.setLinks([moved, link('c'), link('d')]);
+  const redial = h.sent.findIndex((s) => s.msg.type === 'dial' && s.msg.host === 'b2.example');
+  assert.ok(redial >= 0, 'b dialed at its new endpoint');
+  assert.ok(knownBefore(redial, (h.sent[redial]!.msg as Extract<MainToShard, { type: 'dial' }>).linkId, 'b2.example'));
+  h.manager.stop();
+});
+
 test('removing a link closes its connection and unpublishes it', async () => {
   const h = harness();
   const dial = await servedLink(h);
