@@ -19,6 +19,7 @@ import type { Ipv4Interface } from '../shared/cidr.js';
 import type { Ipv4Prefix } from '../shared/types.js';
 import { isLogLevel } from '../shared/log.js';
 import type { LogLevel } from '../shared/log.js';
+import { MAX_HELLO_DOMAIN_BYTES } from '../shared/wire.js';
 import { isDnsLabel, isDnsName, normalizeHost, parsePort } from '../shared/host-port.js';
 import { DEFAULT_MAX_DIALS_IN_FLIGHT } from './broker/dial-pacer.js';
 import { CLUSTER_DNS_OFFSET, DEFAULT_CLUSTER_DOMAIN } from './dns/cluster-dns.js';
@@ -439,11 +440,13 @@ const FLAGS: readonly FlagDef[] = [
     apply: (raw, c) => {
       const name = normalizeHost(raw);
       if (!isDnsName(name)) throw new ValueError('is not a DNS name', 'a DNS name, e.g. cluster.local');
+      // The hello's DNS extension has a u8 length: a longer domain could not be announced.
+      if (name.length > MAX_HELLO_DOMAIN_BYTES) throw new ValueError(`is longer than ${MAX_HELLO_DOMAIN_BYTES} bytes`, `a DNS name of at most ${MAX_HELLO_DOMAIN_BYTES} bytes`);
       c.clusterDomain = name;
     },
   },
   {
-    name: 'dns-port', valueName: 'PORT', defaultText: String(CONFIG_DEFAULTS.dnsPort), description: "UDP and TCP port of the broker's DNS server for the mesh domain, where peers' brokers also ask for this cluster's MeshService names (one port for the mesh); 0 disables it",
+    name: 'dns-port', valueName: 'PORT', defaultText: String(CONFIG_DEFAULTS.dnsPort), description: "UDP and TCP port of the broker's DNS server for the mesh domain, where peers' brokers also ask for this cluster's MeshService names (announced to them in the hello); 0 disables it",
     apply: (raw, c) => { c.dnsPort = portFlag(0)(raw); },
   },
   {

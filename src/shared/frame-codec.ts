@@ -24,8 +24,9 @@ import {
   writeLargeFrameHeader,
 } from './wire.js';
 
-/** Why a frame was skipped (or, for 'oversize', the stream given up). Metric labels. */
-export const FRAME_MALFORMED_REASONS = ['empty', 'unknown-type', 'truncated', 'oversize', 'bad-offload'] as const;
+/** Why a frame was skipped (or, for 'oversize', the stream given up; for 'bad-hello-extension',
+ *  a known hello extension ignored while the hello stands). Metric labels. */
+export const FRAME_MALFORMED_REASONS = ['empty', 'unknown-type', 'truncated', 'oversize', 'bad-offload', 'bad-hello-extension'] as const;
 export type FrameMalformedReason = (typeof FRAME_MALFORMED_REASONS)[number];
 
 export interface FrameBatcherOptions {

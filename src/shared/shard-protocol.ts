@@ -101,11 +101,13 @@ export function validateShardTunables(tunables: ShardTunables): ShardTunables {
   return tunables;
 }
 
-/** This broker's identity in the hello; dns is announced to peers (absent: not announced). */
+/** This broker's identity in the hello; dns and meshDnsPort are announced to peers (absent: not announced). */
 export interface ShardLocal {
   clusterAddress: number;
   serviceCidr: Ipv4Prefix;
   dns?: HelloDns;
+  /** --dns-port: where peers ask this cluster's MeshService names (0: no mesh DNS). */
+  meshDnsPort?: number;
 }
 
 /** Data passed once when a shard starts (SharedArrayBuffers are shared, not copied). */
@@ -160,7 +162,7 @@ export type MainToShard =
 
 export type ShardToMain =
   /** Handshake and hello done; the peer is the link linkId. Awaits 'activate' or 'close'. */
-  | { type: 'established'; connId: number; linkId: number; dialed: boolean; peerVersion: number; peerDns?: HelloDns; /** e.g. TLSv1.3 TLS_AES_128_GCM_SHA256 */ cipher?: string }
+  | { type: 'established'; connId: number; linkId: number; dialed: boolean; peerVersion: number; peerDns?: HelloDns; /** The peer's mesh DNS port (0: none); absent from brokers without the extension. */ peerMeshDnsPort?: number; /** Hello extensions ignored as malformed (logged once by the main thread). */ badHelloExtensions?: string[]; /** e.g. TLSv1.3 TLS_AES_128_GCM_SHA256 */ cipher?: string }
   /** The connection ended (or never got established). */
   | { type: 'closed'; connId: number; linkId: number | null; reason: string; handshakeFailure: boolean; traffic?: ConnectionTraffic }
   /** Periodic per-connection health from keepalives, with the traffic carried so far. */

@@ -14,7 +14,11 @@
 //   HELLO          0x01 | u8 version | u32 capabilities | u32 cluster address | u32 max frame payload
 //                  | extension*   (each: u8 type | u8 value length | value; unknown types
 //                                  are skipped, so a broker ignores what it does not know)
-//     extension 0x01 DNS: u32 cluster DNS service IP | cluster domain (ASCII, 1..253 bytes)
+//     extension 0x01 DNS: u32 cluster DNS service IP | cluster domain (ASCII, 1..251 bytes: the
+//                    value length is a u8)
+//     extension 0x02 mesh DNS port: u16 port of the sender's DNS for the mesh domain, where
+//                    its MeshService names are asked (0: it answers none); absent from
+//                    older brokers, which are asked at the receiver's own --dns-port
 //   KEEPALIVE      0x02 | u32 seq | f64 sent time (ms)
 //   KEEPALIVE_ACK  0x03 | u32 seq | f64 sent time (ms), echoed from the keepalive
 //
@@ -49,9 +53,11 @@ export const MAX_OFFLOAD_FRAME_PAYLOAD = 1 + 10 + 0xffff;
 
 export const HELLO_BYTES = 14;
 /** Hello extension types (see the top of this file). */
-export const HelloExtension = { dns: 0x01 } as const;
-/** Room for a hello with every extension this version sends (the DNS one is at most 2 + 4 + 253). */
-export const MAX_HELLO_BYTES = HELLO_BYTES + 2 + 4 + 253;
+export const HelloExtension = { dns: 0x01, meshDnsPort: 0x02 } as const;
+/** Longest cluster domain the DNS extension carries: its u8 value length less the IP. */
+export const MAX_HELLO_DOMAIN_BYTES = 0xff - 4;
+/** Room for a hello with every extension this version sends (DNS: at most 2 + 4 + 251; mesh DNS port: 2 + 2). */
+export const MAX_HELLO_BYTES = HELLO_BYTES + 2 + 4 + MAX_HELLO_DOMAIN_BYTES + 2 + 2;
 export const KEEPALIVE_BYTES = 13;
 
 export interface Hello {
@@ -64,13 +70,17 @@ export interface Hello {
   maxFramePayload: number;
   /** The sender's cluster DNS (extension 0x01); absent from brokers without it. */
   dns?: HelloDns;
+  /** Port of the sender's mesh DNS (extension 0x02, 0: none); absent from brokers without it. */
+  meshDnsPort?: number;
+  /** Decoded only: why known extensions were ignored (malformed); absent when none was. */
+  badExtensions?: string[];
 }
 
 /** How the sender's cluster names resolve: its cluster DNS service IP and cluster domain. */
 export interface HelloDns {
   /** Unsigned 32-bit IPv4 address. */
   dnsIp: number;
-  /** Lower case, no root dot, ASCII, 1..253 bytes. */
+  /** Lower case, no root dot, ASCII, 1..MAX_HELLO_DOMAIN_BYTES (251) bytes. */
   domain: string;
 }
 
@@ -150,46 +160,76 @@ function checkRoom(buf: Uint8Array, offset: number, bytes: number): void {
 /** Writes a HELLO payload with its extensions; returns its length (HELLO_BYTES without any). */
 export function encodeHello(buf: Uint8Array, offset: number, hello: Hello): number {
   const domain = hello.dns === undefined ? undefined : Buffer.from(hello.dns.domain, 'ascii');
-  if (domain !== undefined && (domain.length < 1 || domain.length > 253)) {
-    throw new RangeError(`hello DNS domain must be 1..253 bytes, got ${domain.length}`);
+  if (domain !== undefined && (domain.length < 1 || domain.length > MAX_HELLO_DOMAIN_BYTES)) {
+    throw new RangeError(`hello DNS domain must be 1..${MAX_HELLO_DOMAIN_BYTES} bytes, got ${domain.length}`);
   }
-  const length = HELLO_BYTES + (domain === undefined ? 0 : 2 + 4 + domain.length);
+  const port = hello.meshDnsPort;
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 0xffff)) {
+    throw new RangeError(`hello mesh DNS port must be 0..65535, got ${port}`);
+  }
+  const length = HELLO_BYTES + (domain === undefined ? 0 : 2 + 4 + domain.length) + (port === undefined ? 0 : 2 + 2);
   checkRoom(buf, offset, length);
   buf[offset] = ControlType.hello;
   buf[offset + 1] = hello.version & 0xff;
   writeU32(buf, offset + 2, hello.capabilities);
   writeU32(buf, offset + 6, hello.clusterAddress);
   writeU32(buf, offset + 10, hello.maxFramePayload);
+  let at = offset + HELLO_BYTES;
   if (domain !== undefined) {
-    const at = offset + HELLO_BYTES;
     buf[at] = HelloExtension.dns;
     buf[at + 1] = 4 + domain.length;
     writeU32(buf, at + 2, hello.dns!.dnsIp);
     buf.set(domain, at + 6);
+    at += 2 + 4 + domain.length;
+  }
+  if (port !== undefined) {
+    buf[at] = HelloExtension.meshDnsPort;
+    buf[at + 1] = 2;
+    buf[at + 2] = port >>> 8;
+    buf[at + 3] = port & 0xff;
   }
   return length;
 }
 
 /**
- * The extensions after a hello's fixed part. A truncated extension ends the list (the
- * fields before it stand): a garbled extension must not cost the tunnel.
+ * The extensions after a hello's fixed part. A malformed known extension is ignored and
+ * named in `badExtensions` (the receiver counts and logs it); a truncated extension ends
+ * the list (the fields before it stand): a garbled extension must not cost the tunnel.
  */
-function decodeHelloExtensions(buf: Uint8Array, start: number, end: number): Pick<Hello, 'dns'> {
-  const out: Pick<Hello, 'dns'> = {};
+function decodeHelloExtensions(buf: Uint8Array, start: number, end: number): Pick<Hello, 'dns' | 'meshDnsPort' | 'badExtensions'> {
+  const out: Pick<Hello, 'dns' | 'meshDnsPort' | 'badExtensions'> = {};
+  const bad = (reason: string): void => {
+    (out.badExtensions ??= []).push(reason);
+  };
   let at = start;
-  while (at + 2 <= end) {
+  while (at < end) {
+    if (at + 2 > end) {
+      bad(`extension 0x${hex(buf[at]!)} truncated`);
+      break;
+    }
     const type = buf[at]!;
     const length = buf[at + 1]!;
     const value = at + 2;
-    if (value + length > end) break;
-    if (type === HelloExtension.dns && length >= 5) {
-      const domain = Buffer.from(buf.buffer, buf.byteOffset + value + 4, length - 4).toString('latin1');
+    if (value + length > end) {
+      bad(`extension 0x${hex(type)} truncated: ${length} bytes announced, ${end - value} left`);
+      break;
+    }
+    if (type === HelloExtension.dns) {
+      const domain = length >= 5 ? Buffer.from(buf.buffer, buf.byteOffset + value + 4, length - 4).toString('latin1') : '';
       // Only a plain lower-case host name is taken: it ends up in DNS answers.
       if (/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(domain)) out.dns = { dnsIp: readU32(buf, value), domain };
+      else bad(length >= 5 ? 'DNS extension: the domain is not a lower-case host name' : `DNS extension: ${length} bytes, at least 5 needed`);
+    } else if (type === HelloExtension.meshDnsPort) {
+      if (length === 2) out.meshDnsPort = (buf[value]! << 8) | buf[value + 1]!;
+      else bad(`mesh DNS port extension: ${length} bytes, 2 needed`);
     }
     at = value + length;
   }
   return out;
+}
+
+function hex(byte: number): string {
+  return byte.toString(16).padStart(2, '0');
 }
 
 function encodeKeepaliveOf(type: number, buf: Uint8Array, offset: number, keepalive: Keepalive): number {
@@ -242,6 +282,6 @@ export function decodeControl(buf: Uint8Array, offset: number, length: number): 
       };
     }
     default:
-      return { ok: false, reason: `unknown control type 0x${type.toString(16).padStart(2, '0')}` };
+      return { ok: false, reason: `unknown control type 0x${hex(type)}` };
   }
 }

@@ -173,7 +173,7 @@ class Shard implements ConnectionOwner, RecordHandler {
 
   established(conn: TunnelConnection): void {
     const cipher = `${conn.socket.getProtocol() ?? ''} ${conn.socket.getCipher()?.standardName ?? ''}`.trim();
-    this.post({ type: 'established', connId: conn.connId, linkId: conn.link!.linkId, dialed: conn.dialed, peerVersion: conn.peerVersion, peerDns: conn.peerDns, cipher });
+    this.post({ type: 'established', connId: conn.connId, linkId: conn.link!.linkId, dialed: conn.dialed, peerVersion: conn.peerVersion, peerDns: conn.peerDns, peerMeshDnsPort: conn.peerMeshDnsPort, badHelloExtensions: conn.badHelloExtensions, cipher });
   }
 
   closed(conn: TunnelConnection, reason: string, handshakeFailure: boolean): void {

@@ -15,7 +15,7 @@ import type tls from 'node:tls';
 import { FrameBatcher, FrameDecoder, type FrameSink, type FrameMalformedReason } from '../shared/frame-codec.js';
 import {
   ALPN_PROTOCOL, CAPABILITY_GSO, MAX_HELLO_BYTES, MAX_OFFLOAD_FRAME_PAYLOAD, NO_CAPABILITIES, PROTOCOL_VERSION,
-  type HelloDns, decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck,
+  type Hello, type HelloDns, decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck,
 } from '../shared/wire.js';
 import { VNET_HDR_BYTES, VnetFlag, isTcpv4Gso, isTrivialVnetHeader, offloadRecordProblem } from '../shared/gso-header.js';
 import { Tcpv4Segmenter, completeRecordChecksum, type SegmentSink } from '../shared/gso-segment.js';
@@ -58,6 +58,10 @@ export class TunnelConnection implements FrameSink, SegmentSink {
   peerVersion = 0;
   /** The peer's cluster DNS from its hello; undefined from brokers without the extension. */
   peerDns: HelloDns | undefined;
+  /** The peer's mesh DNS port from its hello (0: none); undefined from brokers without the extension. */
+  peerMeshDnsPort: number | undefined;
+  /** Known hello extensions the peer sent malformed (ignored, counted; the main thread logs them). */
+  badHelloExtensions: string[] | undefined;
   /** Both sides announced gso: offload frames and large frames flow both ways. */
   gso = false;
   /** Received chunks come through the shard's read buffer (tls-read-buffer.ts). */
@@ -155,6 +159,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
       clusterAddress: this.local.clusterAddress,
       maxFramePayload: this.vnetHdr ? MAX_OFFLOAD_FRAME_PAYLOAD : this.tunables.maxFramePayload,
       dns: this.local.dns,
+      meshDnsPort: this.local.meshDnsPort,
     });
     this.writeFramed(this.controlScratch, 0, len);
   }
@@ -367,7 +372,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     const frame = decoded.value;
     switch (frame.type) {
       case 'hello':
-        this.onHello(frame.version, frame.clusterAddress, frame.capabilities, frame.dns);
+        this.onHello(frame);
         break;
       case 'keepalive': {
         // Gathered and written once per received chunk (onData), and not at all while the
@@ -391,7 +396,7 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     this.counters[FrameMalformedCounter[reason]]++;
   }
 
-  private onHello(version: number, clusterAddress: number, capabilities: number, dns: HelloDns | undefined): void {
+  private onHello({ version, clusterAddress, capabilities, dns, meshDnsPort, badExtensions }: Hello): void {
     if (this.state !== 'handshake' || this.link === null) return;
     if (clusterAddress !== this.link.clusterAddress) {
       this.close(`peer says its cluster address is ${formatIpv4(clusterAddress)}, link ${this.link.name} expects ${formatIpv4(this.link.clusterAddress)}`, true);
@@ -400,6 +405,12 @@ export class TunnelConnection implements FrameSink, SegmentSink {
     this.clock.clearTimeout(this.handshakeTimer);
     this.peerVersion = version;
     this.peerDns = dns;
+    this.peerMeshDnsPort = meshDnsPort;
+    if (badExtensions !== undefined) {
+      // Once per hello, i.e. per connection: the hello stands without them.
+      this.counters[FrameMalformedCounter['bad-hello-extension']]++;
+      this.badHelloExtensions = badExtensions;
+    }
     if (this.vnetHdr && (capabilities & CAPABILITY_GSO) !== 0) {
       // The peer sends offload frames only after our hello, which preceded everything
       // we send; from the next frame of this very chunk on, the decoder takes them.

@@ -310,6 +310,9 @@ test('a bad --cluster-dns-ip or --cluster-domain names the flag and the value, a
   assert.ok(parseFlags([...BROKER, '--cluster-dns-ip=100.64.0.1'], {}), 'the first and last Service addresses are fine');
   assert.match(flagError([...BROKER, '--cluster-domain=cluster_local']).message, /^--cluster-domain "cluster_local": is not a DNS name \(expected a DNS name, e.g\. cluster\.local\)/);
   assert.match(flagError([...BROKER, '--cluster-domain=']).message, /^--cluster-domain "": is not a DNS name/);
+  const long = Array.from({ length: 4 }, () => 'a'.repeat(62)).join('.'); // 251 bytes: the most the hello carries
+  assert.equal(parseFlags([...BROKER, `--cluster-domain=${long}`], {}).clusterDomain, long);
+  assert.match(flagError([...BROKER, `--cluster-domain=${long}a`]).message, /^--cluster-domain "a+\..*": is longer than 251 bytes/);
 });
 
 test('kubelink exits 2 with one line naming --cluster-dns-ip and its value when it lies outside --service-cidr', () => {

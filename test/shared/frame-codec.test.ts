@@ -43,7 +43,7 @@ function hello(): Buffer {
 }
 
 test('malformed reasons are a fixed list usable as metric labels', () => {
-  assert.deepEqual(FRAME_MALFORMED_REASONS, ['empty', 'unknown-type', 'truncated', 'oversize', 'bad-offload']);
+  assert.deepEqual(FRAME_MALFORMED_REASONS, ['empty', 'unknown-type', 'truncated', 'oversize', 'bad-offload', 'bad-hello-extension']);
 });
 
 test('a batch holds many frames back to back and decodes to the same payloads', () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ALPN_PROTOCOL, CAPABILITY_GSO, CONTROL_TYPE_MAX, ControlType, HELLO_BYTES, KEEPALIVE_BYTES, LARGE_FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD,
-  MAX_OFFLOAD_FRAME_PAYLOAD, OFFLOAD_FRAME_TYPE, PROTOCOL_VERSION, decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck, HelloExtension, MAX_HELLO_BYTES,
+  MAX_OFFLOAD_FRAME_PAYLOAD, OFFLOAD_FRAME_TYPE, PROTOCOL_VERSION, decodeControl, encodeHello, encodeKeepalive, encodeKeepaliveAck, HelloExtension, MAX_HELLO_BYTES, MAX_HELLO_DOMAIN_BYTES,
   frameHeaderBytes, isKnownControlType, readFrameLength, readLargeFrameLength, writeFrameHeader, writeLargeFrameHeader,
 } from '../../src/shared/wire.js';
 
@@ -72,6 +72,65 @@ test('unknown hello extensions are skipped, and a truncated or unprintable one i
   const b = decodeControl(bad, 0, bad.length);
   assert.ok(b.ok && b.value.type === 'hello' && b.value.dns === undefined);
   assert.throws(() => encodeHello(new Uint8Array(MAX_HELLO_BYTES), 0, { version: 1, capabilities: 0, clusterAddress: 0, maxFramePayload: 1, dns: { dnsIp: 0, domain: '' } }), RangeError);
+});
+
+test('the mesh DNS port extension (0x02, u16) round-trips after the DNS one; 0 says no mesh DNS', () => {
+  const buf = new Uint8Array(MAX_HELLO_BYTES);
+  const hello = { version: PROTOCOL_VERSION, capabilities: 0, clusterAddress: 0xc0a8000b, maxFramePayload: 65535, dns: { dnsIp: 0x6440000a, domain: 'a'.repeat(MAX_HELLO_DOMAIN_BYTES) }, meshDnsPort: 65535 };
+  const length = encodeHello(buf, 0, hello);
+  assert.equal(length, MAX_HELLO_BYTES, 'the largest hello fits MAX_HELLO_BYTES');
+  assert.deepEqual([...buf.subarray(length - 4, length)], [HelloExtension.meshDnsPort, 2, 0xff, 0xff]);
+  assert.deepEqual(decodeControl(buf, 0, length), { ok: true, value: { type: 'hello', ...hello } });
+  for (const meshDnsPort of [0, 8053]) {
+    const only = { version: 1, capabilities: 0, clusterAddress: 7, maxFramePayload: 1500, meshDnsPort };
+    const n = encodeHello(buf, 0, only);
+    assert.equal(n, HELLO_BYTES + 4);
+    assert.deepEqual(decodeControl(buf, 0, n), { ok: true, value: { type: 'hello', ...only } });
+  }
+  for (const bad of [-1, 65536, 1.5]) {
+    assert.throws(() => encodeHello(buf, 0, { version: 1, capabilities: 0, clusterAddress: 7, maxFramePayload: 1500, meshDnsPort: bad }), RangeError);
+  }
+});
+
+test('an old-hello peer (no extensions, or only the DNS one) decodes without a mesh DNS port and without complaints', () => {
+  const buf = new Uint8Array(MAX_HELLO_BYTES);
+  const fixed = { version: 1, capabilities: 0, clusterAddress: 7, maxFramePayload: 1500 };
+  const plain = decodeControl(buf, 0, encodeHello(buf, 0, fixed));
+  assert.deepEqual(plain, { ok: true, value: { type: 'hello', ...fixed } });
+  const withDns = decodeControl(buf, 0, encodeHello(buf, 0, { ...fixed, dns: { dnsIp: 9, domain: 'cluster.local' } }));
+  assert.ok(withDns.ok && withDns.value.type === 'hello');
+  assert.equal(withDns.value.meshDnsPort, undefined);
+  assert.equal(withDns.value.badExtensions, undefined);
+});
+
+test('a malformed known extension is ignored and reported, the hello and the other extensions stand', () => {
+  const fixed = new Uint8Array(HELLO_BYTES);
+  encodeHello(fixed, 0, { version: 1, capabilities: 0, clusterAddress: 7, maxFramePayload: 1500 });
+  const dns = [HelloExtension.dns, 4 + 2, 0, 0, 0, 9, ...Buffer.from('c2')];
+  const decode = (...ext: number[]) => {
+    const payload = Uint8Array.from([...fixed, ...ext]);
+    const d = decodeControl(payload, 0, payload.length);
+    assert.ok(d.ok && d.value.type === 'hello' && d.value.clusterAddress === 7);
+    return d.value;
+  };
+  const wrongLength = decode(HelloExtension.meshDnsPort, 3, 0x1f, 0x95, 0, ...dns);
+  assert.equal(wrongLength.meshDnsPort, undefined);
+  assert.deepEqual(wrongLength.dns, { dnsIp: 9, domain: 'c2' }, 'the next extension is still read');
+  assert.deepEqual(wrongLength.badExtensions, ['mesh DNS port extension: 3 bytes, 2 needed']);
+  const short = decode(HelloExtension.meshDnsPort, 1, 0x1f);
+  assert.equal(short.meshDnsPort, undefined);
+  assert.deepEqual(short.badExtensions, ['mesh DNS port extension: 1 bytes, 2 needed']);
+  const truncated = decode(...dns, HelloExtension.meshDnsPort, 2, 0x1f);
+  assert.deepEqual(truncated.dns, { dnsIp: 9, domain: 'c2' });
+  assert.equal(truncated.meshDnsPort, undefined);
+  assert.deepEqual(truncated.badExtensions, ['extension 0x02 truncated: 2 bytes announced, 1 left']);
+  const badDomain = decode(HelloExtension.dns, 4 + 2, 0, 0, 0, 9, 0x41, 0x0a, HelloExtension.meshDnsPort, 2, 0x1f, 0x95);
+  assert.equal(badDomain.dns, undefined);
+  assert.equal(badDomain.meshDnsPort, 8085);
+  assert.deepEqual(badDomain.badExtensions, ['DNS extension: the domain is not a lower-case host name']);
+  const unknown = decode(0x7f, 3, 1, 2, 3, HelloExtension.meshDnsPort, 2, 0, 53);
+  assert.equal(unknown.meshDnsPort, 53);
+  assert.equal(unknown.badExtensions, undefined, 'unknown types are skipped silently: a newer peer may send them');
 });
 
 test('keepalive and its ack carry the sequence number and the send time for the round-trip time', () => {

@@ -12,7 +12,7 @@ import { BufferPool } from '../../src/shared/buffer-pool.js';
 import { SpscRing } from '../../src/shared/spsc-ring.js';
 import { COUNTERS_PER_BLOCK, Counter, FrameMalformedCounter, inboundDropCounter } from '../../src/shared/counters.js';
 import { DEFAULT_SHARD_TUNABLES, type ShardLink } from '../../src/shared/shard-protocol.js';
-import { ALPN_PROTOCOL, KEEPALIVE_BYTES, encodeKeepalive, type HelloDns } from '../../src/shared/wire.js';
+import { ALPN_PROTOCOL, HelloExtension, KEEPALIVE_BYTES, MAX_HELLO_BYTES, PROTOCOL_VERSION, encodeHello, encodeKeepalive, type HelloDns } from '../../src/shared/wire.js';
 import { InboundDrop, NO_PUBLISHED, compileInboundPeer } from '../../src/shared/inbound-filter.js';
 import { TRIVIAL_VNET_HEADER, VNET_HDR_BYTES, isTrivialVnetHeader } from '../../src/shared/gso-header.js';
 import type { TunSink } from '../../src/workers/tun-output.js';
@@ -108,7 +108,7 @@ interface Side {
 /** The shard tunables of these tests: CoDel only where a test turns it on (it reads the clock). */
 const TUNABLES = { ...DEFAULT_SHARD_TUNABLES, queueDelayTargetMs: 0 };
 
-function side(socket: FakeSocket, local: typeof A & { dns?: HelloDns }, peer: typeof A, vnetHdr: boolean, dialed: boolean, clock: Clock = systemClock, tunables = TUNABLES): Side {
+function side(socket: FakeSocket, local: typeof A & { dns?: HelloDns; meshDnsPort?: number }, peer: typeof A, vnetHdr: boolean, dialed: boolean, clock: Clock = systemClock, tunables = TUNABLES): Side {
   const link: ShardLink = { linkId: 1, name: 'peer', endpointHost: 'peer.kubelink.lab', endpointPort: 8088, ...peer, inbound: compileInboundPeer(peer) };
   const owner = new Owner(link);
   const tun = new TunRecorder(vnetHdr);
@@ -385,3 +385,44 @@ test('a written batch buffer goes back to the shard pool once its write complete
   }
   assert.ok(pool.reused >= 2, `batch buffers reused: ${pool.reused}`);
 });
+
+describe('tunnel connection hello mesh DNS port extension', () => {
+  test('a broker announcing its mesh DNS port and one without the extension interoperate: only the announcing side is learned', async () => {
+    const [sa, sb] = [new FakeSocket(), new FakeSocket()];
+    sa.peer = sb;
+    sb.peer = sa;
+    const a = side(sa, { ...A, meshDnsPort: 9053 }, B, false, true);
+    const b = side(sb, B, A, false, false);
+    a.conn.onSecure();
+    b.conn.onSecure();
+    await settle();
+    assert.equal(a.owner.establishedCount, 1, a.owner.closedReasons.join());
+    assert.equal(b.owner.establishedCount, 1, b.owner.closedReasons.join());
+    assert.equal(b.conn.peerMeshDnsPort, 9053);
+    assert.equal(a.conn.peerMeshDnsPort, undefined, 'an old-style hello announces no port');
+    assert.equal(a.conn.badHelloExtensions, undefined);
+    assert.equal(b.counters[FrameMalformedCounter['bad-hello-extension']], 0);
+  });
+
+  test('a hello with a malformed extension still establishes the tunnel; the extension is ignored, counted once and kept for the log', async () => {
+    const sb = new FakeSocket();
+    sb.peer = new FakeSocket();
+    const b = side(sb, B, A, false, false);
+    b.conn.onSecure();
+    const hello = Buffer.alloc(MAX_HELLO_BYTES + 8);
+    let n = encodeHello(hello, 0, { version: PROTOCOL_VERSION, capabilities: 0, clusterAddress: A.clusterAddress, maxFramePayload: 1500 });
+    for (const byte of [HelloExtension.meshDnsPort, 3, 0x23, 0x5d, 0]) hello[n++] = byte; // a u16 port sent in 3 bytes
+    const frame = Buffer.concat([Buffer.from([n >> 8, n & 0xff]), hello.subarray(0, n)]);
+    sb.emit('data', frame);
+    await settle();
+    assert.equal(b.owner.establishedCount, 1, b.owner.closedReasons.join());
+    assert.equal(b.conn.peerMeshDnsPort, undefined);
+    assert.deepEqual(b.conn.badHelloExtensions, ['mesh DNS port extension: 3 bytes, 2 needed']);
+    assert.equal(b.counters[FrameMalformedCounter['bad-hello-extension']], 1);
+    // A second hello on the same connection is ignored: counted once per connection.
+    sb.emit('data', frame);
+    await settle();
+    assert.equal(b.counters[FrameMalformedCounter['bad-hello-extension']], 1);
+  });
+});
+

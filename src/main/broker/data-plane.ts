@@ -99,7 +99,8 @@ export interface DataPlaneDns {
   /** Binds the listener and the upstream sockets (the mesh one needs the TUN address). */
   start(): Promise<number>;
   setLinks(links: readonly ValidLink[]): void;
-  setLinkStatus(name: string, state: LinkState, announced: HelloDns | undefined): void;
+  /** `meshDnsPort`: what the peer's last hello announced (0: no mesh DNS; undefined: an older broker). */
+  setLinkStatus(name: string, state: LinkState, announced: HelloDns | undefined, meshDnsPort?: number): void;
   /** This cluster's Ok MeshServices, for their names. */
   setMeshServices(entries: readonly MeshServiceEntry[]): void;
   stop(): Promise<void>;
@@ -225,7 +226,7 @@ export class DataPlane {
     this.shards = parts.shards((shard) => ({
       shardIndex: shard,
       ...datapath.shardRings(shard),
-      local: { clusterAddress: settings.linkAddress.address, serviceCidr: settings.serviceCidr, dns: settings.clusterDns },
+      local: { clusterAddress: settings.linkAddress.address, serviceCidr: settings.serviceCidr, dns: settings.clusterDns, meshDnsPort: announcedMeshDnsPort(parts, settings) },
       tls: tls.current(),
       published: this.meshServices?.published() ?? [],
       tlsCiphers: settings.tlsCiphers,
@@ -416,7 +417,7 @@ export class DataPlane {
   }
 
   private onLinkStatus(report: LinkStatusReport): void {
-    this.dns?.setLinkStatus(report.name, report.state, report.peerDns);
+    this.dns?.setLinkStatus(report.name, report.state, report.peerDns, report.peerMeshDnsPort);
     void this.report(report.name, report.state, report.message);
   }
 
@@ -449,4 +450,13 @@ export class DataPlane {
       this.log.warn('status report failed', { link: name, err });
     }
   }
+}
+
+/**
+ * The mesh DNS port this broker announces in its hello: --dns-port, 0 when it runs no mesh
+ * DNS (peers then answer its MeshService names NXDOMAIN without asking), not announced
+ * when a DNS runs on a port the settings do not name (tests).
+ */
+function announcedMeshDnsPort(parts: DataPlaneParts, settings: DataPlaneSettings): number | undefined {
+  return parts.dns === undefined ? 0 : settings.dnsPort;
 }

@@ -57,6 +57,8 @@ export interface LinkStatusReport {
   message: string;
   /** The cluster DNS the peer announced in its last hello (absent from older brokers). */
   peerDns?: HelloDns;
+  /** The mesh DNS port the peer announced in its last hello (0: none; absent from older brokers). */
+  peerMeshDnsPort?: number;
 }
 
 interface ConnectionRecord {
@@ -107,6 +109,9 @@ interface LinkEntry {
   /** Refusals since the last one logged: one log line per hold-off period, not per attempt. */
   unloggedRefusals: number;
   peerDns: HelloDns | undefined;
+  peerMeshDnsPort: number | undefined;
+  /** The malformed hello extensions last logged for this link: logged once, not per reconnect. */
+  loggedBadHello: string | undefined;
 }
 
 export interface LinkSnapshot {
@@ -199,6 +204,8 @@ export class TunnelManager {
         contention: { replaced: 0, refused: 0 },
         unloggedRefusals: 0,
         peerDns: undefined,
+        peerMeshDnsPort: undefined,
+        loggedBadHello: undefined,
       };
       this.links.set(name, entry);
       this.byId[linkId] = entry;
@@ -250,7 +257,7 @@ export class TunnelManager {
   onShardMessage(shard: number, msg: ShardToMain): void {
     switch (msg.type) {
       case 'established':
-        this.onEstablished(shard, msg.connId, msg.linkId, msg.dialed, msg.peerDns, msg.cipher);
+        this.onEstablished(shard, msg);
         break;
       case 'closed':
         if (msg.traffic) this.account(msg.connId, msg.traffic);
@@ -343,13 +350,19 @@ export class TunnelManager {
 
   // --- internals ---
 
-  private onEstablished(shard: number, connId: number, linkId: number, dialed: boolean, peerDns: HelloDns | undefined, cipher?: string): void {
+  private onEstablished(shard: number, msg: Extract<ShardToMain, { type: 'established' }>): void {
+    const { connId, linkId, dialed, peerDns, peerMeshDnsPort, cipher } = msg;
     const conn = this.connections.get(connId);
     const entry = this.byId[linkId];
     if (!conn || !entry) {
       this.shards.send(shard, { type: 'close', connId, reason: 'link no longer served' });
       return;
     }
+    const badHello = msg.badHelloExtensions?.join('; ');
+    if (badHello !== undefined && badHello !== entry.loggedBadHello) {
+      this.log.warn('peer hello: malformed extensions ignored', { link: entry.link.name, connId, problems: badHello });
+    }
+    entry.loggedBadHello = badHello;
     conn.linkId = linkId;
     this.endPending(conn);
     this.handshakeEnded(conn);
@@ -367,8 +380,9 @@ export class TunnelManager {
       this.pacer.cancel(linkId);
       this.log.info('tunnel up', { link: entry.link.name, connId, shard, direction: dialed ? 'dialed' : 'accepted', cipher });
       // A peer that comes back announcing another cluster DNS is reported even while Up.
-      const dnsChanged = peerDns?.dnsIp !== entry.peerDns?.dnsIp || peerDns?.domain !== entry.peerDns?.domain;
+      const dnsChanged = peerDns?.dnsIp !== entry.peerDns?.dnsIp || peerDns?.domain !== entry.peerDns?.domain || peerMeshDnsPort !== entry.peerMeshDnsPort;
       entry.peerDns = peerDns;
+      entry.peerMeshDnsPort = peerMeshDnsPort;
       this.report(entry, 'Up', upMessage(entry), dnsChanged);
     }
   }
@@ -539,7 +553,11 @@ export class TunnelManager {
     if (!force && entry.state === state && (state === 'Up' || entry.message === message)) return;
     entry.state = state;
     entry.message = message;
-    this.onStatus({ name: entry.link.name, state, message, ...(entry.peerDns ? { peerDns: entry.peerDns } : {}) });
+    this.onStatus({
+      name: entry.link.name, state, message,
+      ...(entry.peerDns ? { peerDns: entry.peerDns } : {}),
+      ...(entry.peerMeshDnsPort !== undefined ? { peerMeshDnsPort: entry.peerMeshDnsPort } : {}),
+    });
   }
 }
 

@@ -15,12 +15,15 @@ interface LinkRecord {
   link: ValidLink;
   state: LinkState | undefined;
   announced: HelloDns | undefined;
+  /** The mesh DNS port the peer announced in its last hello (0: none); undefined: not announced. */
+  meshDnsPort: number | undefined;
 }
 
 export interface TargetPorts {
   /** Port of every cluster DNS (53; tests use others). */
   clusterDns: number;
-  /** Port of the peer brokers' DNS for the mesh domain: this broker's own --dns-port (one value for the mesh). */
+  /** Port of a peer broker's DNS for the mesh domain when its hello does not announce one
+   *  (older brokers): this broker's own --dns-port, as before the announcement existed. */
   meshDns: number;
 }
 
@@ -44,16 +47,21 @@ export class ClusterTargetTable implements ClusterTargets {
     for (const link of links) {
       const record = this.links.get(link.name);
       if (record) record.link = link;
-      else this.links.set(link.name, { link, state: undefined, announced: undefined });
+      else this.links.set(link.name, { link, state: undefined, announced: undefined, meshDnsPort: undefined });
     }
   }
 
-  /** A link's state changed; `announced` is what its peer said in the hello, if anything. */
-  setStatus(name: string, state: LinkState, announced: HelloDns | undefined): void {
+  /**
+   * A link's state changed; `announced` is the cluster DNS its peer named in the hello, if
+   * anything; `meshDnsPort` the mesh DNS port of its last hello (every report carries it,
+   * so undefined means the peer's broker does not announce one).
+   */
+  setStatus(name: string, state: LinkState, announced: HelloDns | undefined, meshDnsPort?: number): void {
     const record = this.links.get(name);
     if (!record) return;
     record.state = state;
     if (announced) record.announced = announced;
+    record.meshDnsPort = meshDnsPort;
   }
 
   lookup(cluster: string): ClusterTarget | undefined {
@@ -61,12 +69,14 @@ export class ClusterTargetTable implements ClusterTargets {
     const record = this.links.get(cluster);
     if (!record || record.link.dns.omitPropagation) return undefined;
     const dns = effectiveClusterDns(record.link.dns, record.announced, record.link.serviceCidr);
+    const meshDnsPort = record.meshDnsPort ?? this.ports.meshDns;
     return {
       up: record.state === 'Up',
       clusterDns: dns && { server: { ip: formatIpv4(dns.dnsIp), port: this.ports.clusterDns, route: 'mesh' }, domain: dns.domain },
       // An egress-only link (no cidr, nothing announced) has no cluster DNS to ask, but its
-      // MeshServices have names: the peer's broker answers them at its cluster address.
-      meshServices: this.ports.meshDns > 0 ? { ip: formatIpv4(record.link.clusterAddress), port: this.ports.meshDns, route: 'mesh' } : undefined,
+      // MeshServices have names: the peer's broker answers them at its cluster address, at
+      // the port its hello announced (0: it publishes no names, NXDOMAIN), else at ours.
+      meshServices: meshDnsPort > 0 ? { ip: formatIpv4(record.link.clusterAddress), port: meshDnsPort, route: 'mesh' } : undefined,
     };
   }
 }

@@ -18,7 +18,7 @@ export class DnsMetrics {
     const registers = [registry];
     this.queries = new client.Counter({
       name: 'kubelink_dns_queries_total',
-      help: 'DNS queries answered by result (rcode, or dropped) and target cluster ("" outside the mesh or unreadable)',
+      help: 'DNS queries answered by result (rcode, or dropped) and target cluster ("msvc": this cluster\'s MeshService names asked as <x>.msvc.<mesh-domain>, mostly by peers\' brokers; "" outside the mesh or unreadable)',
       labelNames: ['result', 'cluster', 'transport'],
       registers,
     });

@@ -28,7 +28,7 @@ export interface DnsServiceConfig {
   ownDns: HelloDns;
   /** Port of every cluster DNS (53; tests use others). */
   clusterDnsPort?: number;
-  /** Port of the peer brokers' DNS, asked for their MeshService names; default `port` (the mesh shares one --dns-port). */
+  /** Port of a peer broker's DNS, asked for its MeshService names, when its hello announces none (older brokers); default `port`. */
   peerDnsPort?: number;
   /** Address to listen on; default all. */
   host?: string;
@@ -83,8 +83,8 @@ export class DnsService {
     this.targets.setLinks(links);
   }
 
-  setLinkStatus(name: string, state: LinkState, announced: HelloDns | undefined): void {
-    this.targets.setStatus(name, state, announced);
+  setLinkStatus(name: string, state: LinkState, announced: HelloDns | undefined, meshDnsPort?: number): void {
+    this.targets.setStatus(name, state, announced, meshDnsPort);
   }
 
   /** This cluster's published (Ok) MeshServices, answered under msvc.<cluster>.<mesh> and msvc.<mesh>. */

@@ -31,6 +31,14 @@ import { Rcode, RCODE_NAMES, type RcodeName } from './rcode.js';
 
 export { Rcode, type RcodeName };
 
+/**
+ * The `cluster` of a `<x>.msvc.<mesh>` query (this cluster's MeshServices named without a
+ * cluster: the form peers' brokers ask), so the metric tells them from malformed queries
+ * and names outside the mesh (''). No cluster's names are ever counted under it: `msvc`
+ * directly under the mesh domain is this zone, so a KubeLink named `msvc` has no names.
+ */
+export const SHORT_MESH_SERVICE_CLUSTER = MESH_SERVICE_LABEL;
+
 /** Who asks: a client in this cluster (CoreDNS), or a linked cluster's broker through the tunnel. */
 export type QueryOrigin = 'local' | 'peer';
 
@@ -70,7 +78,7 @@ export interface Resolution {
   /** The reply to send; undefined: send nothing. */
   reply: Buffer | undefined;
   result: QueryResult;
-  /** The cluster asked about ('' when none). */
+  /** The cluster asked about ('' when none; SHORT_MESH_SERVICE_CLUSTER for `<x>.msvc.<mesh>`). */
   cluster: string;
   /** Answered from the cache. */
   cached: boolean;
@@ -134,7 +142,7 @@ export class MeshResolver {
     const meshServiceZone = `${MESH_SERVICE_LABEL}.${this.options.meshDomain}`;
     if (isUnder(trimDot(question.name), meshServiceZone)) {
       // msvc.<mesh-domain>: this cluster's own MeshServices, the form peers' brokers ask.
-      return this.answerLocally(packet, question, transport, '', trimDot(question.name), meshServiceZone.split('.').length);
+      return this.answerLocally(packet, question, transport, SHORT_MESH_SERVICE_CLUSTER, trimDot(question.name), meshServiceZone.split('.').length);
     }
     if (from === 'peer') return this.done(packet, question, transport, { rcode: Rcode.REFUSED }, '');
     const mesh = parseMeshName(question.name, this.options.meshDomain, (c) => this.targets.lookup(c) !== undefined);

@@ -329,13 +329,13 @@ test('a failed start stops what had started and leaves no timer', async () => {
   assert.equal(f.clock.pendingTimers, 0);
 });
 
-test('the mesh DNS starts after the gateway networking, learns the served links and their states (with the announced DNS) and the MeshServices, and stops before it', async () => {
+test('the mesh DNS starts after the gateway networking, learns the served links and their states (with the announced DNS and mesh DNS port) and the MeshServices, and stops before it', async () => {
   const f = fakes();
   const seen: string[] = [];
   f.parts.dns = () => ({
     start: async () => (f.events.push('dns.start'), 8053),
     setLinks: (links) => void seen.push(`links ${links.map((l) => l.name).join(',')}`),
-    setLinkStatus: (name, state, announced) => void seen.push(`${name} ${state} ${announced ? `${announced.dnsIp}/${announced.domain}` : '-'}`),
+    setLinkStatus: (name, state, announced, meshDnsPort) => void seen.push(`${name} ${state} ${announced ? `${announced.dnsIp}/${announced.domain}` : '-'} port ${meshDnsPort ?? '-'}`),
     setMeshServices: (entries) => void seen.push(`msvc ${entries.map((e) => `${e.namespace}/${e.name}=${e.address}`).join(',')}`),
     stop: async () => void f.events.push('dns.stop'),
   });
@@ -346,16 +346,17 @@ test('the mesh DNS starts after the gateway networking, learns the served links 
     reconcile: async () => undefined,
     stop: async () => undefined,
   });
-  const plane = new DataPlane(settings(), f.parts, silentLogger, 'broker-0');
+  const plane = new DataPlane({ ...settings(), dnsPort: 8053 }, f.parts, silentLogger, 'broker-0');
   await plane.start();
   assert.ok(f.events.indexOf('dns.start') > f.events.indexOf('network.setUp kubelink0'), f.events.join());
   assert.deepEqual(seen.splice(0), ['msvc default/echo=192.168.0.100'], 'the MeshService controller feeds the DNS its names');
   assert.deepEqual(f.initFors[0]!(0).local.dns, { dnsIp: ip4('100.64.0.53'), domain: 'c1.example' }, 'the shards announce this cluster\'s DNS (settings.clusterDns) in the hello');
+  assert.equal(f.initFors[0]!(0).local.meshDnsPort, 8053, 'and the port of the mesh DNS (--dns-port)');
   f.deliver([C2, kubeLink('bad', '100.64.0.0/24', '192.168.0.15/24')]);
   await f.clock.advance(DEFAULT_DIAL_JITTER_MS);
   const dial = f.shardMessages.find((m) => m.msg.type === 'dial')!.msg as Extract<MainToShard, { type: 'dial' }>;
-  f.owner().onShardMessage(0, { type: 'established', connId: dial.connId, linkId: dial.linkId, dialed: true, peerVersion: 1, peerDns: { dnsIp: 7, domain: 'c2.local' } });
-  assert.deepEqual(seen, ['links c2', 'c2 Down -', 'c2 Up 7/c2.local']);
+  f.owner().onShardMessage(0, { type: 'established', connId: dial.connId, linkId: dial.linkId, dialed: true, peerVersion: 1, peerDns: { dnsIp: 7, domain: 'c2.local' }, peerMeshDnsPort: 9053 });
+  assert.deepEqual(seen, ['links c2', 'c2 Down - port -', 'c2 Up 7/c2.local port 9053'], "the peer's announced port reaches the DNS with its link");
   f.events.length = 0;
   await plane.stop();
   assert.ok(f.events.indexOf('dns.stop') < f.events.indexOf('network.tearDown'), f.events.join());
@@ -415,4 +416,13 @@ test('route reconciles run one at a time and the latest link set wins', async ()
     assert.equal(f.routeStep.maxRunning, 1, 'never two reconciles at once');
     assert.deepEqual(f.routeDestinations.map((d) => d.filter((x) => x.startsWith('100.64')).length), [1, 3], 'the held run, then one run with the latest links');
   });
+});
+
+test('without a mesh DNS (--dns-port 0) the shards announce mesh DNS port 0, so peers answer its MeshService names NXDOMAIN without asking', async () => {
+  const f = fakes();
+  f.parts.dns = undefined;
+  const plane = new DataPlane({ ...settings(), dnsPort: 0 }, f.parts, silentLogger, 'broker-0');
+  await plane.start();
+  assert.equal(f.initFors[0]!(0).local.meshDnsPort, 0);
+  await plane.stop();
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TunnelManager, type LinkStatusReport, type ShardChannel, type TunnelDatapath } from '../../../src/main/broker/tunnel-manager.js';
-import { silentLogger } from '../../../src/shared/log.js';
+import { createLogger, silentLogger } from '../../../src/shared/log.js';
 import type { BackoffOptions } from '../../../src/shared/backoff.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import type { MainToShard } from '../../../src/shared/shard-protocol.js';
@@ -24,7 +24,7 @@ function link(name: string, clusterAddress = PEER): ValidLink {
   };
 }
 
-function harness(backoff: Partial<BackoffOptions> = { initialMs: 10, maxMs: 20, random: () => 0 }) {
+function harness(backoff: Partial<BackoffOptions> = { initialMs: 10, maxMs: 20, random: () => 0 }, log = silentLogger) {
   const sent: { shard: number; msg: MainToShard }[] = [];
   const linkShard = new Map<number, number>();
   const statuses: LinkStatusReport[] = [];
@@ -45,7 +45,7 @@ function harness(backoff: Partial<BackoffOptions> = { initialMs: 10, maxMs: 20, 
     shards,
     datapath,
     (r) => statuses.push(r),
-    silentLogger,
+    log,
   );
   const ofType = <T extends MainToShard['type']>(type: T) => sent.filter((s) => s.msg.type === type) as { shard: number; msg: Extract<MainToShard, { type: T }> }[];
   return { manager, sent, linkShard, statuses, ofType, clock };
@@ -330,6 +330,28 @@ test("the peer's announced cluster DNS travels with the Up report, and a changed
   assert.equal(h.ofType('activate').length, 2, 'the accepted connection carries the link now');
   assert.equal(h.statuses.length, reports + 1);
   assert.deepEqual(h.statuses.at(-1), { name: 'b', state: 'Up', message: 'tunnel to b.example:8088 up', peerDns: changed });
+  h.manager.stop();
+});
+
+test("the peer's mesh DNS port travels with its reports (a change is reported while Up); malformed hello extensions are logged once per link, not per reconnect", async () => {
+  const lines: string[] = [];
+  const h = harness(undefined, createLogger({ write: (l) => lines.push(l) }));
+  h.manager.setLinks([link('b', 0xc0a8000a)]);
+  h.manager.setRouted(new Set(['b']));
+  await h.clock.advance(0);
+  const dial = h.ofType('dial')[0]!;
+  const bad = ['mesh DNS port extension: 3 bytes, 2 needed'];
+  h.manager.onShardMessage(dial.shard, { type: 'established', connId: dial.msg.connId, linkId: dial.msg.linkId, dialed: true, peerVersion: 1, peerMeshDnsPort: 9053, badHelloExtensions: bad });
+  assert.deepEqual(h.statuses.at(-1), { name: 'b', state: 'Up', message: 'tunnel to b.example:8088 up', peerMeshDnsPort: 9053 });
+  const warnings = () => lines.map((l) => JSON.parse(l) as { level: string; msg: string; problems?: string }).filter((l) => l.level === 'warn');
+  assert.deepEqual(warnings().map((w) => [w.msg, w.problems]), [['peer hello: malformed extensions ignored', bad[0]]]);
+  const reports = h.statuses.length;
+  h.manager.adopt(43, '10.0.0.1:5001');
+  const [adopt] = h.ofType('adopt');
+  h.manager.onShardMessage(adopt!.shard, { type: 'established', connId: adopt!.msg.connId, linkId: dial.msg.linkId, dialed: false, peerVersion: 1, peerMeshDnsPort: 0, badHelloExtensions: bad });
+  assert.equal(h.statuses.length, reports + 1, 'a changed port is reported while Up');
+  assert.equal(h.statuses.at(-1)!.peerMeshDnsPort, 0, 'port 0 (no mesh DNS) is reported too');
+  assert.equal(warnings().length, 1, 'the same problem again is not logged again');
   h.manager.stop();
 });
 

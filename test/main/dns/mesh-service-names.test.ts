@@ -5,10 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
+import client from 'prom-client';
 import type { Answer, DecodedPacket, Question } from 'dns-packet';
 import { AnswerCache } from '../../../src/main/dns/answer-cache.js';
 import { ClusterTargetTable } from '../../../src/main/dns/cluster-targets.js';
-import { MeshResolver, type Resolution } from '../../../src/main/dns/mesh-resolver.js';
+import { MeshResolver, SHORT_MESH_SERVICE_CLUSTER, type Resolution } from '../../../src/main/dns/mesh-resolver.js';
+import { DnsMetrics } from '../../../src/main/dns/dns-metrics.js';
 import { MeshServiceZone, MESH_SERVICE_TTL_SECONDS, type MeshServiceEntry } from '../../../src/main/dns/mesh-service-zone.js';
 import type { Upstream, UpstreamServer, UpstreamTransport } from '../../../src/main/dns/upstream-client.js';
 import { parseIpv4 } from '../../../src/shared/cidr.js';
@@ -227,4 +229,49 @@ test("a peer's broker gets only this cluster's MeshService names (<x>.msvc.<mesh
     assert.equal((await asPeer(name)).result, 'REFUSED', name);
   }
   assert.equal((await m.c2.resolver.resolve(query('echo.default.msvc.c2.kubelink'), 'udp', 'local')).result, 'NOERROR', 'a local client may ask the long form');
+});
+
+test("the peer's MeshService names are asked at the mesh DNS port its hello announced; without the extension (an older broker) at our own port", async () => {
+  const m = mesh();
+  m.upstream.brokers.set('192.168.0.12:9053', m.c2.resolver);
+  m.c1.targets.setStatus('c2', 'Up', undefined, 9053);
+  assert.equal((await m.c1.resolver.resolve(query('echo.default.msvc.c2.kubelink'), 'udp')).result, 'NOERROR');
+  assert.deepEqual(m.upstream.asked.map((a) => a.server), [{ ip: '192.168.0.12', port: 9053, route: 'mesh' }]);
+  // Reconnected as an older broker: the hello announces no port, so ours is asked again.
+  m.c1.targets.setStatus('c2', 'Up', undefined, undefined);
+  assert.equal((await m.c1.resolver.resolve(query('_http._tcp.echo.default.msvc.c2.kubelink', 'SRV'), 'udp')).result, 'NOERROR');
+  assert.deepEqual(m.upstream.asked.map((a) => a.server.port), [9053, MESH_DNS_PORT]);
+});
+
+test('a peer that announced mesh DNS port 0 publishes no names: NXDOMAIN at once with the mesh SOA (negative caching), nobody is asked', async () => {
+  const m = mesh();
+  m.c1.targets.setStatus('c2', 'Up', undefined, 0);
+  const r = await m.c1.resolver.resolve(query('echo.default.msvc.c2.kubelink'), 'udp');
+  assert.equal(r.result, 'NXDOMAIN');
+  assert.equal(r.cluster, 'c2');
+  assert.equal(decoded(r).authorities![0]!.type, 'SOA');
+  assert.equal(m.upstream.asked.length, 0);
+  // Its other names are unaffected by its mesh DNS port.
+  assert.equal((await m.c1.resolver.resolve(query('echo.default.svc.c2.kubelink'), 'udp')).cluster, 'c2');
+});
+
+test('queries of the <x>.msvc.<mesh> form are counted under cluster="msvc", apart from malformed ones and names outside the mesh ("")', async () => {
+  const m = mesh();
+  const registry = new client.Registry();
+  const metrics = new DnsMetrics(registry, { cacheEntries: () => 0, exchangesInFlight: () => 0, overloaded: () => 0, unexpectedUpstreamAnswers: () => 0 });
+  const asked: [Buffer, 'local' | 'peer'][] = [
+    [query('echo.default.msvc.kubelink'), 'peer'],
+    [query('nope.default.msvc.kubelink'), 'peer'],
+    [query('example.com'), 'local'],
+    [Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]), 'local'],
+    [query('echo.default.msvc.c2.kubelink'), 'local'],
+  ];
+  for (const [q, from] of asked) metrics.observe(await m.c2.resolver.resolve(q, 'udp', from), 'udp');
+  const values = (await registry.getSingleMetric('kubelink_dns_queries_total')!.get()).values;
+  const count = (labels: Record<string, string>) => values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((s, v) => s + v.value, 0);
+  assert.equal(count({ cluster: SHORT_MESH_SERVICE_CLUSTER, result: 'NOERROR' }), 1);
+  assert.equal(count({ cluster: SHORT_MESH_SERVICE_CLUSTER, result: 'NXDOMAIN' }), 1);
+  assert.equal(count({ cluster: '' }), 2, 'REFUSED outside the mesh and the malformed query');
+  assert.equal(count({ cluster: 'c2' }), 1);
+  assert.equal(SHORT_MESH_SERVICE_CLUSTER, 'msvc', 'the documented label value');
 });
