@@ -166,7 +166,7 @@ export class KubelinkKubernetesPath implements LabPath {
     this.step(`${cluster.name}: Service default/echo (${cluster.serviceIp}); cluster DNS stand-in at ${cluster.dnsIp} (node 2), mesh domain forwarded to the broker's DNS`);
   }
 
-  private async startBroker(cluster: LabCluster): Promise<void> {
+  private async startBroker(cluster: LabCluster, extraArgs: readonly string[] = []): Promise<void> {
     const argv = this.lab.kubelinkBrokerArgs(cluster.index, {
       workers: this.workers,
       kubeconfig: this.apiServers.get(cluster.index)!.files.kubeconfig,
@@ -174,7 +174,7 @@ export class KubelinkKubernetesPath implements LabPath {
       logLevel: this.options.logLevel,
       // Where this cluster's DNS is, as a deployment states it (k8s/ values.yaml): the
       // broker asks it for own names and announces it to its peers.
-      extraArgs: ['--cluster-dns-ip', cluster.dnsIp, '--cluster-domain', cluster.clusterDomain, ...(this.options.extraBrokerArgs ?? [])],
+      extraArgs: ['--cluster-dns-ip', cluster.dnsIp, '--cluster-domain', cluster.clusterDomain, ...(this.options.extraBrokerArgs ?? []), ...extraArgs],
     });
     const wrapped = this.options.wrapBroker?.(cluster, argv) ?? argv;
     const logFile = path.join(this.lab.workDir, cluster.name, 'broker.log');
@@ -247,11 +247,11 @@ export class KubelinkKubernetesPath implements LabPath {
     this.brokers.delete(index);
   }
 
-  /** Starts cluster `index`'s broker again after stopBroker. */
-  async startBrokerAgain(index: number): Promise<void> {
+  /** Starts cluster `index`'s broker again after stopBroker, with `extraArgs` appended to its flags this time (e.g. another --dns-port). */
+  async startBrokerAgain(index: number, extraArgs: readonly string[] = []): Promise<void> {
     const cluster = this.clusters.find((c) => c.index === index);
     if (!cluster) throw new RangeError(`cluster ${index} is not part of this path`);
-    await this.startBroker(cluster);
+    await this.startBroker(cluster, extraArgs);
   }
 
   /** Replaces every broker by one with `workers` shards and waits until the mesh works again. */

@@ -116,4 +116,42 @@ describe('two clusters with the same service CIDR, linked through a MeshService'
       assert.deepEqual(r.answers, ['192.168.0.100'], r.output);
     });
   });
+
+  test("c2's broker on another --dns-port announces it in the hello and c1's broker asks there; with --dns-port 0 c2's MeshService names are NXDOMAIN at once", async () => {
+    const c1Broker = `${c1.gateway.nodeIp}:${BROKER_DNS_PORT}`;
+    const otherPort = BROKER_DNS_PORT + 1;
+    const restartC2 = async (extraArgs: string[]) => {
+      await k8s.stopBroker(c2.index);
+      await k8s.startBrokerAgain(c2.index, extraArgs);
+    };
+    try {
+      await restartC2(['--dns-port', String(otherPort)]);
+      // A name and type not asked before, so the answer comes from c2's broker at otherPort.
+      const srv = await lab.retry(`SRV echo.default.msvc.c2.kubelink via c2's port ${otherPort}`, { timeoutMs: 60_000, intervalMs: 300 }, async () => {
+        const r = await dig(lab, c1.pods.client2.ns, 'echo.default.msvc.c2.kubelink', [], undefined, 'SRV');
+        assert.deepEqual(r.answers, ['0 100 80 echo.default.msvc.c2.kubelink.'], r.output);
+        return r;
+      });
+      assert.ok(srv.flags.includes('aa'), srv.output);
+      const guard = (await lab.exec(c2.gateway.ns, ['iptables', '-S', 'KUBELINK-IN-kubelink'])).stdout;
+      assert.deepEqual(guard.split('\n').filter((l) => l.includes('--dport')).map((l) => /--dport (\d+)/.exec(l)![1]), [String(otherPort), String(otherPort)], guard);
+
+      await restartC2(['--dns-port', '0']);
+      // Until c1 has c2's new hello the link is not Up (SERVFAIL at once) or the old, now
+      // closed port is asked (SERVFAIL after the upstream timeout); after it: NXDOMAIN
+      // without asking, which only the announced 0 gives.
+      const nx = await lab.retry("c1 answers NXDOMAIN for c2's names after its hello with port 0", { timeoutMs: 60_000, intervalMs: 300 }, async () => {
+        const r = await dig(lab, c1.node2.ns, `fresh-${Date.now()}.default.msvc.c2.kubelink`, [], c1Broker);
+        assert.equal(r.status, 'NXDOMAIN', r.output);
+        return r;
+      });
+      assert.ok(nx.records.some(([, type]) => type === 'SOA'), 'with the mesh SOA for negative caching');
+    } finally {
+      await restartC2([]);
+    }
+    await lab.retry('echo.default.msvc.c2.kubelink back on the default port', { timeoutMs: 60_000, intervalMs: 300 }, async () => {
+      const r = await dig(lab, c1.pods.client2.ns, 'echo.default.msvc.c2.kubelink');
+      assert.deepEqual(r.answers, ['192.168.0.100'], r.output);
+    });
+  });
 });
