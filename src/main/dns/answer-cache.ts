@@ -3,6 +3,7 @@
 // the SOA record's TTL and its MINIMUM field). Least recently used entries go first when
 // it is full. Time is injected, so tests step it instead of sleeping.
 import type { Answer } from 'dns-packet';
+import { Rcode } from './rcode.js';
 
 export interface CachedAnswer {
   rcode: number;
@@ -21,9 +22,6 @@ export interface AnswerCacheOptions {
 
 export const DEFAULT_ANSWER_CACHE_OPTIONS: AnswerCacheOptions = { maxEntries: 10_000, maxTtlSeconds: 3600 };
 
-const RCODE_NOERROR = 0;
-const RCODE_NXDOMAIN = 3;
-
 interface Entry {
   answer: CachedAnswer;
   storedAtMs: number;
@@ -36,10 +34,10 @@ function ttlOf(record: Answer): number {
 
 /** Seconds an answer may be cached, 0 for not at all. */
 export function cacheSeconds(answer: CachedAnswer): number {
-  if (answer.rcode === RCODE_NOERROR && answer.answers.length > 0) {
+  if (answer.rcode === Rcode.NOERROR && answer.answers.length > 0) {
     return Math.min(...answer.answers.map(ttlOf));
   }
-  if (answer.rcode === RCODE_NXDOMAIN || (answer.rcode === RCODE_NOERROR && answer.answers.length === 0)) {
+  if (answer.rcode === Rcode.NXDOMAIN || (answer.rcode === Rcode.NOERROR && answer.answers.length === 0)) {
     const soa = answer.authorities.find((r) => r.type === 'SOA');
     if (soa === undefined || soa.type !== 'SOA') return 0; // RFC 2308 section 5: no SOA, no negative caching
     return Math.min(ttlOf(soa), soa.data.minimum ?? 0);
